@@ -1,0 +1,225 @@
+"""The wire models of SPEC.md: requests, results, media metadata and events.
+
+Python names are snake_case; the wire names (``FileId``, ``StartTimeOffset``...) are their
+PascalCase aliases, so ``model.model_dump(by_alias=True)`` is the JSON the API speaks.
+Every model is frozen: a changed value is a new model (``model_copy(update=...)``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_pascal
+
+__all__ = [
+    "AnimatedGraphicTaskInput",
+    "AnimatedGraphicsTemplate",
+    "AudioStreamItem",
+    "EventContent",
+    "MediaAnimatedGraphicsItem",
+    "MediaInfo",
+    "MediaMetaData",
+    "MediaProcessTaskAnimatedGraphicResult",
+    "MediaProcessTaskInput",
+    "MediaProcessTaskResult",
+    "ProcedureTask",
+    "ProcessMediaRequest",
+    "SubtaskStatus",
+    "TaskDetail",
+    "TaskStatus",
+    "VideoStreamItem",
+    "WireModel",
+]
+
+TaskStatus = Literal["WAITING", "PROCESSING", "FINISH", "ABORTED"]
+"""Status of a task in queries (DescribeTaskDetail)."""
+FlowStatus = Literal["PROCESSING", "FINISH"]
+"""Status of a task flow inside an event (ProcedureTask.Status)."""
+SubtaskStatus = Literal["PROCESSING", "SUCCESS", "FAIL"]
+"""Status of one animated-image subtask."""
+NotifyMode = Literal["Finish", "Change", "None"]
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: PascalCase aliases, frozen, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_pascal,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+    )
+
+    def wire(self) -> dict[str, object]:
+        """The JSON-ready dict with wire names."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+# --- media files (SPEC 3) -------------------------------------------------------------------
+
+
+class VideoStreamItem(WireModel):
+    codec: str = ""
+    width: int = 0
+    height: int = 0
+    fps: int = 0
+    bitrate: int = 0
+
+
+class AudioStreamItem(WireModel):
+    codec: str = ""
+    sampling_rate: int = 0
+    bitrate: int = 0
+
+
+class MediaMetaData(WireModel):
+    """What probing a source file tells. ``Width``/``Height`` are the coded size of the
+    largest video stream; ``Rotate`` is the display rotation in degrees (clockwise)."""
+
+    size: int = 0
+    container: str = ""
+    bitrate: int = 0
+    width: int = 0
+    height: int = 0
+    rotate: int = 0
+    duration: float = 0.0
+    video_duration: float = 0.0
+    audio_duration: float = 0.0
+    video_stream_set: tuple[VideoStreamItem, ...] = ()
+    audio_stream_set: tuple[AudioStreamItem, ...] = ()
+
+
+class MediaInfo(WireModel):
+    """A registered media file with its metadata and the animated images made from it."""
+
+    file_id: str
+    file_name: str
+    file_url: str
+    create_time: str
+    meta_data: MediaMetaData
+    animated_graphics_set: tuple[MediaAnimatedGraphicsItem, ...] = ()
+
+
+# --- templates (SPEC 2) ---------------------------------------------------------------------
+
+
+class AnimatedGraphicsTemplate(WireModel):
+    """The target spec of an animated image. Width/Height are maximums; 0 follows the source."""
+
+    definition: int
+    type: Literal["Preset", "Custom"] = "Custom"
+    name: str = Field(default="", max_length=64)
+    comment: str = Field(default="", max_length=256)
+    format: Literal["gif", "webp"] = "gif"
+    width: int = 0
+    height: int = 0
+    resolution_adaptive: Literal["open", "close"] = "open"
+    fps: Annotated[int, Field(ge=1, le=60)]
+    quality: Annotated[float, Field(ge=1, le=100)] = 75.0
+    create_time: str = ""
+    update_time: str = ""
+
+
+# --- ProcessMedia (SPEC 5) ------------------------------------------------------------------
+
+
+class AnimatedGraphicTaskInput(WireModel):
+    """One requested animated image. Offsets in seconds: missing or 0 means the start / end
+    of the video, negative counts back from the end."""
+
+    definition: int
+    start_time_offset: float | None = None
+    end_time_offset: float | None = None
+
+
+class MediaProcessTaskInput(WireModel):
+    animated_graphic_task_set: tuple[AnimatedGraphicTaskInput, ...] = ()
+
+
+class ProcessMediaRequest(WireModel):
+    file_id: str = Field(min_length=1)
+    media_process_task: MediaProcessTaskInput
+    tasks_priority: Annotated[int, Field(ge=-10, le=10)] = 0
+    tasks_notify_mode: NotifyMode = "Finish"
+    session_context: Annotated[str, Field(max_length=1000)] = ""
+    session_id: Annotated[str, Field(max_length=50)] = ""
+    ext_info: str = ""
+
+
+# --- results (SPEC 6) -----------------------------------------------------------------------
+
+
+class MediaAnimatedGraphicsItem(WireModel):
+    """One produced animated image. Offsets are the absolute seconds of the source covered."""
+
+    url: str
+    definition: int
+    container: Literal["gif", "webp"]
+    width: int
+    height: int
+    bitrate: int
+    size: int
+    md5: str
+    start_time_offset: float
+    end_time_offset: float
+
+
+class MediaProcessTaskAnimatedGraphicResult(WireModel):
+    status: SubtaskStatus = "PROCESSING"
+    err_code_ext: str = ""
+    err_code: int = 0
+    message: str = ""
+    input: AnimatedGraphicTaskInput
+    output: MediaAnimatedGraphicsItem | None = None
+    progress: Annotated[int, Field(ge=0, le=100)] = 0
+    begin_process_time: str = ""
+    finish_time: str = ""
+
+
+class MediaProcessTaskResult(WireModel):
+    type: Literal["AnimatedGraphics"] = "AnimatedGraphics"
+    animated_graphic_task: MediaProcessTaskAnimatedGraphicResult
+
+
+class ProcedureTask(WireModel):
+    task_id: str
+    status: FlowStatus = "PROCESSING"
+    err_code: int = 0
+    message: str = ""
+    file_id: str
+    file_name: str = ""
+    file_url: str = ""
+    meta_data: MediaMetaData | None = None
+    media_process_result_set: tuple[MediaProcessTaskResult, ...] = ()
+    tasks_priority: int = 0
+    tasks_notify_mode: NotifyMode = "Finish"
+    session_context: str = ""
+    session_id: str = ""
+
+
+class TaskDetail(WireModel):
+    """The DescribeTaskDetail response (without RequestId)."""
+
+    task_type: Literal["Procedure"] = "Procedure"
+    status: TaskStatus
+    create_time: str
+    begin_process_time: str = ""
+    finish_time: str = ""
+    procedure_task: ProcedureTask
+
+
+# --- events (SPEC 7) ------------------------------------------------------------------------
+
+
+class EventContent(WireModel):
+    event_handle: str | None = None
+    event_type: Literal["ProcedureStateChanged", "NewFileUpload"]
+    procedure_state_change_event: ProcedureTask | None = None
+
+    def wire(self) -> dict[str, object]:
+        """Event JSON: fields that are null are omitted, as the reference samples do."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+MediaInfo.model_rebuild()
