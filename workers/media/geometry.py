@@ -1,0 +1,38 @@
+"""Output size of an animated image from the displayed source size and a template (SPEC 2)."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["output_size"]
+
+
+def output_size(src_w: int, src_h: int, *, width: int, height: int, adaptive: bool) -> tuple[int, int]:
+    """Return the (width, height) in px that SPEC 2 gives a source displayed at src_w x src_h.
+
+    ``width``/``height`` are maximums, 0 follows the source. With ``adaptive`` (ResolutionAdaptive
+    ``open``) ``width`` bounds the long side and ``height`` the short side; otherwise they bound
+    width and height literally. The aspect ratio is kept, the source is never upscaled.
+    """
+    if src_w < 1 or src_h < 1:
+        raise ValueError(f"source size must be positive, got {src_w}x{src_h}")
+    max_w, max_h = _box(src_w, src_h, width=width, height=height, adaptive=adaptive)
+    # One scale factor for both sides keeps the aspect ratio; starting at 1.0 forbids upscaling.
+    scale = 1.0
+    if max_w > 0:
+        scale = min(scale, max_w / src_w)
+    if max_h > 0:
+        scale = min(scale, max_h / src_h)
+    return _round_px(src_w * scale), _round_px(src_h * scale)
+
+
+def _box(src_w: int, src_h: int, *, width: int, height: int, adaptive: bool) -> tuple[int, int]:
+    """The literal (max width, max height) box, swapping the template sides for portrait sources."""
+    if adaptive and src_h > src_w:
+        return height, width
+    return width, height
+
+
+def _round_px(value: float) -> int:
+    """Round half up (not to even) and keep at least one pixel."""
+    return max(1, math.floor(value + 0.5))
