@@ -1,1 +1,49 @@
-X = 1
+"""One typed settings tree, read from ``ANIMGRAPH_*`` environment variables once at start.
+
+Nothing here opens a socket: the Redis client, the Celery app and the storage are built from
+a ``Settings`` object by the code that needs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Deployment settings. Every field can be set as ``ANIMGRAPH_<FIELD>`` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="ANIMGRAPH_", frozen=True, extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Broker and state Redis, e.g. redis://host:6379/0. Unset: the CLI starts "
+        "an embedded Redis for one run.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Local working directory.")
+    storage_url: str | None = Field(
+        default=None,
+        description="Where sources, frames and outputs live; default file://<data_dir>/storage",
+    )
+    visibility_timeout_s: int = Field(default=3600, ge=10, description="Redis redelivery timeout")
+    unacked_restore_interval_s: float = Field(default=10.0, gt=0)
+    soft_time_limit_s: int = Field(default=540, ge=1)
+    time_limit_s: int = Field(default=600, ge=2)
+    max_attempts: int = Field(default=3, ge=1, description="Deliveries of one step before it fails")
+    max_source_duration_s: float = Field(default=6 * 3600, gt=0)
+    max_frame_pixels: int = Field(default=8192 * 8192, gt=0)
+    max_output_frames: int = Field(default=3000, ge=1)
+    task_ttl_s: int = Field(default=7 * 24 * 3600, ge=3 * 24 * 3600)
+    worker_concurrency: int | None = Field(default=None, ge=1)
+    worker_max_memory_per_child_kib: int = Field(default=1_500_000, ge=100_000)
+
+    @property
+    def resolved_storage_url(self) -> str:
+        """The storage URL, defaulting to a folder below ``data_dir``."""
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "storage").resolve().as_uri()

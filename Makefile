@@ -1,0 +1,39 @@
+# animgraph: `make demo` runs the main job, `make test` runs lint and the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit e2e install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	touch $(STAMP)
+
+# Re-link the editable install so files added since the last install are importable.
+install: $(STAMP)
+	@$(BIN)/pip install --quiet --no-deps -e . --config-settings editable_mode=strict
+
+demo: install
+	@mkdir -p out
+	$(BIN)/animgraph run tests/data/cockatoo.mp4 --definition 20000 --definition 20001 \
+		--start 2 --end 5 --output-dir out --event-file out/event.json
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy -p animgraph
+
+unit: install
+	$(BIN)/pytest -m "not e2e" -q
+
+e2e: install
+	$(BIN)/pytest -m e2e -q
+
+test: lint
+	$(BIN)/pytest -q -ra
+
+clean:
+	rm -rf build out var .mypy_cache .ruff_cache .pytest_cache

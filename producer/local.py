@@ -1,0 +1,150 @@
+"""Processes for running animgraph on one machine: a worker subprocess, and an embedded
+Redis plus worker when no Redis is configured (what ``animgraph run`` and the tests use)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from animgraph.shared.celeryconf import create_celery
+from animgraph.shared.redis_server import RedisServer
+from animgraph.shared.settings import Settings
+from animgraph.shared.tasknames import QUEUES
+
+__all__ = ["LocalCluster", "WorkerProcess", "wait_for_workers"]
+
+
+def wait_for_workers(redis_url: str, settings: Settings, *, timeout_s: float = 60.0) -> int:
+    """Wait until at least one worker answers a ping; returns how many answered."""
+    app = create_celery(settings, redis_url, name="animgraph-ping")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            replies = app.control.ping(timeout=0.5)
+            if replies:
+                return len(replies)
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"no animgraph worker answered on {redis_url} in {timeout_s:.0f} s"
+                )
+    finally:
+        app.close()
+
+
+class WorkerProcess:
+    """One ``celery worker`` subprocess serving every animgraph queue."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        data_dir: Path,
+        *,
+        name: str = "worker",
+        concurrency: int = 1,
+        queues: tuple[str, ...] = QUEUES,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.redis_url = redis_url
+        self.data_dir = data_dir
+        self.name = name
+        self.concurrency = concurrency
+        self.queues = queues
+        self.extra_env = env or {}
+        self.log_path = log_path or data_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        env = {
+            **os.environ,
+            "ANIMGRAPH_REDIS_URL": self.redis_url,
+            "ANIMGRAPH_DATA_DIR": str(self.data_dir.resolve()),
+            **self.extra_env,
+        }
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            sys.executable, "-m", "celery", "-A", "animgraph.workers.app", "worker",
+            "-Q", ",".join(self.queues), "-P", "prefork", "-c", str(self.concurrency),
+            "-n", f"{self.name}@%h", "--without-mingle", "--without-gossip",
+            "--loglevel", "INFO",
+        ]  # fmt: skip
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL if it does not exit in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children (a lost node)."""
+        if self.proc is None:
+            return
+        children = _children(self.proc.pid)
+        self.proc.kill()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+class LocalCluster:
+    """An embedded Redis and one worker, for a single run on one machine."""
+
+    def __init__(self, data_dir: Path, *, concurrency: int | None = None) -> None:
+        self.data_dir = data_dir.resolve()
+        self.redis = RedisServer(self.data_dir / "redis")
+        self.concurrency = concurrency or max(1, min(2, os.cpu_count() or 1))
+        self.worker: WorkerProcess | None = None
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis.url
+
+    def start(self, settings: Settings) -> LocalCluster:
+        self.redis.start()
+        self.worker = WorkerProcess(
+            self.redis.url, self.data_dir, name="local", concurrency=self.concurrency
+        ).start()
+        try:
+            wait_for_workers(self.redis.url, settings)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.worker:
+            self.worker.stop()
+        self.redis.stop()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,275 @@
+"""Task, media and template state in Redis keys of our own (not the Celery result backend).
+
+Keys (all below ``animgraph:``):
+
+- ``media:<FileId>``: JSON ``MediaRecord``
+- ``template:<Definition>``: JSON custom template; ``template:next`` the last Definition given
+- ``task:<TaskId>``: hash with ``record`` (JSON ``TaskRecord``), ``status``, ``begin``, ``finish``,
+  ``sub:<i>`` (JSON subtask result, written only by the chain working on subtask i), ``event``
+- ``task:<TaskId>:notified``: set once by the notifier, so a result set is finished once
+- ``tasks``: sorted set of TaskIds by creation time
+- ``events``: stream of every emitted event (the seam for the push and pull deliveries)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, cast
+
+import redis
+from pydantic import Field
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.models import (
+    AnimatedGraphicsTemplate,
+    AnimatedGraphicTaskInput,
+    EventContent,
+    MediaAnimatedGraphicsItem,
+    MediaInfo,
+    MediaProcessTaskAnimatedGraphicResult,
+    MediaProcessTaskResult,
+    ProcedureTask,
+    ProcessMediaRequest,
+    TaskDetail,
+    TaskStatus,
+    WireModel,
+)
+from animgraph.shared.templates import FIRST_CUSTOM_DEFINITION, PRESETS
+
+__all__ = ["MediaRecord", "State", "SubtaskPlan", "TaskRecord"]
+
+PREFIX = "animgraph:"
+EVENTS_MAXLEN = 100_000
+
+
+class MediaRecord(WireModel):
+    """A registered media file and where its bytes are stored."""
+
+    info: MediaInfo
+    source_key: str
+    start_time_s: float = 0.0
+    probe_error_code: str = ""
+    probe_error_message: str = ""
+
+
+class SubtaskPlan(WireModel):
+    """One subtask as the procedure resolved it when it started (templates resolved once)."""
+
+    index: int
+    input: AnimatedGraphicTaskInput
+    template: AnimatedGraphicsTemplate | None = None
+    start_s: float = 0.0
+    end_s: float = 0.0
+    width_px: int = 0
+    height_px: int = 0
+    error_code: str = ""
+    error_message: str = ""
+
+
+class TaskRecord(WireModel):
+    """What a task was asked to do; the parts that change live in their own hash fields."""
+
+    task_id: str
+    create_time: str
+    request: ProcessMediaRequest
+    plans: tuple[SubtaskPlan, ...] = Field(default=())
+
+
+class State:
+    """Typed access to animgraph's Redis keys."""
+
+    def __init__(self, client: redis.Redis, *, task_ttl_s: int = 7 * 24 * 3600) -> None:
+        self.redis = client
+        self.task_ttl_s = task_ttl_s
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> State:
+        return cls(redis.Redis.from_url(url, decode_responses=True), **kwargs)
+
+    # --- media -------------------------------------------------------------------------------
+
+    def put_media(self, record: MediaRecord) -> None:
+        self.redis.set(f"{PREFIX}media:{record.info.file_id}", record.model_dump_json())
+
+    def get_media(self, file_id: str) -> MediaRecord | None:
+        raw = self.redis.get(f"{PREFIX}media:{file_id}")
+        return MediaRecord.model_validate_json(cast(str, raw)) if raw else None
+
+    def add_media_output(self, file_id: str, item: MediaAnimatedGraphicsItem) -> None:
+        """Add an image to the media's ``AnimatedGraphicsSet`` (same Url replaced)."""
+        key = f"{PREFIX}media:{file_id}"
+
+        def update(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.get(key)
+            if not raw:
+                return
+            record = MediaRecord.model_validate_json(cast(str, raw))
+            kept = tuple(i for i in record.info.animated_graphics_set if i.url != item.url)
+            info = record.info.model_copy(update={"animated_graphics_set": (*kept, item)})
+            pipe.multi()
+            pipe.set(key, record.model_copy(update={"info": info}).model_dump_json())
+
+        self.redis.transaction(update, key)
+
+    # --- templates ---------------------------------------------------------------------------
+
+    def get_template(self, definition: int) -> AnimatedGraphicsTemplate | None:
+        if definition in PRESETS:
+            return PRESETS[definition]
+        raw = self.redis.get(f"{PREFIX}template:{definition}")
+        return AnimatedGraphicsTemplate.model_validate_json(cast(str, raw)) if raw else None
+
+    def create_template(self, template: AnimatedGraphicsTemplate) -> AnimatedGraphicsTemplate:
+        """Store a custom template under the next free Definition and return it."""
+        next_id = int(cast(str, self.redis.incr(f"{PREFIX}template:next")))
+        definition = next_id + FIRST_CUSTOM_DEFINITION - 1
+        stamp = now_iso()
+        stored = template.model_copy(
+            update={
+                "definition": definition,
+                "type": "Custom",
+                "create_time": stamp,
+                "update_time": stamp,
+            }
+        )
+        self.redis.set(f"{PREFIX}template:{definition}", stored.model_dump_json())
+        return stored
+
+    def custom_templates(self) -> Iterator[AnimatedGraphicsTemplate]:
+        for key in self.redis.scan_iter(f"{PREFIX}template:1*"):
+            raw = self.redis.get(key)
+            if raw:
+                yield AnimatedGraphicsTemplate.model_validate_json(cast(str, raw))
+
+    # --- tasks -------------------------------------------------------------------------------
+
+    def _task_key(self, task_id: str) -> str:
+        return f"{PREFIX}task:{task_id}"
+
+    def create_task(self, record: TaskRecord) -> None:
+        key = self._task_key(record.task_id)
+        pipe = self.redis.pipeline()
+        pipe.hset(key, mapping={"record": record.model_dump_json(), "status": "WAITING"})
+        for i, item in enumerate(record.request.media_process_task.animated_graphic_task_set):
+            sub = MediaProcessTaskAnimatedGraphicResult(input=item)
+            pipe.hset(key, f"sub:{i}", sub.model_dump_json())
+        pipe.expire(key, self.task_ttl_s)
+        pipe.zadd(f"{PREFIX}tasks", {record.task_id: time.time()})
+        pipe.execute()
+
+    def get_record(self, task_id: str) -> TaskRecord | None:
+        raw = self.redis.hget(self._task_key(task_id), "record")
+        return TaskRecord.model_validate_json(cast(str, raw)) if raw else None
+
+    def save_plans(self, task_id: str, plans: tuple[SubtaskPlan, ...]) -> TaskRecord:
+        """Store the resolved plans and mark the task PROCESSING (once: a redelivery keeps them)."""
+        key = self._task_key(task_id)
+        record = self.get_record(task_id)
+        if record is None:
+            raise KeyError(task_id)
+        if record.plans:
+            return record
+        record = record.model_copy(update={"plans": plans})
+        pipe = self.redis.pipeline()
+        pipe.hset(key, mapping={"record": record.model_dump_json(), "status": "PROCESSING"})
+        pipe.hsetnx(key, "begin", now_iso())
+        pipe.execute()
+        return record
+
+    def get_subtask(self, task_id: str, index: int) -> MediaProcessTaskAnimatedGraphicResult:
+        raw = self.redis.hget(self._task_key(task_id), f"sub:{index}")
+        if not raw:
+            raise KeyError(f"{task_id} subtask {index}")
+        return MediaProcessTaskAnimatedGraphicResult.model_validate_json(cast(str, raw))
+
+    def put_subtask(
+        self, task_id: str, index: int, result: MediaProcessTaskAnimatedGraphicResult
+    ) -> None:
+        self.redis.hset(self._task_key(task_id), f"sub:{index}", result.model_dump_json())
+
+    def update_subtask(
+        self, task_id: str, index: int, **changes: Any
+    ) -> MediaProcessTaskAnimatedGraphicResult:
+        """Change fields of one subtask's result (only its own chain writes it)."""
+        current = self.get_subtask(task_id, index)
+        if current.status != "PROCESSING":
+            return current  # a finished subtask is final
+        updated = MediaProcessTaskAnimatedGraphicResult.model_validate(
+            {**current.model_dump(), **changes}
+        )
+        self.put_subtask(task_id, index, updated)
+        return updated
+
+    def claim_notify(self, task_id: str) -> bool:
+        """True for the first caller only: the notifier finishes a task once."""
+        return bool(
+            self.redis.set(f"{self._task_key(task_id)}:notified", "1", nx=True, ex=self.task_ttl_s)
+        )
+
+    def finish_task(self, task_id: str) -> None:
+        self.redis.hset(self._task_key(task_id), mapping={"status": "FINISH", "finish": now_iso()})
+
+    def procedure_task(self, task_id: str) -> ProcedureTask | None:
+        """The ``ProcedureTask`` as it stands now (the event payload and the query view)."""
+        key = self._task_key(task_id)
+        fields = cast(dict[str, str], self.redis.hgetall(key))
+        if "record" not in fields:
+            return None
+        record = TaskRecord.model_validate_json(fields["record"])
+        media = self.get_media(record.request.file_id)
+        subs = [
+            MediaProcessTaskAnimatedGraphicResult.model_validate_json(fields[f"sub:{i}"])
+            for i in range(len(record.request.media_process_task.animated_graphic_task_set))
+        ]
+        req = record.request
+        return ProcedureTask(
+            task_id=task_id,
+            status="FINISH" if fields.get("status") == "FINISH" else "PROCESSING",
+            file_id=req.file_id,
+            file_name=media.info.file_name if media else "",
+            file_url=media.info.file_url if media else "",
+            meta_data=media.info.meta_data if media else None,
+            media_process_result_set=tuple(
+                MediaProcessTaskResult(animated_graphic_task=s) for s in subs
+            ),
+            tasks_priority=req.tasks_priority,
+            tasks_notify_mode=req.tasks_notify_mode,
+            session_context=req.session_context,
+            session_id=req.session_id,
+        )
+
+    def task_detail(self, task_id: str) -> TaskDetail | None:
+        """The DescribeTaskDetail view of a task, or None if unknown."""
+        fields = cast(
+            list[str | None],
+            self.redis.hmget(self._task_key(task_id), ["record", "status", "begin", "finish"]),
+        )
+        raw, status, begin, finish = fields
+        procedure = self.procedure_task(task_id)
+        if raw is None or procedure is None:
+            return None
+        record = TaskRecord.model_validate_json(raw)
+        return TaskDetail(
+            status=cast(TaskStatus, status or "WAITING"),
+            create_time=record.create_time,
+            begin_process_time=begin or "",
+            finish_time=finish or "",
+            procedure_task=procedure,
+        )
+
+    # --- events ------------------------------------------------------------------------------
+
+    def emit_event(self, task_id: str, event: EventContent) -> None:
+        """Record an event for its task and append it to the event stream."""
+        body = json.dumps(event.wire())
+        pipe = self.redis.pipeline()
+        pipe.hset(self._task_key(task_id), "event", body)
+        pipe.xadd(f"{PREFIX}events", {"task_id": task_id, "event": body}, maxlen=EVENTS_MAXLEN)
+        pipe.execute()
+
+    def task_event(self, task_id: str) -> EventContent | None:
+        """The last event emitted for a task."""
+        raw = self.redis.hget(self._task_key(task_id), "event")
+        return EventContent.model_validate_json(cast(str, raw)) if raw else None

@@ -1,0 +1,45 @@
+"""Celery task names and queues, shared by the producer (which sends by name) and the workers."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONTROL_QUEUE",
+    "DECODE",
+    "ENCODE",
+    "IO_QUEUE",
+    "MEDIA_QUEUE",
+    "NOTIFY",
+    "NOTIFY_FAILED",
+    "PROCEDURE",
+    "QUEUES",
+    "ROUTES",
+    "SELECT",
+    "redis_priority",
+]
+
+PROCEDURE = "animgraph.procedure"
+DECODE = "animgraph.decode"
+SELECT = "animgraph.select"
+ENCODE = "animgraph.encode"
+NOTIFY = "animgraph.notify"
+NOTIFY_FAILED = "animgraph.notify_failed"
+
+CONTROL_QUEUE = "control"
+MEDIA_QUEUE = "media"
+IO_QUEUE = "io"
+QUEUES = (CONTROL_QUEUE, MEDIA_QUEUE, IO_QUEUE)
+
+ROUTES = {
+    PROCEDURE: {"queue": CONTROL_QUEUE},
+    DECODE: {"queue": MEDIA_QUEUE},
+    SELECT: {"queue": MEDIA_QUEUE},
+    ENCODE: {"queue": MEDIA_QUEUE},
+    NOTIFY: {"queue": CONTROL_QUEUE},
+    NOTIFY_FAILED: {"queue": CONTROL_QUEUE},
+}
+
+
+def redis_priority(tasks_priority: int) -> int:
+    """Map ``TasksPriority`` (-10..10, higher first) to a Redis priority (0..9, 0 first)."""
+    clamped = max(-10, min(10, tasks_priority))
+    return round((10 - clamped) * 9 / 20)

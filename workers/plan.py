@@ -1,0 +1,106 @@
+"""Resolve a procedure's subtasks once, when it starts: template, offsets and output size.
+
+Pure functions (no Celery, no Redis): the procedure task calls them and stores the result, so a
+template changed later does not change a procedure already running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from animgraph.shared.errors import InvalidInputError
+from animgraph.shared.models import (
+    AnimatedGraphicsTemplate,
+    AnimatedGraphicTaskInput,
+    MediaMetaData,
+)
+from animgraph.shared.state import SubtaskPlan
+from animgraph.workers.media.geometry import output_size
+
+__all__ = ["display_size", "plan_subtasks", "resolve_offsets"]
+
+
+def resolve_offsets(
+    start: float | None, end: float | None, duration_s: float
+) -> tuple[float, float]:
+    """Absolute (start, end) seconds for request offsets (SPEC 5).
+
+    Missing or 0: start / end of the video; negative: that many seconds before the end; an
+    end past the duration is clamped to it. Raises ``InvalidInput.InvalidTimeOffset`` unless
+    0 <= start < duration and start < end.
+    """
+    start_s = 0.0 if not start else (duration_s + start if start < 0 else start)
+    end_s = duration_s if not end else (duration_s + end if end < 0 else end)
+    end_s = min(end_s, duration_s)
+    if not (0 <= start_s < duration_s) or not start_s < end_s:
+        raise InvalidInputError(
+            f"StartTimeOffset {start} and EndTimeOffset {end} resolve to "
+            f"{start_s:.3f}..{end_s:.3f} s,"
+            f" outside the video's {duration_s:.3f} s or empty",
+            "InvalidInput.InvalidTimeOffset",
+        )
+    return round(start_s, 6), round(end_s, 6)
+
+
+def display_size(meta: MediaMetaData) -> tuple[int, int]:
+    """The source size as displayed: the coded size with the display rotation applied."""
+    if meta.rotate % 180 == 90:
+        return meta.height, meta.width
+    return meta.width, meta.height
+
+
+def plan_subtasks(
+    items: tuple[AnimatedGraphicTaskInput, ...],
+    meta: MediaMetaData,
+    get_template: Callable[[int], AnimatedGraphicsTemplate | None],
+) -> tuple[SubtaskPlan, ...]:
+    """One plan per requested image; a plan that cannot run carries its error code instead."""
+    duration_s = meta.video_duration or meta.duration
+    src_w, src_h = display_size(meta)
+    plans = []
+    for index, item in enumerate(items):
+        template = get_template(item.definition)
+        if template is None:
+            plans.append(
+                SubtaskPlan(
+                    index=index,
+                    input=item,
+                    error_code="InvalidInput.DefinitionNotExist",
+                    error_message=f"Definition {item.definition} is not a known template",
+                )
+            )
+            continue
+        try:
+            start_s, end_s = resolve_offsets(
+                item.start_time_offset, item.end_time_offset, duration_s
+            )
+        except InvalidInputError as exc:
+            plans.append(
+                SubtaskPlan(
+                    index=index,
+                    input=item,
+                    template=template,
+                    error_code=exc.code,
+                    error_message=exc.message,
+                )
+            )
+            continue
+        width, height = output_size(
+            src_w,
+            src_h,
+            width=template.width,
+            height=template.height,
+            adaptive=template.resolution_adaptive == "open",
+        )
+        plans.append(
+            SubtaskPlan(
+                index=index,
+                input=item,
+                template=template,
+                start_s=start_s,
+                end_s=end_s,
+                width_px=width,
+                height_px=height,
+            )
+        )
+    return tuple(plans)

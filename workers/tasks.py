@@ -1,0 +1,396 @@
+"""Celery tasks: thin adapters that load inputs by key, call a pure core and store the output.
+
+A procedure expands into one chord per task::
+
+    chord([chain(decode, select, encode) per requested image], notify).on_error(notify_failed)
+
+Expected media failures are values, not exceptions: a step that meets a bad source or bad
+offsets marks its subtask FAIL and returns an error ``Step``; the following steps pass it on,
+so the chord always fires and ``notify`` finishes the task in one place. Exceptions are kept
+for faults worth retrying (``TransientError``); when retries run out, the chord's errback
+``notify_failed`` finishes the task with ``InternalError`` on what was left unfinished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+from celery import Task, chain, chord
+from celery.exceptions import SoftTimeLimitExceeded
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.errors import (
+    InternalSubtaskError,
+    SubtaskError,
+    TransientError,
+    subtask_error,
+)
+from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
+from animgraph.shared.state import SubtaskPlan
+from animgraph.shared.tasknames import (
+    DECODE,
+    ENCODE,
+    NOTIFY,
+    NOTIFY_FAILED,
+    PROCEDURE,
+    SELECT,
+    redis_priority,
+)
+from animgraph.workers.app import app
+from animgraph.workers.media.decode import decode_segment
+from animgraph.workers.media.encode import encode_gif, encode_webp
+from animgraph.workers.media.framestore import FrameSet
+from animgraph.workers.media.select import Shown, select_frames
+from animgraph.workers.plan import plan_subtasks
+from animgraph.workers.runtime import Runtime, runtime
+
+__all__ = ["decode", "encode", "notify", "notify_failed", "procedure", "select"]
+
+log = logging.getLogger(__name__)
+
+FRAME_FILES = ("frames.json", "frames.rgb")
+RETRY = {
+    "autoretry_for": (TransientError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
+# Progress bands of the three steps of a subtask, in percent.
+DECODE_BAND, SELECT_AT, ENCODE_BAND = (1, 60), 62, (63, 99)
+
+
+class Step(TypedDict):
+    """What one step returns to the next: small and deterministic (no paths, no times)."""
+
+    ok: bool
+    code: str
+    message: str
+
+
+OK: Step = {"ok": True, "code": "", "message": ""}
+
+
+def _work_key(task_id: str, index: int, name: str) -> str:
+    return f"work/{task_id}/{index}/{name}"
+
+
+def _plan(rt: Runtime, task_id: str, index: int) -> SubtaskPlan:
+    record = rt.state.get_record(task_id)
+    if record is None or index >= len(record.plans):
+        raise InternalSubtaskError(f"task {task_id} has no plan for subtask {index}")
+    return record.plans[index]
+
+
+def _fail(rt: Runtime, task_id: str, index: int, code: str, message: str) -> Step:
+    """Mark a subtask FAIL and return the error value the next steps pass on."""
+    rt.state.update_subtask(
+        task_id,
+        index,
+        status="FAIL",
+        err_code_ext=code,
+        err_code=subtask_error(code, message).err_code,
+        message=message,
+        finish_time=now_iso(),
+    )
+    return {"ok": False, "code": code, "message": message}
+
+
+def _progress_reporter(
+    rt: Runtime, task_id: str, index: int, band: tuple[int, int]
+) -> Callable[[float], None]:
+    """A callback mapping a step's 0..1 fraction into its band, writing Redis every 5 %."""
+    low, high = band
+    last = [-1]
+
+    def report(fraction: float) -> None:
+        percent = low + int((high - low) * max(0.0, min(1.0, fraction)))
+        if percent - last[0] >= 5 or (fraction >= 1.0 and percent != last[0]):
+            last[0] = percent
+            rt.state.update_subtask(task_id, index, progress=percent)
+
+    return report
+
+
+def _guarded(step: str, body: Callable[[Runtime, str, int], Step]) -> Callable[..., Step]:
+    """Wrap a step: attempt counting, errors as values, transient errors raised for retry."""
+
+    def run(self: Task, prev: Step | None, task_id: str, index: int) -> Step:
+        rt = runtime()
+        if prev is not None and not prev["ok"]:
+            return prev
+        attempts_key = f"animgraph:attempts:{task_id}:{index}:{step}"
+        attempts = int(rt.state.redis.incr(attempts_key))
+        rt.state.redis.expire(attempts_key, rt.settings.task_ttl_s)
+        retries = int(self.request.retries or 0)
+        if attempts - retries > rt.settings.max_attempts:
+            return _fail(
+                rt,
+                task_id,
+                index,
+                "InternalError",
+                f"the {step} step was interrupted {attempts - 1} times (worker lost); giving up",
+            )
+        try:
+            return body(rt, task_id, index)
+        except SubtaskError as exc:
+            return _fail(rt, task_id, index, exc.code, exc.message)
+        except TransientError:
+            raise
+        except SoftTimeLimitExceeded:
+            return _fail(
+                rt, task_id, index, "InternalError", f"the {step} step exceeded its time limit"
+            )
+        except Exception as exc:
+            log.exception("%s of %s[%d] failed", step, task_id, index)
+            return _fail(
+                rt, task_id, index, "InternalError", f"{step} failed: {type(exc).__name__}"
+            )
+
+    return run
+
+
+# --- the procedure -------------------------------------------------------------------------
+
+
+@app.task(name=PROCEDURE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+def procedure(self: Task, task_id: str) -> None:
+    """Resolve templates and offsets once, then dispatch the chord of subtask chains."""
+    rt = runtime()
+    record = rt.state.get_record(task_id)
+    if record is None:
+        log.error("procedure %s: no task record, nothing to do", task_id)
+        return
+    dispatched_key = f"animgraph:task:{task_id}:dispatched"
+    if rt.state.redis.exists(dispatched_key):
+        return  # a redelivered message: the canvas is already out
+    media = rt.state.get_media(record.request.file_id)
+    items = record.request.media_process_task.animated_graphic_task_set
+    if media is None or media.probe_error_code:
+        code, message = (
+            (media.probe_error_code, media.probe_error_message)
+            if media
+            else ("SourceFileError.DownloadNotAccessible", "the media file no longer exists")
+        )
+        plans = tuple(
+            SubtaskPlan(index=i, input=item, error_code=code, error_message=message)
+            for i, item in enumerate(items)
+        )
+    else:
+        plans = plan_subtasks(
+            items,
+            media.info.meta_data,
+            rt.state.get_template,
+        )
+    record = rt.state.save_plans(task_id, plans)
+    now = now_iso()
+    for plan in record.plans:
+        if plan.error_code:
+            rt.state.update_subtask(task_id, plan.index, begin_process_time=now)
+            _fail(rt, task_id, plan.index, plan.error_code, plan.error_message)
+    priority = redis_priority(record.request.tasks_priority)
+    header = [
+        chain(
+            decode.si(None, task_id, plan.index).set(priority=priority),
+            select.s(task_id, plan.index).set(priority=priority),
+            encode.s(task_id, plan.index).set(priority=priority),
+        )
+        for plan in record.plans
+        if not plan.error_code
+    ]
+    body = notify.si(task_id).set(priority=priority)
+    if header:
+        chord(header, body).on_error(notify_failed.si(task_id)).apply_async(priority=priority)
+    else:
+        body.apply_async()
+    rt.state.redis.set(dispatched_key, "1", ex=rt.settings.task_ttl_s)
+
+
+# --- the three media steps -----------------------------------------------------------------
+
+
+def _decode(rt: Runtime, task_id: str, index: int) -> Step:
+    plan = _plan(rt, task_id, index)
+    if all(rt.storage.exists(_work_key(task_id, index, n)) for n in FRAME_FILES):
+        return OK  # redelivered after the frames were stored
+    rt.state.update_subtask(task_id, index, begin_process_time=now_iso(), progress=DECODE_BAND[0])
+    record = rt.state.get_record(task_id)
+    media = rt.state.get_media(record.request.file_id) if record else None
+    if media is None:
+        raise SubtaskError(
+            "the source file no longer exists", "SourceFileError.DownloadNotAccessible"
+        )
+    scratch = rt.scratch(task_id, str(index), "decode")
+    try:
+        source = rt.storage.local_path(media.source_key, scratch)
+        frames = decode_segment(
+            source,
+            scratch / "frames",
+            start_s=plan.start_s,
+            end_s=plan.end_s,
+            width=plan.width_px,
+            height=plan.height_px,
+            progress=_progress_reporter(rt, task_id, index, DECODE_BAND),
+            max_pixels=rt.settings.max_frame_pixels,
+        )
+        # The manifest goes last: its presence means the frames are complete.
+        for name in reversed(FRAME_FILES):
+            rt.storage.put_file(_work_key(task_id, index, name), frames.directory / name, move=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return OK
+
+
+def _load_frames(rt: Runtime, task_id: str, index: int, scratch: Any) -> FrameSet:
+    paths = [rt.storage.local_path(_work_key(task_id, index, n), scratch) for n in FRAME_FILES]
+    return FrameSet.load(paths[0].parent)
+
+
+def _select(rt: Runtime, task_id: str, index: int) -> Step:
+    plan = _plan(rt, task_id, index)
+    assert plan.template is not None
+    scratch = rt.scratch(task_id, str(index), "select")
+    try:
+        frames = _load_frames(rt, task_id, index, scratch)
+        selection = select_frames(
+            frames.pts_s,
+            start_s=plan.start_s,
+            end_s=plan.end_s,
+            fps=plan.template.fps,
+            max_frames=rt.settings.max_output_frames,
+        )
+        if not selection:
+            raise SubtaskError(
+                "no frame of the segment could be shown", "SourceFileError.ContentMalformed"
+            )
+        path = scratch / "selection.json"
+        path.write_text(json.dumps([[s.index, s.start_s, s.duration_s] for s in selection]))
+        rt.storage.put_file(_work_key(task_id, index, "selection.json"), path, move=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    rt.state.update_subtask(task_id, index, progress=SELECT_AT)
+    return OK
+
+
+def _md5(path: Any) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _encode(rt: Runtime, task_id: str, index: int) -> Step:
+    plan = _plan(rt, task_id, index)
+    template = plan.template
+    assert template is not None
+    record = rt.state.get_record(task_id)
+    assert record is not None
+    key = f"outputs/{task_id}/{index}/v.f{template.definition}.{template.format}"
+    scratch = rt.scratch(task_id, str(index), "encode")
+    try:
+        frames = _load_frames(rt, task_id, index, scratch)
+        sel_path = rt.storage.local_path(_work_key(task_id, index, "selection.json"), scratch)
+        selection = tuple(
+            Shown(index=i, start_s=s, duration_s=d) for i, s, d in json.loads(sel_path.read_text())
+        )
+        out = scratch / f"out.{template.format}"
+        encoder = encode_gif if template.format == "gif" else encode_webp
+        encoder(
+            frames,
+            selection,
+            out,
+            quality=template.quality,
+            progress=_progress_reporter(rt, task_id, index, ENCODE_BAND),
+        )
+        size = out.stat().st_size
+        md5 = _md5(out)
+        rt.storage.put_file(key, out, move=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    duration_s = plan.end_s - plan.start_s
+    item = MediaAnimatedGraphicsItem(
+        url=rt.storage.url(key),
+        definition=template.definition,
+        container=template.format,
+        width=frames.width,
+        height=frames.height,
+        bitrate=round(size * 8 / duration_s) if duration_s > 0 else 0,
+        size=size,
+        md5=md5,
+        start_time_offset=plan.start_s,
+        end_time_offset=plan.end_s,
+    )
+    rt.state.update_subtask(
+        task_id,
+        index,
+        status="SUCCESS",
+        message="SUCCESS",
+        output=item.model_dump(),
+        progress=100,
+        finish_time=now_iso(),
+    )
+    rt.state.add_media_output(record.request.file_id, item)
+    return OK
+
+
+_run_decode = _guarded("decode", _decode)
+_run_select = _guarded("select", _select)
+_run_encode = _guarded("encode", _encode)
+
+
+@app.task(name=DECODE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+def decode(self: Task, prev: Step | None, task_id: str, index: int) -> Step:
+    """Decode the subtask's segment, rotated and scaled to its output size, into storage."""
+    return _run_decode(self, prev, task_id, index)
+
+
+@app.task(name=SELECT, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+def select(self: Task, prev: Step, task_id: str, index: int) -> Step:
+    """Choose the frames shown and their display times on the source clock."""
+    return _run_select(self, prev, task_id, index)
+
+
+@app.task(name=ENCODE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+def encode(self: Task, prev: Step, task_id: str, index: int) -> Step:
+    """Encode the selected frames as the template's GIF or WebP and store the output."""
+    return _run_encode(self, prev, task_id, index)
+
+
+# --- the notifier --------------------------------------------------------------------------
+
+
+def _finish(rt: Runtime, task_id: str, reason: str) -> None:
+    """Finish a task once: close open subtasks, mark FINISH, emit the event, drop frames."""
+    if not rt.state.claim_notify(task_id):
+        return
+    record = rt.state.get_record(task_id)
+    if record is None:
+        return
+    for index in range(len(record.request.media_process_task.animated_graphic_task_set)):
+        if rt.state.get_subtask(task_id, index).status == "PROCESSING":
+            _fail(rt, task_id, index, "InternalError", reason)
+    rt.state.finish_task(task_id)
+    procedure_task = rt.state.procedure_task(task_id)
+    if procedure_task is not None and record.request.tasks_notify_mode != "None":
+        event = EventContent(
+            event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
+        )
+        rt.state.emit_event(task_id, event)
+    rt.storage.delete_prefix(f"work/{task_id}")
+
+
+@app.task(name=NOTIFY, **RETRY)  # type: ignore[untyped-decorator]
+def notify(task_id: str) -> None:
+    """Assemble the MediaProcessResultSet, finish the task and emit ProcedureStateChanged."""
+    _finish(runtime(), task_id, "the subtask did not finish")
+
+
+@app.task(name=NOTIFY_FAILED, **RETRY)  # type: ignore[untyped-decorator]
+def notify_failed(task_id: str) -> None:
+    """The chord's errback: a step failed for good; finish what is left with InternalError."""
+    _finish(runtime(), task_id, "a processing step failed repeatedly; retry the task")
