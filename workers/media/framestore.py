@@ -21,7 +21,7 @@ import mmap
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -147,11 +147,9 @@ class FrameReader:
     def close(self) -> None:
         """Release the map and the file."""
         if self._map is not None:
-            try:
+            # A caller may still hold a view: the map then goes when that view is collected.
+            with suppress(BufferError):
                 self._map.close()
-            except BufferError:
-                # A caller still holds a view: the map goes when that view is collected.
-                pass
             self._map = None
         self._file.close()
 

@@ -7,7 +7,9 @@ import math
 __all__ = ["output_size"]
 
 
-def output_size(src_w: int, src_h: int, *, width: int, height: int, adaptive: bool) -> tuple[int, int]:
+def output_size(
+    src_w: int, src_h: int, *, width: int, height: int, adaptive: bool
+) -> tuple[int, int]:
     """Return the (width, height) in px that SPEC 2 gives a source displayed at src_w x src_h.
 
     ``width``/``height`` are maximums, 0 follows the source. With ``adaptive`` (ResolutionAdaptive

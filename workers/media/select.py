@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "STEPS",
-    "Selection",
     "SelectParams",
+    "Selection",
     "Shown",
     "cap_frames",
     "merge_repeats",

@@ -1,0 +1,311 @@
+"""Encode selected FrameSet frames as a looping animated GIF or WebP (DESIGN "Encode").
+
+Delays are whole units of each format (GIF 1/100 s, WebP 1/1000 s) and are rounded on the
+cumulative timeline, ``delay_k = round(end_k * U) - round(start_k * U)``, so the rounding error
+is carried forward and the total equals the segment length to the unit. Frames whose delay would
+fall below what browsers honour (GIF 2 cs, WebP 11 ms; shorter ones are played as 100 ms) are
+dropped and their time given to the frame before, which only happens above 50 fps or at the tail.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, cast
+
+import av
+import av.error
+import numpy as np
+from PIL import Image
+
+from animgraph.workers.media.framestore import FrameReader, FrameSet
+from animgraph.workers.media.select import Selection
+
+__all__ = [
+    "GIF_MIN_DELAY_CS",
+    "WEBP_MIN_DELAY_MS",
+    "Delay",
+    "display_delays",
+    "encode_gif",
+    "encode_webp",
+    "gif_max_colors",
+]
+
+GIF_MIN_DELAY_CS = 2
+WEBP_MIN_DELAY_MS = 11
+# Sierra-2-4A error diffusion limited to the changed rectangle of each frame: pixels that did not
+# change keep their dithered value, so still areas do not shimmer from frame to frame.
+GIF_PALETTEUSE = "dither=sierra2_4a:diff_mode=rectangle"
+# libwebp effort 0..6: 4 is libwebp's own default, the knee of its size/time curve.
+WEBP_METHOD = 4
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """One output frame: FrameSet ``index`` shown from ``start`` for ``delay`` format units."""
+
+    index: int
+    start: int
+    delay: int
+
+
+def display_delays(selection: Selection, units_per_s: int, min_units: int = 1) -> list[Delay]:
+    """Quantise a selection to whole units on the cumulative timeline (error carried forward).
+
+    Times start at 0 for the first shown frame. A frame shorter than ``min_units`` once rounded
+    is merged into the frame before it (the first frame is always kept).
+    """
+    if not selection:
+        raise ValueError("cannot encode an empty selection")
+    origin = selection[0].start_s
+    starts = [_units(s.start_s - origin, units_per_s) for s in selection]
+    end = _units(selection[-1].end_s - origin, units_per_s)
+    kept: list[tuple[int, int]] = []
+    for shown, start in zip(selection, starts, strict=True):
+        if not kept or start - kept[-1][1] >= min_units:
+            kept.append((shown.index, start))
+    if len(kept) > 1 and end - kept[-1][1] < min_units:
+        kept.pop()
+    bounds = [start for _, start in kept[1:]] + [max(end, kept[-1][1] + min_units)]
+    return [
+        Delay(index, start, stop - start) for (index, start), stop in zip(kept, bounds, strict=True)
+    ]
+
+
+def gif_max_colors(quality: float) -> int:
+    """Palette size for a template Quality: 256 from 75 up, then halving every ~18 points to 16.
+
+    Fewer colours make smaller GIFs (LZW codes shrink and dithering noise falls); 16 at
+    Quality 1 is still a recognisable picture.
+    """
+    if quality >= 75:
+        return 256
+    return max(16, min(256, round(2 ** (4 + 4 * (max(quality, 1.0) - 1) / 74))))
+
+
+def encode_gif(
+    frames: FrameSet,
+    selection: Selection,
+    dest: Path,
+    *,
+    quality: float,
+    progress: Progress | None = None,
+) -> None:
+    """Write ``selection`` of ``frames`` to ``dest`` as a GIF that loops forever.
+
+    One palette for the whole animation (libavfilter ``palettegen stats_mode=diff``), then
+    ``paletteuse`` with rectangle-limited dithering and FFmpeg's GIF encoder, which writes only
+    the changed rectangle of each frame with transparent pixels for the unchanged ones. Memory is
+    flat in the frame count: frames are read one at a time from the FrameSet, twice.
+    """
+    delays = display_delays(selection, 100, GIF_MIN_DELAY_CS)
+    report = progress or _ignore
+    with frames.reader() as reader:
+        palette = _gif_palette(reader, delays, frames, gif_max_colors(quality), report)
+        with _atomic_output(dest) as tmp:
+            _write_gif(reader, delays, frames, palette, tmp, report)
+    report(1.0)
+
+
+def encode_webp(
+    frames: FrameSet,
+    selection: Selection,
+    dest: Path,
+    *,
+    quality: float,
+    progress: Progress | None = None,
+) -> None:
+    """Write ``selection`` of ``frames`` to ``dest`` as a lossy WebP that loops forever.
+
+    libwebp's animation encoder through Pillow, with exact millisecond timestamps (PyAV's
+    ``libwebp_anim`` guesses the last frame's duration). ``quality`` is libwebp's 0..100 quality.
+    Frames are read lazily one at a time; libwebp itself keeps only the encoded frames and two
+    canvases, so memory is flat in the frame count apart from the compressed output.
+    """
+    delays = display_delays(selection, 1000, WEBP_MIN_DELAY_MS)
+    report = progress or _ignore
+    with frames.reader() as reader:
+        first = Image.fromarray(np.ascontiguousarray(reader.frame(delays[0].index)), mode="RGB")
+        rest = _LazyFrames(reader, [d.index for d in delays[1:]], report, len(delays))
+        durations = [d.delay for d in delays]
+        if len(delays) == 1:
+            # Pillow writes a single frame as a still image without loop or duration; the same
+            # picture twice keeps the animation (libwebp merges identical frames back into one).
+            rest = _LazyFrames(reader, [delays[0].index], report, 2)
+            durations = [durations[0] - durations[0] // 2, durations[0] // 2]
+        with _atomic_output(dest) as tmp:
+            first.save(
+                tmp,
+                format="WEBP",
+                save_all=True,
+                append_images=cast(list[Image.Image], [rest]),
+                duration=durations,
+                loop=0,
+                quality=float(quality),
+                method=WEBP_METHOD,
+                lossless=False,
+            )
+    report(1.0)
+
+
+class _LazyFrames:
+    """A multi-frame image for Pillow's ``append_images`` that reads each frame on ``seek``."""
+
+    mode = "RGB"
+    has_transparency_data = False
+
+    def __init__(
+        self, reader: FrameReader, indexes: Sequence[int], progress: Progress, total: int
+    ) -> None:
+        self._reader = reader
+        self._indexes = indexes
+        self._progress = progress
+        self._total = total
+        self._image: Image.Image | None = None
+        self.n_frames = len(indexes)
+
+    def seek(self, frame: int) -> None:
+        """Load frame number ``frame`` of this sequence."""
+        rgb = np.ascontiguousarray(self._reader.frame(self._indexes[frame]))
+        self._image = Image.fromarray(rgb, mode="RGB")
+        self._progress((frame + 1) / self._total)
+
+    def getim(self) -> Any:
+        """The core image of the current frame (what the WebP encoder consumes)."""
+        if self._image is None:
+            self.seek(0)
+        assert self._image is not None
+        return self._image.getim()
+
+
+def _gif_palette(
+    reader: FrameReader,
+    delays: Sequence[Delay],
+    frames: FrameSet,
+    max_colors: int,
+    progress: Progress,
+) -> Any:
+    """Pass 1: one palette for the animation from every shown frame (palettegen, diff stats)."""
+    graph = av.filter.Graph()
+    source = _rgb_buffer(graph, frames)
+    palettegen = graph.add("palettegen", f"max_colors={max_colors}:stats_mode=diff")
+    sink = graph.add("buffersink")
+    source.link_to(palettegen)
+    palettegen.link_to(sink)
+    graph.configure()
+    for k, delay in enumerate(delays):
+        source.push(_video_frame(reader, delay))
+        progress(0.3 * (k + 1) / len(delays))
+    source.push(None)
+    return sink.pull()
+
+
+def _write_gif(
+    reader: FrameReader,
+    delays: Sequence[Delay],
+    frames: FrameSet,
+    palette: Any,
+    dest: Path,
+    progress: Progress,
+) -> None:
+    """Pass 2: dither every frame to the palette and mux it with its delay in centiseconds."""
+    graph = av.filter.Graph()
+    source = _rgb_buffer(graph, frames)
+    palette_in = graph.add_buffer(
+        width=palette.width, height=palette.height, format=palette.format.name, time_base=_CS
+    )
+    paletteuse = graph.add("paletteuse", GIF_PALETTEUSE)
+    sink = graph.add("buffersink")
+    source.link_to(paletteuse, 0, 0)
+    palette_in.link_to(paletteuse, 0, 1)
+    paletteuse.link_to(sink)
+    graph.configure()
+    palette.pts = 0
+    palette_in.push(palette)
+    palette_in.push(None)  # one palette for all frames: paletteuse keeps using the last one
+
+    duration_at = {d.start: d.delay for d in delays}
+    with av.open(str(dest), mode="w", format="gif", options={"loop": "0"}) as container:
+        stream = container.add_stream("gif", rate=100)
+        stream.width, stream.height, stream.pix_fmt = frames.width, frames.height, "pal8"
+        stream.time_base = _CS
+        for k, delay in enumerate(delays):
+            source.push(_video_frame(reader, delay))
+            _mux_gif(container, stream, _drain(sink), duration_at)
+            progress(0.3 + 0.7 * (k + 1) / len(delays))
+        source.push(None)
+        _mux_gif(container, stream, _drain(sink), duration_at)
+        _mux_gif_packets(container, stream.encode(None), duration_at)
+
+
+def _mux_gif(container: Any, stream: Any, paletted: list[Any], duration_at: dict[int, int]) -> None:
+    """Encode dithered frames and mux their packets."""
+    for frame in paletted:
+        frame.time_base = _CS
+        _mux_gif_packets(container, stream.encode(frame), duration_at)
+
+
+def _mux_gif_packets(container: Any, packets: list[Any], duration_at: dict[int, int]) -> None:
+    """Mux packets with an explicit duration: the GIF muxer writes it as the frame's delay.
+
+    Without it the muxer takes pts differences and gives the last frame 1 cs.
+    """
+    for packet in packets:
+        packet.duration = duration_at[int(packet.pts)]
+        container.mux(packet)
+
+
+_CS = Fraction(1, 100)
+
+
+def _rgb_buffer(graph: Any, frames: FrameSet) -> Any:
+    """A filter-graph input for RGB24 frames of the FrameSet's size, timed in centiseconds."""
+    return graph.add_buffer(width=frames.width, height=frames.height, format="rgb24", time_base=_CS)
+
+
+def _video_frame(reader: FrameReader, delay: Delay) -> Any:
+    """A PyAV frame of FrameSet frame ``delay.index`` stamped with its start in centiseconds."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(reader.frame(delay.index)), "rgb24")
+    frame.pts = delay.start
+    frame.time_base = _CS
+    return frame
+
+
+def _drain(sink: Any) -> list[Any]:
+    """Every frame a buffersink has ready now."""
+    out: list[Any] = []
+    while True:
+        try:
+            out.append(sink.pull())
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return out
+
+
+def _units(seconds: float, units_per_s: int) -> int:
+    """Round seconds to whole units, half up (Python's round() would go to even)."""
+    return math.floor(seconds * units_per_s + 0.5)
+
+
+@contextmanager
+def _atomic_output(dest: Path) -> Iterator[Path]:
+    """A temporary path beside ``dest``, renamed onto it once the body succeeds."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _ignore(fraction: float) -> None:
+    """A progress callback that does nothing."""
