@@ -59,6 +59,7 @@ def _frames(path: Path) -> tuple[int, list[int], int | None, tuple[int, int]]:
         durations = []
         for k in range(im.n_frames):
             im.seek(k)
+            im.load()  # WebP fills info["duration"] on load
             durations.append(int(im.info["duration"]))
         return im.n_frames, durations, im.info.get("loop"), im.size
 
