@@ -38,7 +38,7 @@ def wait_for_workers(redis_url: str, settings: Settings, *, timeout_s: float = 6
 
 
 class WorkerProcess:
-    """One ``celery worker`` subprocess serving every animgraph queue."""
+    """One ``animgraph worker`` subprocess (a prefork Celery worker) serving the given queues."""
 
     def __init__(
         self,
@@ -69,10 +69,8 @@ class WorkerProcess:
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            sys.executable, "-m", "celery", "-A", "animgraph.workers.app", "worker",
-            "-Q", ",".join(self.queues), "-P", "prefork", "-c", str(self.concurrency),
-            "-n", f"{self.name}@%h", "--without-mingle", "--without-gossip",
-            "--loglevel", "INFO",
+            sys.executable, "-m", "animgraph.producer", "worker",
+            "-Q", ",".join(self.queues), "-c", str(self.concurrency), "-n", f"{self.name}@%h",
         ]  # fmt: skip
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 import av
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,6 +23,7 @@ from animgraph.shared.models import (
     MediaProcessTaskAnimatedGraphicResult,
     ProcedureTask,
 )
+from animgraph.shared.redis_server import free_port
 from animgraph.shared.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -388,3 +391,43 @@ def test_cli_run_on_embedded_defaults(corpus_dir: Path, tmp_path: Path) -> None:
     assert json.loads(result.stdout)["ProcedureStateChangeEvent"]["Status"] == "FINISH"
     assert _frames(tmp_path / "out" / "vtest.f20000.gif")[0] >= 2
     assert _frames(tmp_path / "out" / "vtest.f20001.webp")[0] >= 2
+
+
+def test_flower_starts_against_the_same_redis(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "ANIMGRAPH_REDIS_URL": str(settings.redis_url)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "animgraph.producer",
+            "flower",
+            "--port",
+            str(port),
+            "--basic-auth",
+            "ops:secret",
+        ],  # fmt: skip
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthcheck", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, "flower exited"
+                assert time.monotonic() < deadline, "flower did not answer"
+                time.sleep(0.3)
+        assert health.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/api/workers", timeout=5).status_code == 401
+        authed = httpx.get(
+            f"http://127.0.0.1:{port}/api/workers", auth=("ops", "secret"), timeout=10
+        )
+        assert authed.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
