@@ -61,22 +61,24 @@ def display_delays(selection: Selection, units_per_s: int, min_units: int = 1) -
     """Quantise a selection to whole units on the cumulative timeline (error carried forward).
 
     Times start at 0 for the first shown frame. A frame shorter than ``min_units`` once rounded
-    is merged into the frame before it (the first frame is always kept).
+    is dropped and the frame before it (after it, for the first) fills its time.
     """
     if not selection:
         raise ValueError("cannot encode an empty selection")
     origin = selection[0].start_s
-    starts = [_units(s.start_s - origin, units_per_s) for s in selection]
-    end = _units(selection[-1].end_s - origin, units_per_s)
-    kept: list[tuple[int, int]] = []
-    for shown, start in zip(selection, starts, strict=True):
-        if not kept or start - kept[-1][1] >= min_units:
-            kept.append((shown.index, start))
-    if len(kept) > 1 and end - kept[-1][1] < min_units:
-        kept.pop()
-    bounds = [start for _, start in kept[1:]] + [max(end, kept[-1][1] + min_units)]
+    bounds = [_units(s.start_s - origin, units_per_s) for s in selection]
+    bounds.append(_units(selection[-1].end_s - origin, units_per_s))
+    # A frame too short once rounded is dropped; the frame before it stays on screen longer.
+    kept = [
+        (shown.index, start)
+        for shown, start, stop in zip(selection, bounds, bounds[1:], strict=False)
+        if stop - start >= min_units
+    ] or [(selection[0].index, 0)]
+    starts = [0] + [start for _, start in kept[1:]]
+    stops = [*starts[1:], max(bounds[-1], min_units)]
     return [
-        Delay(index, start, stop - start) for (index, start), stop in zip(kept, bounds, strict=True)
+        Delay(index, start, stop - start)
+        for (index, _), start, stop in zip(kept, starts, stops, strict=True)
     ]
 
 
@@ -128,7 +130,8 @@ def encode_webp(
     libwebp's animation encoder through Pillow, with exact millisecond timestamps (PyAV's
     ``libwebp_anim`` guesses the last frame's duration). ``quality`` is libwebp's 0..100 quality.
     Frames are read lazily one at a time; libwebp itself keeps only the encoded frames and two
-    canvases, so memory is flat in the frame count apart from the compressed output.
+    canvases, so memory is flat in the frame count apart from the compressed output. A selection
+    of one frame (a still segment) gives a still WebP: libwebp writes no animation for it.
     """
     delays = display_delays(selection, 1000, WEBP_MIN_DELAY_MS)
     report = progress or _ignore
@@ -136,11 +139,6 @@ def encode_webp(
         first = Image.fromarray(np.ascontiguousarray(reader.frame(delays[0].index)), mode="RGB")
         rest = _LazyFrames(reader, [d.index for d in delays[1:]], report, len(delays))
         durations = [d.delay for d in delays]
-        if len(delays) == 1:
-            # Pillow writes a single frame as a still image without loop or duration; the same
-            # picture twice keeps the animation (libwebp merges identical frames back into one).
-            rest = _LazyFrames(reader, [delays[0].index], report, 2)
-            durations = [durations[0] - durations[0] // 2, durations[0] // 2]
         with _atomic_output(dest) as tmp:
             first.save(
                 tmp,

@@ -1,0 +1,152 @@
+"""GIF and WebP encoding read back with Pillow: frames, delays, loop, size, pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media_clips import GREY_STEP, grey_frame, grey_level
+from PIL import Image
+
+from animgraph.workers.media.encode import (
+    Delay,
+    display_delays,
+    encode_gif,
+    encode_webp,
+    gif_max_colors,
+)
+from animgraph.workers.media.framestore import FrameSet, FrameWriter
+from animgraph.workers.media.select import Selection, Shown, select_frames
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> FrameSet:
+    """45 frames at 30 fps (1.5 s), 80x60, frame i a flat grey level with a moving square."""
+    rng = np.random.default_rng(7)
+    texture = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    with FrameWriter(tmp_path_factory.mktemp("frames"), 80, 60) as writer:
+        for i in range(45):
+            rgb = grey_frame(i, 80, 60)
+            rgb[30:50, i : i + 20] = texture  # detail so that WebP quality matters
+            writer.append(rgb, i / 30)
+    return FrameSet.load(writer.directory)
+
+
+def read_back(path: Path) -> tuple[Image.Image, list[int]]:
+    image = Image.open(path)
+    durations = []
+    for k in range(image.n_frames):
+        image.seek(k)
+        image.load()
+        durations.append(image.info["duration"])
+    image.seek(0)
+    return image, durations
+
+
+def test_display_delays_carry_the_rounding_error() -> None:
+    selection = tuple(Shown(k, k / 15, 1 / 15) for k in range(15))
+    delays = display_delays(selection, 100, 2)
+    assert [d.delay for d in delays] == [7, 6, 7] * 5  # not 6 * 15 = 90 (Pillow truncates)
+    assert sum(d.delay for d in delays) == 100
+    assert [d.start for d in delays[:4]] == [0, 7, 13, 20]
+
+
+def test_display_delays_merge_too_short_frames() -> None:
+    selection = (
+        Shown(0, 5.0, 0.5),
+        Shown(1, 5.5, 0.004),
+        Shown(2, 5.504, 0.3),
+        Shown(3, 5.804, 0.001),
+    )
+    assert display_delays(selection, 100, 2) == [Delay(0, 0, 50), Delay(2, 50, 31)]
+    assert display_delays(selection, 1000, 11) == [Delay(0, 0, 504), Delay(2, 504, 301)]
+
+
+def test_gif_max_colors_falls_with_quality() -> None:
+    colours = [gif_max_colors(q) for q in (1, 25, 50, 74, 75, 100)]
+    assert colours == sorted(colours) and colours[0] == 16 and colours[-2:] == [256, 256]
+
+
+def check_animation(path: Path, selection: Selection, size: tuple[int, int]) -> Image.Image:
+    image, durations = read_back(path)
+    assert image.size == size
+    assert image.info["loop"] == 0  # forever
+    assert image.n_frames == len(selection)
+    segment_ms = (selection[-1].end_s - selection[0].start_s) * 1000
+    assert sum(durations) == pytest.approx(segment_ms, abs=10)
+    return image
+
+
+@pytest.mark.parametrize("fps", [10, 15, 24])
+def test_gif(frames: FrameSet, tmp_path: Path, fps: int) -> None:
+    selection = select_frames(frames.pts_s, start_s=0.2, end_s=1.45, fps=fps)
+    seen: list[float] = []
+    encode_gif(frames, selection, tmp_path / "a.gif", quality=75, progress=seen.append)
+    image = check_animation(tmp_path / "a.gif", selection, (80, 60))
+    _, durations = read_back(tmp_path / "a.gif")
+    assert sum(durations) == 1250  # exact to the centisecond
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["a.gif"]  # no temporary left
+    # flat grey areas keep their level; palette + dithering stay within a step
+    for k in (0, len(selection) - 1):
+        image.seek(k)
+        rgb = np.asarray(image.convert("RGB"))
+        assert abs(float(rgb[:20, 30:].mean()) - grey_level(selection[k].index)) < GREY_STEP
+
+
+def test_gif_single_frame(frames: FrameSet, tmp_path: Path) -> None:
+    selection = (Shown(3, 0.0, 2.0),)
+    encode_gif(frames, selection, tmp_path / "one.gif", quality=75)
+    image, durations = read_back(tmp_path / "one.gif")
+    assert (image.n_frames, durations) == (1, [2000])
+
+
+def test_gif_quality_steers_the_palette(frames: FrameSet, tmp_path: Path) -> None:
+    # fewer colours is what makes real footage smaller (measured on cockatoo.mp4: 256 -> 32
+    # colours is 1.15 MB -> 0.64 MB); on this synthetic noise it is the colour count to check
+    selection = select_frames(frames.pts_s, start_s=0.0, end_s=1.5, fps=10)
+    used = []
+    for quality in (10, 100):
+        encode_gif(frames, selection, tmp_path / f"{quality}.gif", quality=quality)
+        image = Image.open(tmp_path / f"{quality}.gif")
+        image.seek(5)
+        used.append(len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)))
+    assert used[0] <= gif_max_colors(10) < used[1]
+
+
+@pytest.mark.parametrize("fps", [10, 15, 24])
+def test_webp(frames: FrameSet, tmp_path: Path, fps: int) -> None:
+    selection = select_frames(frames.pts_s, start_s=0.2, end_s=1.45, fps=fps)
+    seen: list[float] = []
+    encode_webp(frames, selection, tmp_path / "a.webp", quality=75, progress=seen.append)
+    check_animation(tmp_path / "a.webp", selection, (80, 60))
+    _, durations = read_back(tmp_path / "a.webp")
+    assert sum(durations) == 1250
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert (tmp_path / "a.webp").read_bytes()[:4] == b"RIFF"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.webp"]
+
+
+def test_webp_colours(frames: FrameSet, tmp_path: Path) -> None:
+    selection = select_frames(frames.pts_s, start_s=0.0, end_s=1.5, fps=10)
+    encode_webp(frames, selection, tmp_path / "a.webp", quality=90)
+    image = Image.open(tmp_path / "a.webp")
+    image.seek(4)
+    rgb = np.asarray(image.convert("RGB"))
+    assert abs(float(rgb[:20, 30:].mean()) - grey_level(selection[4].index)) < 2.5
+
+
+def test_webp_single_frame_is_a_still(frames: FrameSet, tmp_path: Path) -> None:
+    encode_webp(frames, (Shown(3, 0.0, 2.0),), tmp_path / "one.webp", quality=75)
+    image = Image.open(tmp_path / "one.webp")
+    assert (image.format, image.n_frames, image.size) == ("WEBP", 1, (80, 60))
+
+
+def test_webp_quality_changes_bytes(frames: FrameSet, tmp_path: Path) -> None:
+    selection = select_frames(frames.pts_s, start_s=0.0, end_s=1.5, fps=10)
+    sizes = []
+    for quality in (20, 75, 100):
+        encode_webp(frames, selection, tmp_path / f"{quality}.webp", quality=quality)
+        sizes.append((tmp_path / f"{quality}.webp").stat().st_size)
+    assert sizes[0] < sizes[1] < sizes[2]
