@@ -10,18 +10,17 @@ On disk (``FORMAT_VERSION`` 1), inside one directory per (task, subtask)::
 
 Both files are written under a unique temporary name and renamed into place (``os.replace``), the
 data before the manifest, so a reader never sees half a file and a redelivered decode task simply
-replaces the set. Writing streams frame by frame and reading maps the data file, so memory stays
-flat in the number of frames.
+replaces the set. Writing and reading both go one frame at a time, so memory stays flat in the
+number of frames.
 """
 
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -120,37 +119,37 @@ class FrameSet:
     def read(self, index: int) -> RgbArray:
         """Return frame ``index`` as an (height, width, 3) array (opens the file each call)."""
         with self.reader() as reader:
-            return reader.frame(index).copy()
+            return reader.frame(index)
 
 
 class FrameReader:
-    """Random access to the frames of a FrameSet through a memory map (no frame is hoarded)."""
+    """Random access to the frames of a FrameSet with positioned reads, one frame at a time.
+
+    Plain reads rather than a memory map: mapped pages count as resident memory and would grow
+    with the clip, while each read here is one frame that is freed when the caller drops it.
+    """
 
     def __init__(self, frames: FrameSet) -> None:
         self._frames = frames
         self._file = frames.data_path.open("rb")
-        self._map: mmap.mmap | None = None
-        if len(frames) > 0:
-            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def frame(self, index: int) -> RgbArray:
-        """Frame ``index`` as a read-only (height, width, 3) view, valid until close()."""
-        if not 0 <= index < len(self._frames) or self._map is None:
+        """Frame ``index`` as a new (height, width, 3) array."""
+        if not 0 <= index < len(self._frames):
             raise IndexError(f"frame {index} out of range 0..{len(self._frames) - 1}")
         size = self._frames.frame_bytes
-        flat = np.frombuffer(self._map, dtype=np.uint8, count=size, offset=index * size)
-        return flat.reshape(self._frames.height, self._frames.width, 3)
+        data = os.pread(self._file.fileno(), size, index * size)
+        if len(data) != size:
+            raise ValueError(f"frame {index} of {self._frames.directory} is cut short")
+        return np.frombuffer(data, dtype=np.uint8).reshape(
+            self._frames.height, self._frames.width, 3
+        )
 
     def close(self) -> None:
-        """Release the map and the file."""
-        if self._map is not None:
-            # A caller may still hold a view: the map then goes when that view is collected.
-            with suppress(BufferError):
-                self._map.close()
-            self._map = None
+        """Close the data file."""
         self._file.close()
 
 
