@@ -201,6 +201,9 @@ def _gif_palette(
     graph.configure()
     for k, delay in enumerate(delays):
         source.push(_video_frame(reader, delay))
+        # A pull makes the graph consume the pushed frame now; without it libavfilter queues
+        # every frame until EOF and memory grows with the clip.
+        _drain(sink)
         progress(0.3 * (k + 1) / len(delays))
     source.push(None)
     return sink.pull()
