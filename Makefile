@@ -24,7 +24,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy -p animgraph
+	$(BIN)/mypy -p animgraph.shared -p animgraph.workers -p animgraph.producer
 
 unit: install
 	$(BIN)/pytest -m "not e2e" -q

@@ -393,20 +393,17 @@ def test_cli_run_on_embedded_defaults(corpus_dir: Path, tmp_path: Path) -> None:
     assert _frames(tmp_path / "out" / "vtest.f20001.webp")[0] >= 2
 
 
+FLOWER = [sys.executable, "-m", "animgraph.producer", "flower"]
+
+
+FLOWER = [sys.executable, "-m", "animgraph.producer", "flower"]
+
+
 def test_flower_starts_against_the_same_redis(settings: Settings, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "ANIMGRAPH_REDIS_URL": str(settings.redis_url)}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "animgraph.producer",
-            "flower",
-            "--port",
-            str(port),
-            "--basic-auth",
-            "ops:secret",
-        ],  # fmt: skip
+        [*FLOWER, "--port", str(port), "--basic-auth", "ops:secret"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
