@@ -71,7 +71,9 @@ def _subtasks(task: ProcedureTask) -> list[MediaProcessTaskAnimatedGraphicResult
     return [r.animated_graphic_task for r in task.media_process_result_set]
 
 
-def test_gif_and_webp_presets_from_a_real_clip(client: Client, corpus_dir: Path) -> None:
+def test_gif_and_webp_presets_from_a_real_clip(
+    client: Client, settings: Settings, corpus_dir: Path
+) -> None:
     media = client.register_media(corpus_dir / "cockatoo.mp4")
     assert media.meta_data.width == 1280 and media.meta_data.height == 720
     assert abs(media.meta_data.duration - 14.0) < 0.1
@@ -103,6 +105,8 @@ def test_gif_and_webp_presets_from_a_real_clip(client: Client, corpus_dir: Path)
         assert abs(count - 3 * 2) <= 1  # preset: 2 fps over 3 s
         assert abs(sum(durations) - 3000) <= 10
         assert loop == 0
+    # Intermediate frames are gone once the task finished.
+    assert not (settings.data_dir / "storage" / "work" / task_id).exists()
     # The same file is listed on the media with both images.
     urls = {item.url for item in client.describe_media(media.file_id).animated_graphics_set}
     assert {s.output.url for s in _subtasks(task) if s.output} <= urls
