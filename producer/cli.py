@@ -17,7 +17,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from animgraph.shared.errors import ApiError
-from animgraph.shared.models import ProcedureTask, TaskDetail
+from animgraph.shared.models import (
+    AnimatedGraphicTaskInput,
+    ProcedureTask,
+    TaskDetail,
+    WireModel,
+)
+from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
 from animgraph.shared.tasknames import QUEUES
 
@@ -30,6 +36,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+templates_app = typer.Typer(
+    help="Animated graphics templates (Definition 20000, 20001, 100001...)."
+)
+flows_app = typer.Typer(help="Task flows: named, saved sets of animated-image tasks.")
+app.add_typer(templates_app, name="templates", no_args_is_help=True)
+app.add_typer(flows_app, name="flows", no_args_is_help=True)
 err = Console(stderr=True)
 out = Console()
 
@@ -60,6 +72,29 @@ def _connected(settings: Settings) -> Iterator[Client]:
             yield client
     finally:
         cluster.stop()
+
+
+@contextlib.contextmanager
+def _state_only(settings: Settings) -> Iterator[Client]:
+    """A client for managing saved things: the configured Redis, or the embedded one's files."""
+    try:
+        if settings.redis_url:
+            with Client(settings) as client:
+                yield client
+            return
+        with (
+            RedisServer(settings.data_dir.resolve() / "redis", appendonly=True) as server,
+            Client(settings, redis_url=server.url) as client,
+        ):
+            yield client
+    except ApiError as exc:
+        err.print(f"[red]{exc.code}[/]: {exc.message}")
+        raise typer.Exit(2) from None
+
+
+def _print(model: WireModel) -> None:
+    body = json.dumps(model.wire(), indent=2, ensure_ascii=False)
+    out.print_json(body) if sys.stdout.isatty() else print(body)
 
 
 def _template_definition(
@@ -130,16 +165,23 @@ def run(
         Path | None, typer.Option(help="Folder for the outputs (default: current folder)")
     ] = None,
     event_file: Annotated[Path | None, typer.Option(help="Also write the event JSON here")] = None,
+    procedure: Annotated[
+        str | None, typer.Option(help="Run this task flow instead of --definition options")
+    ] = None,
+    priority: Annotated[int, typer.Option(help="TasksPriority -10..10, higher first")] = 0,
+    session_context: Annotated[str, typer.Option(help="SessionContext, echoed back")] = "",
 ) -> None:
     """Make animated images from a segment of VIDEO through the queue and print the event."""
     settings = Settings()
     definitions = list(definition or [])
     adhoc = any(v is not None for v in (fmt, fps, quality)) or width or height
-    if output and len(definitions) + bool(adhoc) > 1:
+    if procedure and (definitions or adhoc):
+        raise typer.BadParameter("--procedure replaces --definition and the template options")
+    if output and (procedure or len(definitions) + bool(adhoc) > 1):
         raise typer.BadParameter("--output names one file: use --output-dir for several images")
     try:
         with _connected(settings) as client:
-            if adhoc or not definitions:
+            if not procedure and (adhoc or not definitions):
                 definitions.append(_template_definition(client, fmt, fps, width, height, quality))
             media = client.register_media(video)
             err.print(
@@ -147,17 +189,21 @@ def run(
                 f"{media.meta_data.width}x{media.meta_data.height}, "
                 f"{media.meta_data.duration:.2f} s"
             )
-            task_id = client.process_media(
-                {
-                    "FileId": media.file_id,
-                    "MediaProcessTask": {
-                        "AnimatedGraphicTaskSet": [
-                            {"Definition": d, "StartTimeOffset": start, "EndTimeOffset": end}
-                            for d in definitions
-                        ]
-                    },
-                }
-            )
+            options = {
+                "FileId": media.file_id,
+                "TasksPriority": priority,
+                "SessionContext": session_context,
+            }
+            if procedure:
+                task_id = client.process_media_by_procedure({**options, "ProcedureName": procedure})
+            else:
+                items = [
+                    {"Definition": d, "StartTimeOffset": start, "EndTimeOffset": end}
+                    for d in definitions
+                ]
+                task_id = client.process_media(
+                    {**options, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
+                )
             err.print(f"TaskId {task_id}")
             task = _show_progress(task_id, client)
             event = client.task_event(task_id)
@@ -231,6 +277,177 @@ def flower(
     if auth:
         argv.append(f"--basic-auth={auth}")
     celery_app.start(argv)
+
+
+# --- templates -------------------------------------------------------------------------------
+
+FormatOpt = Annotated[str | None, typer.Option("--format", help="gif or webp")]
+WidthOpt = Annotated[
+    int | None, typer.Option(help="Max width (long side if adaptive), 0 or 128..4096")
+]
+HeightOpt = Annotated[
+    int | None, typer.Option(help="Max height (short side if adaptive), 0 or 128..4096")
+]
+AdaptiveOpt = Annotated[str | None, typer.Option(help="open (long/short side) or close (literal)")]
+FpsOpt = Annotated[int | None, typer.Option(help="Frames per second, 1..60")]
+QualityOpt = Annotated[float | None, typer.Option(help="1..100")]
+NameOpt = Annotated[str | None, typer.Option(help="Up to 64 characters")]
+CommentOpt = Annotated[str | None, typer.Option(help="Up to 256 characters")]
+
+
+def _given(**options: object) -> dict[str, object]:
+    """The options the user gave, by wire name."""
+    names = {"fmt": "Format", "resolution_adaptive": "ResolutionAdaptive"}
+    return {
+        names.get(key, key.title()): value for key, value in options.items() if value is not None
+    }
+
+
+@templates_app.command("create")
+def templates_create(
+    fps: Annotated[int, typer.Option(help="Frames per second, 1..60")],
+    fmt: FormatOpt = None,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
+    resolution_adaptive: AdaptiveOpt = None,
+    quality: QualityOpt = None,
+    name: NameOpt = None,
+    comment: CommentOpt = None,
+) -> None:
+    """Create a custom template; prints it with its new Definition."""
+    fields = _given(
+        fps=fps, fmt=fmt, width=width, height=height, resolution_adaptive=resolution_adaptive,
+        quality=quality, name=name, comment=comment,
+    )  # fmt: skip
+    with _state_only(Settings()) as client:
+        _print(client.create_animated_graphics_template(fields))
+
+
+@templates_app.command("modify")
+def templates_modify(
+    definition: int,
+    fps: FpsOpt = None,
+    fmt: FormatOpt = None,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
+    resolution_adaptive: AdaptiveOpt = None,
+    quality: QualityOpt = None,
+    name: NameOpt = None,
+    comment: CommentOpt = None,
+) -> None:
+    """Change the given fields of a custom template."""
+    fields = _given(
+        definition=definition, fps=fps, fmt=fmt, width=width, height=height,
+        resolution_adaptive=resolution_adaptive, quality=quality, name=name, comment=comment,
+    )  # fmt: skip
+    with _state_only(Settings()) as client:
+        _print(client.modify_animated_graphics_template(fields))
+
+
+@templates_app.command("list")
+def templates_list(
+    type_: Annotated[str | None, typer.Option("--type", help="Preset or Custom")] = None,
+    definition: Annotated[list[int] | None, typer.Option("--definition", "-d")] = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> None:
+    """List templates (presets first), with TotalCount."""
+    request = _given(definitions=definition, type=type_, offset=offset, limit=limit)
+    with _state_only(Settings()) as client:
+        _print(client.describe_animated_graphics_templates(request))
+
+
+@templates_app.command("show")
+def templates_show(definition: int) -> None:
+    """Show one template."""
+    with _state_only(Settings()) as client:
+        found = client.describe_animated_graphics_templates({"Definitions": [definition]})
+        if not found.animated_graphics_template_set:
+            raise ApiError(
+                f"Definition {definition}: no such template", "ResourceNotFound.TemplateNotExist"
+            )
+        _print(found.animated_graphics_template_set[0])
+
+
+@templates_app.command("delete")
+def templates_delete(definition: int) -> None:
+    """Delete a custom template."""
+    with _state_only(Settings()) as client:
+        client.delete_animated_graphics_template(definition)
+        err.print(f"Deleted template {definition}")
+
+
+# --- task flows ------------------------------------------------------------------------------
+
+TaskOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--task",
+        "-t",
+        help="DEFINITION[:START[:END]] seconds (0 or empty: start/end; negative: from the end); "
+        "repeatable",
+    ),
+]
+
+
+def _task_item(spec: str) -> AnimatedGraphicTaskInput:
+    parts = spec.split(":")
+    try:
+        if not 1 <= len(parts) <= 3:
+            raise ValueError
+        values = [float(p) if p else 0.0 for p in parts[1:]]
+        return AnimatedGraphicTaskInput(
+            definition=int(parts[0]),
+            start_time_offset=values[0] if values else None,
+            end_time_offset=values[1] if len(values) > 1 else None,
+        )
+    except ValueError:
+        raise typer.BadParameter(f"--task {spec!r}: use DEFINITION[:START[:END]]") from None
+
+
+def _flow_request(name: str, tasks: list[str], comment: str) -> dict[str, object]:
+    items = [_task_item(t).wire() for t in tasks]
+    return {"Name": name, "Comment": comment, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
+
+
+@flows_app.command("create")
+def flows_create(name: str, task: TaskOpt, comment: str = "") -> None:
+    """Create a task flow: e.g. flows create teaser -t 20000:2:5 -t 100001:-3"""
+    with _state_only(Settings()) as client:
+        _print(client.create_procedure_template(_flow_request(name, task, comment)))
+
+
+@flows_app.command("reset")
+def flows_reset(name: str, task: TaskOpt, comment: str = "") -> None:
+    """Replace the tasks of a task flow."""
+    with _state_only(Settings()) as client:
+        _print(client.reset_procedure_template(_flow_request(name, task, comment)))
+
+
+@flows_app.command("list")
+def flows_list(
+    name: Annotated[list[str] | None, typer.Option("--name")] = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> None:
+    """List task flows, with TotalCount."""
+    with _state_only(Settings()) as client:
+        _print(client.describe_procedure_templates(_given(names=name, offset=offset, limit=limit)))
+
+
+@flows_app.command("show")
+def flows_show(name: str) -> None:
+    """Show one task flow."""
+    with _state_only(Settings()) as client:
+        _print(client.get_procedure_template(name))
+
+
+@flows_app.command("delete")
+def flows_delete(name: str) -> None:
+    """Delete a task flow."""
+    with _state_only(Settings()) as client:
+        client.delete_procedure_template(name)
+        err.print(f"Deleted task flow {name}")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -29,10 +29,19 @@ from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import ApiError, SourceFileError
 from animgraph.shared.models import (
     AnimatedGraphicsTemplate,
+    CreateAnimatedGraphicsTemplateRequest,
+    CreateProcedureTemplateRequest,
+    DescribeAnimatedGraphicsTemplatesRequest,
+    DescribeAnimatedGraphicsTemplatesResponse,
+    DescribeProcedureTemplatesRequest,
+    DescribeProcedureTemplatesResponse,
     EventContent,
     MediaInfo,
     MediaMetaData,
+    ModifyAnimatedGraphicsTemplateRequest,
     ProcedureTask,
+    ProcedureTemplate,
+    ProcessMediaByProcedureRequest,
     ProcessMediaRequest,
     TaskDetail,
     WireModel,
@@ -41,28 +50,70 @@ from animgraph.shared.settings import Settings
 from animgraph.shared.state import MediaRecord, State, TaskRecord
 from animgraph.shared.storage import Storage, open_storage
 from animgraph.shared.tasknames import CONTROL_QUEUE, PROCEDURE, redis_priority
+from animgraph.shared.templates import PRESETS
 from animgraph.workers.media.probe import probe
 
 from .sender import CelerySender, Sender
 
-__all__ = ["Client", "api_error_from_validation"]
+__all__ = ["Client", "api_error_from_validation", "parse"]
 
 SESSION_TTL_S = 7 * 24 * 3600
 
 
-def api_error_from_validation(exc: ValidationError, model: type[WireModel]) -> ApiError:
-    """An ``InvalidParameterValue.<Field>`` error naming the first bad field, its value and rule."""
+def api_error_from_validation(
+    exc: ValidationError, model: type[WireModel], codes: Mapping[str, str] | None = None
+) -> ApiError:
+    """An ``InvalidParameterValue.<Field>`` error naming the first bad field, its value and rule.
+
+    ``codes`` renames fields whose error code differs from their name (a task flow's ``Name``
+    is refused as ``InvalidParameterValue.ProcedureName``).
+    """
     first = exc.errors()[0]
     loc = [str(part) for part in first["loc"] if not isinstance(part, int)]
     field = loc[-1] if loc else model.__name__
+    field = (codes or {}).get(field, field)
     where = ".".join(loc) or model.__name__
+    if first["type"] == "missing":
+        return ApiError(f"{where} is required", f"InvalidParameterValue.{field}")
     return ApiError(
         f"{where}: {first['msg']} (got {first.get('input')!r})", f"InvalidParameterValue.{field}"
     )
 
 
+M = TypeVar("M", bound=WireModel)
+
+
+def parse(model: type[M], data: M | Mapping[str, Any], codes: Mapping[str, str] | None = None) -> M:
+    """``data`` as a ``model``: wire names or Python names, refused with the API's error codes."""
+    if isinstance(data, model):
+        return data
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise api_error_from_validation(exc, model, codes) from None
+
+
+FLOW_CODES = {"Name": "ProcedureName"}
+
+
+def _page(items: list[M], offset: int, limit: int) -> tuple[M, ...]:
+    return tuple(items[offset : offset + limit])
+
+
+def _check_webp_size(template: AnimatedGraphicsTemplate) -> None:
+    if template.format == "webp" and template.width == 0 and template.height == 0:
+        raise ApiError(
+            "a webp template needs Width or Height (both are 0)",
+            "InvalidParameterValue.FormatWebpWidthAndHeightBothZero",
+        )
+
+
 class Client:
-    """Register media, start procedures and follow them, against one Redis."""
+    """Register media, manage templates and task flows, start procedures and follow them.
+
+    Each action of the API is a method taking the request model (or a mapping with wire or
+    Python names) and returning the response model; a refused request raises ``ApiError``.
+    """
 
     def __init__(
         self,
@@ -133,15 +184,140 @@ class Client:
             raise ApiError(f"FileId {file_id!r} does not exist", "InvalidParameterValue.FileId")
         return record.info
 
-    # --- templates ---------------------------------------------------------------------------
+    # --- animated graphics templates ---------------------------------------------------------
+
+    def create_animated_graphics_template(
+        self, request: CreateAnimatedGraphicsTemplateRequest | Mapping[str, Any]
+    ) -> AnimatedGraphicsTemplate:
+        """CreateAnimatedGraphicsTemplate: returns the template with its new ``Definition``."""
+        req = parse(CreateAnimatedGraphicsTemplateRequest, request)
+        template = AnimatedGraphicsTemplate(definition=0, **req.model_dump())
+        _check_webp_size(template)
+        if self.state.custom_template_count() >= self.settings.max_templates:
+            raise ApiError(
+                f"there are already {self.settings.max_templates} custom templates",
+                "LimitExceeded.TooMuchTemplate",
+            )
+        return self.state.create_template(template)
 
     def create_template(self, **fields: Any) -> AnimatedGraphicsTemplate:
-        """Create a custom animated graphics template; returns it with its new ``Definition``."""
-        try:
-            template = AnimatedGraphicsTemplate.model_validate({"Definition": 0, **fields})
-        except ValidationError as exc:
-            raise api_error_from_validation(exc, AnimatedGraphicsTemplate) from None
-        return self.state.create_template(template)
+        """Shorthand: ``create_template(Format="webp", Fps=12, Width=480)``."""
+        return self.create_animated_graphics_template(fields)
+
+    def modify_animated_graphics_template(
+        self, request: ModifyAnimatedGraphicsTemplateRequest | Mapping[str, Any]
+    ) -> AnimatedGraphicsTemplate:
+        """ModifyAnimatedGraphicsTemplate: change the given fields only; returns the result."""
+        req = parse(ModifyAnimatedGraphicsTemplateRequest, request)
+        current = self._custom_template(req.definition)
+        changes = req.model_dump(exclude_none=True, exclude={"definition"})
+        updated = AnimatedGraphicsTemplate.model_validate(
+            {**current.model_dump(), **changes, "update_time": now_iso()}
+        )
+        _check_webp_size(updated)
+        self.state.put_template(updated)
+        return updated
+
+    def delete_animated_graphics_template(self, definition: int) -> None:
+        """DeleteAnimatedGraphicsTemplate."""
+        self._custom_template(definition)
+        self.state.delete_template(definition)
+
+    def describe_animated_graphics_templates(
+        self, request: DescribeAnimatedGraphicsTemplatesRequest | Mapping[str, Any] | None = None
+    ) -> DescribeAnimatedGraphicsTemplatesResponse:
+        """DescribeAnimatedGraphicsTemplates: presets then custom ones, by Definition, paged."""
+        req = parse(DescribeAnimatedGraphicsTemplatesRequest, request or {})
+        found = [*PRESETS.values(), *self.state.custom_templates()]
+        if req.definitions is not None:
+            wanted = set(req.definitions)
+            found = [t for t in found if t.definition in wanted]
+        if req.type:
+            found = [t for t in found if t.type == req.type]
+        return DescribeAnimatedGraphicsTemplatesResponse(
+            total_count=len(found),
+            animated_graphics_template_set=_page(found, req.offset, req.limit),
+        )
+
+    def _custom_template(self, definition: int) -> AnimatedGraphicsTemplate:
+        if definition in PRESETS:
+            raise ApiError(
+                f"Definition {definition} is a preset template: presets cannot be changed",
+                "InvalidParameterValue.Definition",
+            )
+        template = self.state.get_template(definition)
+        if template is None:
+            raise ApiError(
+                f"Definition {definition}: no such animated graphics template",
+                "ResourceNotFound.TemplateNotExist",
+            )
+        return template
+
+    # --- task flows --------------------------------------------------------------------------
+
+    def create_procedure_template(
+        self, request: CreateProcedureTemplateRequest | Mapping[str, Any]
+    ) -> ProcedureTemplate:
+        """CreateProcedureTemplate: a named, saved ``AnimatedGraphicTaskSet``."""
+        req = parse(CreateProcedureTemplateRequest, request, FLOW_CODES)
+        if len(self.state.procedure_templates()) >= self.settings.max_procedure_templates:
+            raise ApiError(
+                f"there are already {self.settings.max_procedure_templates} task flows",
+                "LimitExceeded.TooMuchTemplate",
+            )
+        stamp = now_iso()
+        flow = ProcedureTemplate(**req.model_dump(), create_time=stamp, update_time=stamp)
+        if not self.state.add_procedure_template(flow):
+            raise ApiError(
+                f"a task flow named {req.name!r} already exists",
+                "InvalidParameter.ExistedProcedureName",
+            )
+        return flow
+
+    def reset_procedure_template(
+        self, request: CreateProcedureTemplateRequest | Mapping[str, Any]
+    ) -> ProcedureTemplate:
+        """ResetProcedureTemplate: replace a task flow's content (keeps its CreateTime)."""
+        req = parse(CreateProcedureTemplateRequest, request, FLOW_CODES)
+        current = self.get_procedure_template(req.name)
+        flow = ProcedureTemplate(
+            **req.model_dump(), create_time=current.create_time, update_time=now_iso()
+        )
+        if not self.state.replace_procedure_template(flow):
+            raise self._no_procedure(req.name)
+        return flow
+
+    def delete_procedure_template(self, name: str) -> None:
+        """DeleteProcedureTemplate."""
+        if not self.state.delete_procedure_template(name):
+            raise self._no_procedure(name)
+
+    def describe_procedure_templates(
+        self, request: DescribeProcedureTemplatesRequest | Mapping[str, Any] | None = None
+    ) -> DescribeProcedureTemplatesResponse:
+        """DescribeProcedureTemplates: task flows by creation time, filtered and paged."""
+        req = parse(DescribeProcedureTemplatesRequest, request or {})
+        found = self.state.procedure_templates()
+        if req.names is not None:
+            wanted = set(req.names)
+            found = [f for f in found if f.name in wanted]
+        if req.type:
+            found = [f for f in found if f.type == req.type]
+        return DescribeProcedureTemplatesResponse(
+            total_count=len(found), procedure_template_set=_page(found, req.offset, req.limit)
+        )
+
+    def get_procedure_template(self, name: str) -> ProcedureTemplate:
+        flow = self.state.get_procedure_template(name)
+        if flow is None:
+            raise self._no_procedure(name)
+        return flow
+
+    @staticmethod
+    def _no_procedure(name: str) -> ApiError:
+        return ApiError(
+            f"ProcedureName {name!r}: no such task flow", "InvalidParameterValue.ProcedureName"
+        )
 
     # --- procedures --------------------------------------------------------------------------
 
@@ -151,36 +327,45 @@ class Client:
         Refused at once with an ``ApiError`` (and nothing enqueued) when the request is
         malformed, the FileId unknown, no task given, or the SessionId already used.
         """
-        if not isinstance(request, ProcessMediaRequest):
-            try:
-                request = ProcessMediaRequest.model_validate(request)
-            except ValidationError as exc:
-                raise api_error_from_validation(exc, ProcessMediaRequest) from None
-        if self.state.get_media(request.file_id) is None:
-            raise ApiError(
-                f"FileId {request.file_id!r} does not exist", "InvalidParameterValue.FileId"
-            )
-        if not request.media_process_task.animated_graphic_task_set:
+        req = parse(ProcessMediaRequest, request)
+        if self.state.get_media(req.file_id) is None:
+            raise ApiError(f"FileId {req.file_id!r} does not exist", "InvalidParameterValue.FileId")
+        if not req.media_process_task.animated_graphic_task_set:
             raise ApiError(
                 "MediaProcessTask.AnimatedGraphicTaskSet is empty: give at least one task",
                 "InvalidParameterValue.MediaProcessTask",
             )
-        if request.session_id and not self.state.redis.set(
-            f"animgraph:session:{request.session_id}", "1", nx=True, ex=SESSION_TTL_S
-        ):
+        session_key = f"animgraph:session:{req.session_id}"
+        if req.session_id and not self.state.redis.set(session_key, "1", nx=True, ex=SESSION_TTL_S):
             raise ApiError(
-                f"SessionId {request.session_id!r} was used in the last 7 days",
+                f"SessionId {req.session_id!r} was used in the last 7 days",
                 "InvalidParameterValue.SessionId",
             )
         task_id = f"animgraph-Procedure-{secrets.token_hex(12)}"
-        self.state.create_task(TaskRecord(task_id=task_id, create_time=now_iso(), request=request))
-        self.sender.send(
-            PROCEDURE,
-            [task_id],
-            queue=CONTROL_QUEUE,
-            priority=redis_priority(request.tasks_priority),
-        )
+        try:
+            self.state.create_task(TaskRecord(task_id=task_id, create_time=now_iso(), request=req))
+            self.sender.send(
+                PROCEDURE,
+                [task_id],
+                queue=CONTROL_QUEUE,
+                priority=redis_priority(req.tasks_priority),
+            )
+        except Exception:
+            if req.session_id:
+                self.state.redis.delete(session_key)  # nothing was enqueued: the id is free again
+            raise
         return task_id
+
+    def process_media_by_procedure(
+        self, request: ProcessMediaByProcedureRequest | Mapping[str, Any]
+    ) -> str:
+        """ProcessMediaByProcedure: run a saved task flow on a media file; returns ``TaskId``."""
+        req = parse(ProcessMediaByProcedureRequest, request)
+        flow = self.get_procedure_template(req.procedure_name)
+        options = req.model_dump(exclude={"procedure_name"})
+        return self.process_media(
+            ProcessMediaRequest(**options, media_process_task=flow.media_process_task)
+        )
 
     def describe_task_detail(self, task_id: str) -> TaskDetail:
         """The task's state now: WAITING, PROCESSING (with each subtask's Progress) or FINISH."""

@@ -117,7 +117,7 @@ class LocalCluster:
 
     def __init__(self, data_dir: Path, *, concurrency: int | None = None) -> None:
         self.data_dir = data_dir.resolve()
-        self.redis = RedisServer(self.data_dir / "redis")
+        self.redis = RedisServer(self.data_dir / "redis", appendonly=True)
         self.concurrency = concurrency or max(1, min(2, os.cpu_count() or 1))
         self.worker: WorkerProcess | None = None
 

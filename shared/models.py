@@ -7,15 +7,22 @@ Every model is frozen: a changed value is a new model (``model_copy(update=...)`
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_pascal
 
 __all__ = [
     "AnimatedGraphicTaskInput",
     "AnimatedGraphicsTemplate",
     "AudioStreamItem",
+    "CreateAnimatedGraphicsTemplateRequest",
+    "CreateProcedureTemplateRequest",
+    "DescribeAnimatedGraphicsTemplatesRequest",
+    "DescribeAnimatedGraphicsTemplatesResponse",
+    "DescribeProcedureTemplatesRequest",
+    "DescribeProcedureTemplatesResponse",
     "EventContent",
     "MediaAnimatedGraphicsItem",
     "MediaInfo",
@@ -23,7 +30,10 @@ __all__ = [
     "MediaProcessTaskAnimatedGraphicResult",
     "MediaProcessTaskInput",
     "MediaProcessTaskResult",
+    "ModifyAnimatedGraphicsTemplateRequest",
     "ProcedureTask",
+    "ProcedureTemplate",
+    "ProcessMediaByProcedureRequest",
     "ProcessMediaRequest",
     "SubtaskStatus",
     "TaskDetail",
@@ -49,6 +59,7 @@ class WireModel(BaseModel):
         populate_by_name=True,
         frozen=True,
         extra="forbid",
+        allow_inf_nan=False,
     )
 
     def wire(self) -> dict[str, object]:
@@ -104,21 +115,75 @@ class MediaInfo(WireModel):
 # --- templates (SPEC 2) ---------------------------------------------------------------------
 
 
+def _size_px(value: int) -> int:
+    if value != 0 and not 128 <= value <= 4096:
+        raise ValueError("must be 0 (follow the source) or from 128 to 4096 px")
+    return value
+
+
+SizePx = Annotated[int, AfterValidator(_size_px)]
+"""A maximum width or height: 0 follows the source, else 128..4096 px."""
+FpsHz = Annotated[int, Field(ge=1, le=60)]
+QualityValue = Annotated[float, Field(ge=1, le=100)]
+TemplateType = Literal["Preset", "Custom"]
+ImageFormat = Literal["gif", "webp"]
+Adaptive = Literal["open", "close"]
+
+
 class AnimatedGraphicsTemplate(WireModel):
     """The target spec of an animated image. Width/Height are maximums; 0 follows the source."""
 
     definition: int
-    type: Literal["Preset", "Custom"] = "Custom"
+    type: TemplateType = "Custom"
     name: str = Field(default="", max_length=64)
     comment: str = Field(default="", max_length=256)
-    format: Literal["gif", "webp"] = "gif"
-    width: int = 0
-    height: int = 0
-    resolution_adaptive: Literal["open", "close"] = "open"
-    fps: Annotated[int, Field(ge=1, le=60)]
-    quality: Annotated[float, Field(ge=1, le=100)] = 75.0
+    format: ImageFormat = "gif"
+    width: SizePx = 0
+    height: SizePx = 0
+    resolution_adaptive: Adaptive = "open"
+    fps: FpsHz
+    quality: QualityValue = 75.0
     create_time: str = ""
     update_time: str = ""
+
+
+class CreateAnimatedGraphicsTemplateRequest(WireModel):
+    """CreateAnimatedGraphicsTemplate: every field but ``Fps`` has a default."""
+
+    fps: FpsHz
+    name: str = Field(default="", max_length=64)
+    comment: str = Field(default="", max_length=256)
+    format: ImageFormat = "gif"
+    width: SizePx = 0
+    height: SizePx = 0
+    resolution_adaptive: Adaptive = "open"
+    quality: QualityValue = 75.0
+
+
+class ModifyAnimatedGraphicsTemplateRequest(WireModel):
+    """ModifyAnimatedGraphicsTemplate: a partial update; omitted fields stay as they are."""
+
+    definition: int
+    name: str | None = Field(default=None, max_length=64)
+    comment: str | None = Field(default=None, max_length=256)
+    format: ImageFormat | None = None
+    width: SizePx | None = None
+    height: SizePx | None = None
+    resolution_adaptive: Adaptive | None = None
+    fps: FpsHz | None = None
+    quality: QualityValue | None = None
+
+
+class DescribeAnimatedGraphicsTemplatesRequest(WireModel):
+    definitions: tuple[int, ...] | None = Field(default=None, max_length=100)
+    type: TemplateType | None = None
+    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class DescribeAnimatedGraphicsTemplatesResponse(WireModel):
+    total_count: int
+    animated_graphics_template_set: tuple[AnimatedGraphicsTemplate, ...]
 
 
 # --- ProcessMedia (SPEC 5) ------------------------------------------------------------------
@@ -140,6 +205,59 @@ class MediaProcessTaskInput(WireModel):
 class ProcessMediaRequest(WireModel):
     file_id: str = Field(min_length=1)
     media_process_task: MediaProcessTaskInput
+    tasks_priority: Annotated[int, Field(ge=-10, le=10)] = 0
+    tasks_notify_mode: NotifyMode = "Finish"
+    session_context: Annotated[str, Field(max_length=1000)] = ""
+    session_id: Annotated[str, Field(max_length=50)] = ""
+    ext_info: str = ""
+
+
+PROCEDURE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+
+
+def _procedure_name(value: str) -> str:
+    if not PROCEDURE_NAME.match(value):
+        raise ValueError("must be 1 to 20 letters, digits, '-' or '_'")
+    return value
+
+
+ProcedureName = Annotated[str, AfterValidator(_procedure_name)]
+
+
+class ProcedureTemplate(WireModel):
+    """A named task flow: a saved ``MediaProcessTask`` run by ``ProcessMediaByProcedure``."""
+
+    name: ProcedureName
+    type: TemplateType = "Custom"
+    comment: str = Field(default="", max_length=256)
+    media_process_task: MediaProcessTaskInput = MediaProcessTaskInput()
+    create_time: str = ""
+    update_time: str = ""
+
+
+class CreateProcedureTemplateRequest(WireModel):
+    """CreateProcedureTemplate, and ResetProcedureTemplate (same fields, replaces the content)."""
+
+    name: ProcedureName
+    comment: str = Field(default="", max_length=256)
+    media_process_task: MediaProcessTaskInput = MediaProcessTaskInput()
+
+
+class DescribeProcedureTemplatesRequest(WireModel):
+    names: tuple[str, ...] | None = Field(default=None, max_length=100)
+    type: TemplateType | None = None
+    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class DescribeProcedureTemplatesResponse(WireModel):
+    total_count: int
+    procedure_template_set: tuple[ProcedureTemplate, ...]
+
+
+class ProcessMediaByProcedureRequest(WireModel):
+    file_id: str = Field(min_length=1)
+    procedure_name: str = Field(min_length=1)
     tasks_priority: Annotated[int, Field(ge=-10, le=10)] = 0
     tasks_notify_mode: NotifyMode = "Finish"
     session_context: Annotated[str, Field(max_length=1000)] = ""

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_source_duration_s: float = Field(default=6 * 3600, gt=0)
     max_frame_pixels: int = Field(default=8192 * 8192, gt=0)
     max_output_frames: int = Field(default=3000, ge=1)
+    max_templates: int = Field(default=100, ge=1, description="Custom animated graphics templates")
+    max_procedure_templates: int = Field(default=100, ge=1, description="Task flows")
     task_ttl_s: int = Field(default=7 * 24 * 3600, ge=3 * 24 * 3600)
     worker_concurrency: int | None = Field(default=None, ge=1)
     worker_max_memory_per_child_kib: int = Field(default=1_500_000, ge=100_000)

@@ -3,7 +3,9 @@
 Keys (all below ``animgraph:``):
 
 - ``media:<FileId>``: JSON ``MediaRecord``
-- ``template:<Definition>``: JSON custom template; ``template:next`` the last Definition given
+- ``template:<Definition>``: JSON custom template; ``templates`` their sorted set;
+  ``template:next`` the counter of Definitions given
+- ``procedure:<Name>``: JSON task flow; ``procedures`` their names by creation time
 - ``task:<TaskId>``: hash with ``record`` (JSON ``TaskRecord``), ``status``, ``begin``, ``finish``,
   ``sub:<i>`` (JSON subtask result, written only by the chain working on subtask i), ``event``
 - ``task:<TaskId>:notified``: set once by the notifier, so a result set is finished once
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any, cast
 
 import redis
@@ -31,6 +32,7 @@ from animgraph.shared.models import (
     MediaProcessTaskAnimatedGraphicResult,
     MediaProcessTaskResult,
     ProcedureTask,
+    ProcedureTemplate,
     ProcessMediaRequest,
     TaskDetail,
     TaskStatus,
@@ -124,24 +126,73 @@ class State:
     def create_template(self, template: AnimatedGraphicsTemplate) -> AnimatedGraphicsTemplate:
         """Store a custom template under the next free Definition and return it."""
         next_id = int(cast(str, self.redis.incr(f"{PREFIX}template:next")))
-        definition = next_id + FIRST_CUSTOM_DEFINITION - 1
         stamp = now_iso()
         stored = template.model_copy(
             update={
-                "definition": definition,
+                "definition": next_id + FIRST_CUSTOM_DEFINITION - 1,
                 "type": "Custom",
                 "create_time": stamp,
                 "update_time": stamp,
             }
         )
-        self.redis.set(f"{PREFIX}template:{definition}", stored.model_dump_json())
+        self.put_template(stored)
         return stored
 
-    def custom_templates(self) -> Iterator[AnimatedGraphicsTemplate]:
-        for key in self.redis.scan_iter(f"{PREFIX}template:1*"):
-            raw = self.redis.get(key)
-            if raw:
-                yield AnimatedGraphicsTemplate.model_validate_json(cast(str, raw))
+    def put_template(self, template: AnimatedGraphicsTemplate) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(f"{PREFIX}template:{template.definition}", template.model_dump_json())
+        pipe.zadd(f"{PREFIX}templates", {str(template.definition): template.definition})
+        pipe.execute()
+
+    def delete_template(self, definition: int) -> bool:
+        pipe = self.redis.pipeline()
+        pipe.delete(f"{PREFIX}template:{definition}")
+        pipe.zrem(f"{PREFIX}templates", str(definition))
+        return bool(pipe.execute()[0])
+
+    def custom_template_count(self) -> int:
+        return int(cast(str, self.redis.zcard(f"{PREFIX}templates")))
+
+    def custom_templates(self) -> list[AnimatedGraphicsTemplate]:
+        """Every custom template, by Definition."""
+        ids = cast(list[str], self.redis.zrange(f"{PREFIX}templates", 0, -1))
+        if not ids:
+            return []
+        raws = cast(list[str | None], self.redis.mget([f"{PREFIX}template:{i}" for i in ids]))
+        return [AnimatedGraphicsTemplate.model_validate_json(r) for r in raws if r]
+
+    # --- task flows (procedure templates) ------------------------------------------------------
+
+    def add_procedure_template(self, flow: ProcedureTemplate) -> bool:
+        """Store a new task flow; False if the name is taken."""
+        created = self.redis.set(f"{PREFIX}procedure:{flow.name}", flow.model_dump_json(), nx=True)
+        if created:
+            self.redis.zadd(f"{PREFIX}procedures", {flow.name: time.time()})
+        return bool(created)
+
+    def replace_procedure_template(self, flow: ProcedureTemplate) -> bool:
+        """Replace an existing task flow's content; False if there is none by that name."""
+        return bool(
+            self.redis.set(f"{PREFIX}procedure:{flow.name}", flow.model_dump_json(), xx=True)
+        )
+
+    def get_procedure_template(self, name: str) -> ProcedureTemplate | None:
+        raw = self.redis.get(f"{PREFIX}procedure:{name}")
+        return ProcedureTemplate.model_validate_json(cast(str, raw)) if raw else None
+
+    def delete_procedure_template(self, name: str) -> bool:
+        pipe = self.redis.pipeline()
+        pipe.delete(f"{PREFIX}procedure:{name}")
+        pipe.zrem(f"{PREFIX}procedures", name)
+        return bool(pipe.execute()[0])
+
+    def procedure_templates(self) -> list[ProcedureTemplate]:
+        """Every task flow, oldest first."""
+        names = cast(list[str], self.redis.zrange(f"{PREFIX}procedures", 0, -1))
+        if not names:
+            return []
+        raws = cast(list[str | None], self.redis.mget([f"{PREFIX}procedure:{n}" for n in names]))
+        return [ProcedureTemplate.model_validate_json(r) for r in raws if r]
 
     # --- tasks -------------------------------------------------------------------------------
 
@@ -175,6 +226,7 @@ class State:
         pipe = self.redis.pipeline()
         pipe.hset(key, mapping={"record": record.model_dump_json(), "status": "PROCESSING"})
         pipe.hsetnx(key, "begin", now_iso())
+        pipe.hsetnx(key, "begin_ts", repr(time.time()))
         pipe.execute()
         return record
 

@@ -1,0 +1,201 @@
+"""Templates and task flows through the client against a real Redis (no worker needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from animgraph.producer import ApiError, Client, RecordingSender
+from animgraph.shared.redis_server import RedisServer
+from animgraph.shared.settings import Settings
+
+
+@pytest.fixture()
+def settings_db(redis_server: RedisServer, data_dir: Path) -> Settings:
+    """A Redis database of its own, emptied for each test."""
+    settings = Settings(redis_url=redis_server.url.rsplit("/", 1)[0] + "/3", data_dir=data_dir)
+    with Client(settings, sender=RecordingSender()) as client:
+        client.state.redis.flushdb()
+    return settings
+
+
+@pytest.fixture()
+def client(settings_db: Settings) -> Iterator[Client]:
+    with Client(settings_db, sender=RecordingSender()) as c:
+        yield c
+
+
+def _refused(code: str, call: object, *args: object) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        call(*args)  # type: ignore[operator]
+    assert info.value.code == code, info.value
+    return info.value
+
+
+def test_template_lifecycle(client: Client) -> None:
+    created = client.create_animated_graphics_template(
+        {"Format": "webp", "Width": 480, "Fps": 12, "Quality": 80, "Name": "teaser"}
+    )
+    assert created.definition == 100001 and created.type == "Custom"
+    assert created.create_time == created.update_time != ""
+    second = client.create_template(Fps=5)
+    assert second.definition == 100002 and second.format == "gif" and second.quality == 75
+
+    modified = client.modify_animated_graphics_template({"Definition": 100001, "Fps": 15})
+    assert (modified.fps, modified.width, modified.quality, modified.name) == (
+        15,
+        480,
+        80,
+        "teaser",
+    )
+    assert modified.create_time == created.create_time
+
+    listed = client.describe_animated_graphics_templates()
+    assert listed.total_count == 4
+    assert [t.definition for t in listed.animated_graphics_template_set] == [
+        20000, 20001, 100001, 100002,
+    ]  # fmt: skip
+    assert listed.animated_graphics_template_set[2].fps == 15
+
+    client.delete_animated_graphics_template(100002)
+    _refused("ResourceNotFound.TemplateNotExist", client.delete_animated_graphics_template, 100002)
+    assert client.describe_animated_graphics_templates({"Type": "Custom"}).total_count == 1
+
+
+def test_describe_filters_and_pages(client: Client) -> None:
+    for fps in range(1, 13):
+        client.create_template(Fps=fps)
+    page = client.describe_animated_graphics_templates({"Type": "Custom", "Offset": 10, "Limit": 5})
+    assert page.total_count == 12
+    assert [t.fps for t in page.animated_graphics_template_set] == [11, 12]
+    default = client.describe_animated_graphics_templates({})
+    assert default.total_count == 14 and len(default.animated_graphics_template_set) == 10
+    chosen = client.describe_animated_graphics_templates({"Definitions": [20001, 100003, 4]})
+    assert [t.definition for t in chosen.animated_graphics_template_set] == [20001, 100003]
+    presets = client.describe_animated_graphics_templates({"Type": "Preset"})
+    assert [(t.definition, t.type, t.format, t.fps) for t in presets.animated_graphics_template_set] == [
+        (20000, "Preset", "gif", 2), (20001, "Preset", "webp", 2),
+    ]  # fmt: skip
+
+
+def test_presets_cannot_change(client: Client) -> None:
+    _refused(
+        "InvalidParameterValue.Definition",
+        client.modify_animated_graphics_template,
+        {"Definition": 20000, "Fps": 5},
+    )
+    _refused("InvalidParameterValue.Definition", client.delete_animated_graphics_template, 20001)
+    assert client.state.get_template(20000) is not None
+    assert client.state.get_template(20000).fps == 2  # type: ignore[union-attr]
+
+
+def test_refused_values_store_nothing(client: Client) -> None:
+    _refused("InvalidParameterValue.Fps", client.create_template, *())  # no Fps at all
+    for fields, code in [
+        ({"Fps": 61}, "InvalidParameterValue.Fps"),
+        ({"Fps": 10, "Width": 127}, "InvalidParameterValue.Width"),
+        ({"Fps": 10, "Format": "webp"}, "InvalidParameterValue.FormatWebpWidthAndHeightBothZero"),
+    ]:
+        _refused(code, client.create_animated_graphics_template, fields)
+    assert client.state.custom_template_count() == 0
+    gif = client.create_template(Fps=10)
+    # Turning it into a WebP with no size is refused too, and leaves it unchanged.
+    _refused(
+        "InvalidParameterValue.FormatWebpWidthAndHeightBothZero",
+        client.modify_animated_graphics_template,
+        {"Definition": gif.definition, "Format": "webp"},
+    )
+    _refused(
+        "InvalidParameterValue.Height",
+        client.modify_animated_graphics_template,
+        {"Definition": gif.definition, "Height": 4097},
+    )
+    assert client.state.get_template(gif.definition) == gif
+    _refused(
+        "ResourceNotFound.TemplateNotExist",
+        client.modify_animated_graphics_template,
+        {"Definition": 100999, "Fps": 5},
+    )
+
+
+def test_template_limit(settings_db: Settings) -> None:
+    limited = settings_db.model_copy(update={"max_templates": 2})
+    with Client(limited, sender=RecordingSender()) as client:
+        client.create_template(Fps=1)
+        client.create_template(Fps=2)
+        with pytest.raises(ApiError) as info:
+            client.create_template(Fps=3)
+        error = info.value
+        assert error.code == "LimitExceeded.TooMuchTemplate"
+        assert "2" in error.message
+        assert client.state.custom_template_count() == 2
+
+
+def test_task_flow_lifecycle(client: Client) -> None:
+    tasks = {"AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": -3}]}
+    flow = client.create_procedure_template(
+        {"Name": "teaser", "Comment": "last 3 s", "MediaProcessTask": tasks}
+    )
+    assert flow.type == "Custom" and flow.create_time
+    _refused(
+        "InvalidParameter.ExistedProcedureName",
+        client.create_procedure_template,
+        {"Name": "teaser", "MediaProcessTask": tasks},
+    )
+    client.create_procedure_template({"Name": "other"})
+    reset = client.reset_procedure_template(
+        {"Name": "teaser", "MediaProcessTask": {"AnimatedGraphicTaskSet": [{"Definition": 20001}]}}
+    )
+    assert reset.create_time == flow.create_time and reset.comment == ""
+    assert client.get_procedure_template("teaser").media_process_task == reset.media_process_task
+    listed = client.describe_procedure_templates()
+    assert listed.total_count == 2
+    assert [f.name for f in listed.procedure_template_set] == ["teaser", "other"]
+    assert client.describe_procedure_templates({"Names": ["other"]}).total_count == 1
+    assert client.describe_procedure_templates({"Type": "Preset"}).total_count == 0
+    client.delete_procedure_template("other")
+    for call, arg in [
+        (client.delete_procedure_template, "other"),
+        (client.reset_procedure_template, {"Name": "other"}),
+        (client.get_procedure_template, "other"),
+    ]:
+        _refused("InvalidParameterValue.ProcedureName", call, arg)
+
+
+def test_catalogue_survives_a_new_producer(settings_db: Settings) -> None:
+    with Client(settings_db, sender=RecordingSender()) as first:
+        template = first.create_template(Fps=7, Width=320)
+        first.create_procedure_template({"Name": "kept"})
+    with Client(settings_db, sender=RecordingSender()) as second:
+        assert second.state.get_template(template.definition) == template
+        assert second.get_procedure_template("kept").name == "kept"
+
+
+def test_process_media_by_procedure_uses_the_flow(client: Client, corpus_dir: Path) -> None:
+    media = client.register_media(corpus_dir / "vtest.avi")
+    tasks = {"AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": 1}]}
+    client.create_procedure_template({"Name": "flow", "MediaProcessTask": tasks})
+    task_id = client.process_media_by_procedure(
+        {
+            "FileId": media.file_id,
+            "ProcedureName": "flow",
+            "SessionContext": "ctx",
+            "TasksPriority": 5,
+        }
+    )
+    detail = client.describe_task_detail(task_id)
+    assert detail.status == "WAITING"
+    assert detail.procedure_task.session_context == "ctx"
+    assert detail.procedure_task.tasks_priority == 5
+    [result] = detail.procedure_task.media_process_result_set
+    assert result.animated_graphic_task.input.start_time_offset == 1
+    _refused(
+        "InvalidParameterValue.ProcedureName",
+        client.process_media_by_procedure,
+        {"FileId": media.file_id, "ProcedureName": "missing"},
+    )
+    sender = client.sender
+    assert isinstance(sender, RecordingSender) and len(sender.sent) == 1
+    assert sender.sent[0].priority < 4  # higher TasksPriority: a smaller Redis priority number

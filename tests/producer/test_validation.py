@@ -1,0 +1,124 @@
+"""Every validation rule of SPEC 2, 4 and 5, table-driven: the exact code, a message naming the
+field, the value and the allowed range. Pure: no Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from animgraph.producer.client import FLOW_CODES, parse
+from animgraph.shared.errors import ApiError
+from animgraph.shared.models import (
+    CreateAnimatedGraphicsTemplateRequest,
+    CreateProcedureTemplateRequest,
+    DescribeAnimatedGraphicsTemplatesRequest,
+    DescribeProcedureTemplatesRequest,
+    ModifyAnimatedGraphicsTemplateRequest,
+    ProcessMediaByProcedureRequest,
+    ProcessMediaRequest,
+    WireModel,
+)
+
+TEMPLATE_BAD = [
+    ({}, "Fps", "is required"),
+    ({"Fps": 0}, "Fps", "greater than or equal to 1"),
+    ({"Fps": 61}, "Fps", "less than or equal to 60"),
+    ({"Fps": 12.5}, "Fps", "12.5"),
+    ({"Fps": 10, "Width": 127}, "Width", "128 to 4096"),
+    ({"Fps": 10, "Width": 4097}, "Width", "128 to 4096"),
+    ({"Fps": 10, "Width": -1}, "Width", "128 to 4096"),
+    ({"Fps": 10, "Height": 127}, "Height", "128 to 4096"),
+    ({"Fps": 10, "Height": 5000}, "Height", "128 to 4096"),
+    ({"Fps": 10, "Quality": 0.5}, "Quality", "greater than or equal to 1"),
+    ({"Fps": 10, "Quality": 101}, "Quality", "less than or equal to 100"),
+    ({"Fps": 10, "Quality": float("nan")}, "Quality", "finite"),
+    ({"Fps": 10, "Format": "png"}, "Format", "'gif' or 'webp'"),
+    ({"Fps": 10, "ResolutionAdaptive": "auto"}, "ResolutionAdaptive", "'open' or 'close'"),
+    ({"Fps": 10, "Name": "n" * 65}, "Name", "64"),
+    ({"Fps": 10, "Comment": "c" * 257}, "Comment", "256"),
+    ({"Fps": 10, "Colour": "red"}, "Colour", "Extra inputs"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "says"), TEMPLATE_BAD)
+def test_create_template_refusals(fields: dict[str, Any], field: str, says: str) -> None:
+    _refused(CreateAnimatedGraphicsTemplateRequest, fields, f"InvalidParameterValue.{field}", says)
+
+
+@pytest.mark.parametrize(("fields", "field", "says"), [b for b in TEMPLATE_BAD if b[1] != "Fps"])
+def test_modify_template_refusals(fields: dict[str, Any], field: str, says: str) -> None:
+    changes = {k: v for k, v in fields.items() if k != "Fps"}
+    _refused(
+        ModifyAnimatedGraphicsTemplateRequest,
+        {"Definition": 100001, **changes},
+        f"InvalidParameterValue.{field}",
+        says,
+    )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"Fps": 1},
+        {"Fps": 60, "Width": 128, "Height": 4096, "Quality": 1},
+        {"Fps": 30, "Width": 0, "Height": 0, "Quality": 100, "Format": "webp"},
+        {"Fps": 5, "ResolutionAdaptive": "close", "Name": "n" * 64, "Comment": "c" * 256},
+    ],
+)
+def test_create_template_accepts_the_edges(fields: dict[str, Any]) -> None:
+    assert parse(CreateAnimatedGraphicsTemplateRequest, fields).fps == fields["Fps"]
+
+
+def test_template_defaults() -> None:
+    req = parse(CreateAnimatedGraphicsTemplateRequest, {"Fps": 10})
+    assert (req.format, req.width, req.height, req.resolution_adaptive, req.quality) == (
+        "gif", 0, 0, "open", 75.0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "code"),
+    [
+        (DescribeAnimatedGraphicsTemplatesRequest, {"Limit": 101}, "Limit"),
+        (DescribeAnimatedGraphicsTemplatesRequest, {"Limit": 0}, "Limit"),
+        (DescribeAnimatedGraphicsTemplatesRequest, {"Offset": -1}, "Offset"),
+        (DescribeAnimatedGraphicsTemplatesRequest, {"Type": "Mine"}, "Type"),
+        (DescribeAnimatedGraphicsTemplatesRequest, {"Definitions": list(range(101))}, "Definitions"),
+        (DescribeProcedureTemplatesRequest, {"Names": ["a"] * 101}, "Names"),
+        (DescribeProcedureTemplatesRequest, {"Limit": 500}, "Limit"),
+        (ProcessMediaRequest, {"MediaProcessTask": {}}, "FileId"),
+        (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "TasksPriority": -11}, "TasksPriority"),
+        (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "TasksNotifyMode": "Always"}, "TasksNotifyMode"),
+        (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "SessionId": "s" * 51}, "SessionId"),
+        (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "SessionContext": "s" * 1001}, "SessionContext"),
+        (
+            ProcessMediaRequest,
+            {"FileId": "f", "MediaProcessTask": {"AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": float("inf")}]}},
+            "StartTimeOffset",
+        ),
+        (ProcessMediaByProcedureRequest, {"FileId": "f"}, "ProcedureName"),
+    ],
+)  # fmt: skip
+def test_request_refusals(model: type[WireModel], fields: dict[str, Any], code: str) -> None:
+    _refused(model, fields, f"InvalidParameterValue.{code}", code)
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 21, "ünïcode", "semi;colon"])
+def test_task_flow_names(name: str) -> None:
+    with pytest.raises(ApiError) as info:
+        parse(CreateProcedureTemplateRequest, {"Name": name}, FLOW_CODES)
+    assert info.value.code == "InvalidParameterValue.ProcedureName"
+
+
+@pytest.mark.parametrize("name", ["a", "teaser-2_B", "x" * 20])
+def test_task_flow_names_accepted(name: str) -> None:
+    assert parse(CreateProcedureTemplateRequest, {"Name": name}, FLOW_CODES).name == name
+
+
+def _refused(model: type[WireModel], fields: dict[str, Any], code: str, says: str) -> None:
+    with pytest.raises(ApiError) as info:
+        parse(model, fields)
+    assert info.value.code == code
+    field = code.rsplit(".", 1)[1]
+    assert field in info.value.message and says in info.value.message, info.value.message
