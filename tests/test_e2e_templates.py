@@ -254,6 +254,8 @@ def test_priority_orders_queued_work(
         settings = Settings(redis_url=server.url, data_dir=tmp)
         with Client(settings) as client:
             file_id = client.register_media(corpus_dir / "vtest.avi").file_id
+            # Created before any worker exists: workers read templates from Redis.
+            template = client.create_template(Fps=2, Width=320)
 
             def submit(priority: int) -> str:
                 return client.process_media(
@@ -262,7 +264,11 @@ def test_priority_orders_queued_work(
                         "TasksPriority": priority,
                         "MediaProcessTask": {
                             "AnimatedGraphicTaskSet": [
-                                {"Definition": 20000, "StartTimeOffset": 1, "EndTimeOffset": 1.5}
+                                {
+                                    "Definition": template.definition,
+                                    "StartTimeOffset": 1,
+                                    "EndTimeOffset": 1.5,
+                                }
                             ]
                         },
                     }
@@ -275,7 +281,8 @@ def test_priority_orders_queued_work(
             try:
                 wait_for_workers(server.url, settings)
                 for task_id in [*normal, urgent, low]:
-                    client.wait(task_id, timeout_s=120)
+                    [sub] = _subtasks(client.wait(task_id, timeout_s=120))
+                    assert sub.output is not None and sub.output.width == 320
             finally:
                 worker.stop()
             started = {
