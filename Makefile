@@ -37,3 +37,9 @@ test: lint
 
 clean:
 	rm -rf build out var .mypy_cache .ruff_cache .pytest_cache
+
+# Benchmark against the reference tools (installs them first): writes bench/README.md and plots.
+.PHONY: bench
+bench: install
+	bash bench/setup.sh
+	$(BIN)/python bench/run.py
