@@ -6,12 +6,15 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import unquote, urlparse
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -28,7 +31,7 @@ from animgraph.shared.settings import Settings
 from animgraph.shared.tasknames import QUEUES
 
 from .client import Client
-from .local import LocalCluster, wait_for_workers
+from .local import LocalCluster, WorkerProcess, wait_for_workers
 
 app = typer.Typer(
     help="animgraph: turn a segment of a video into an animated GIF or WebP through Redis "
@@ -135,11 +138,16 @@ def _show_progress(task_id: str, client: Client) -> ProcedureTask:
 
 
 def _copy_output(url: str, dest: Path) -> None:
+    """Copy an output to ``dest`` from its file:// or http(s):// URL."""
     parsed = urlparse(url)
-    if parsed.scheme != "file":
-        raise typer.BadParameter(f"cannot copy {url}: only file:// outputs are copied")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(unquote(parsed.path), dest)
+    if parsed.scheme == "file":
+        shutil.copyfile(unquote(parsed.path), dest)
+        return
+    with httpx.stream("GET", url, timeout=60) as answer, open(dest, "wb") as out:
+        answer.raise_for_status()
+        for chunk in answer.iter_bytes():
+            out.write(chunk)
 
 
 @app.command()
@@ -277,6 +285,113 @@ def flower(
     if auth:
         argv.append(f"--basic-auth={auth}")
     celery_app.start(argv)
+
+
+# --- the HTTP API and the whole local stack ----------------------------------------------------
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from .api import create_app
+
+    try:
+        api = create_app(settings)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API (Tencent Cloud API 3.0 style) on ANIMGRAPH_REDIS_URL."""
+    settings = Settings()
+    if not settings.redis_url:
+        err.print(
+            "[red]Set ANIMGRAPH_REDIS_URL[/] (the Redis your workers use), or run "
+            "`animgraph up` for a whole local stack."
+        )
+        raise typer.Exit(2)
+    public = settings.public_url or f"http://{host}:{port}"
+    _serve(settings.model_copy(update={"public_url": public}), host, port)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Address of the API")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API")] = 8000,
+    flower_port: Annotated[int, typer.Option(help="Port of Flower")] = 5555,
+    concurrency: Annotated[int, typer.Option("-c", help="Worker processes")] = 1,
+) -> None:
+    """Start a whole local stack: Redis (embedded unless ANIMGRAPH_REDIS_URL is set), a worker,
+    the API and Flower. Ctrl-C or SIGTERM stops them all."""
+    import secrets
+
+    settings = Settings()
+    public = settings.public_url or f"http://{host}:{port}"
+    api_keys = settings.api_keys or f"animgraph-local:{secrets.token_urlsafe(24)}"
+    flower_auth = os.environ.get("ANIMGRAPH_FLOWER_BASIC_AUTH") or (
+        f"admin:{secrets.token_urlsafe(12)}"
+    )
+    data_dir = settings.data_dir.resolve()
+    redis_server = None
+    processes: list[WorkerProcess | subprocess.Popen[bytes]] = []
+    try:
+        redis_url = settings.redis_url
+        if not redis_url:
+            redis_server = RedisServer(data_dir / "redis", appendonly=True).start()
+            redis_url = redis_server.url
+        stack = settings.model_copy(
+            update={"redis_url": redis_url, "public_url": public, "api_keys": api_keys}
+        )
+        worker = WorkerProcess(
+            redis_url,
+            data_dir,
+            name="up",
+            concurrency=concurrency,
+            env={"ANIMGRAPH_PUBLIC_URL": public},
+        ).start()
+        processes.append(worker)
+        env = {**os.environ, "ANIMGRAPH_REDIS_URL": redis_url}
+        flower_args = ["flower", "--port", str(flower_port), "--basic-auth", flower_auth]
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "animgraph.producer", *flower_args],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        with err.status("Waiting for the worker..."):
+            wait_for_workers(redis_url, stack)
+        secret_id, _, secret_key = api_keys.split(",")[0].partition(":")
+        err.print(f"Redis   {redis_url}")
+        err.print(f"API     {public}  (SecretId {secret_id}, SecretKey {secret_key})")
+        err.print(f"Flower  http://{host}:{flower_port}  (basic auth {flower_auth})")
+        err.print(f"Worker  log in {worker.log_path}")
+        err.print("[dim]Ctrl-C stops everything.[/]")
+        # uvicorn stops on SIGINT/SIGTERM, then raises the signal again with the handler it
+        # found: make that an exception, so the processes below are stopped too.
+        signal.signal(signal.SIGTERM, _raise_exit)
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):
+            _serve(stack, host, port)
+    finally:
+        for proc in reversed(processes):
+            if isinstance(proc, WorkerProcess):
+                proc.stop()
+            elif proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+        if redis_server:
+            redis_server.stop()
 
 
 # --- templates -------------------------------------------------------------------------------

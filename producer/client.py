@@ -15,10 +15,11 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -28,15 +29,22 @@ from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import ApiError, SourceFileError
 from animgraph.shared.models import (
+    AnimatedGraphicsInfo,
     AnimatedGraphicsTemplate,
     CreateAnimatedGraphicsTemplateRequest,
     CreateProcedureTemplateRequest,
     DescribeAnimatedGraphicsTemplatesRequest,
     DescribeAnimatedGraphicsTemplatesResponse,
+    DescribeMediaInfosRequest,
+    DescribeMediaInfosResponse,
     DescribeProcedureTemplatesRequest,
     DescribeProcedureTemplatesResponse,
+    DescribeTasksRequest,
+    DescribeTasksResponse,
     EventContent,
+    MediaBasicInfo,
     MediaInfo,
+    MediaInfoItem,
     MediaMetaData,
     ModifyAnimatedGraphicsTemplateRequest,
     ProcedureTask,
@@ -44,11 +52,13 @@ from animgraph.shared.models import (
     ProcessMediaByProcedureRequest,
     ProcessMediaRequest,
     TaskDetail,
+    TaskSimpleInfo,
+    TimeRange,
     WireModel,
 )
 from animgraph.shared.settings import Settings
 from animgraph.shared.state import MediaRecord, State, TaskRecord
-from animgraph.shared.storage import Storage, open_storage
+from animgraph.shared.storage import Storage
 from animgraph.shared.tasknames import CONTROL_QUEUE, PROCEDURE, redis_priority
 from animgraph.shared.templates import PRESETS
 from animgraph.workers.media.probe import probe
@@ -100,6 +110,34 @@ def _page(items: list[M], offset: int, limit: int) -> tuple[M, ...]:
     return tuple(items[offset : offset + limit])
 
 
+def _in_range(value: str, window: TimeRange | None) -> bool:
+    if window is None:
+        return True
+    if not value:
+        return False
+    return (not window.after or value >= window.after) and (
+        not window.before or value < window.before
+    )
+
+
+def _task_matches(detail: TaskDetail, req: DescribeTasksRequest) -> bool:
+    return (
+        (req.status is None or detail.status == req.status)
+        and (req.file_id is None or detail.procedure_task.file_id == req.file_id)
+        and _in_range(detail.create_time, req.create_time)
+        and _in_range(detail.finish_time, req.finish_time)
+    )
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_name(name: str) -> str:
+    """A file name that is safe as the last part of a storage key."""
+    cleaned = _UNSAFE.sub("_", name).strip("._") or "media"
+    return cleaned[-100:]
+
+
 def _check_webp_size(template: AnimatedGraphicsTemplate) -> None:
     if template.format == "webp" and template.width == 0 and template.height == 0:
         raise ApiError(
@@ -129,7 +167,7 @@ class Client:
             raise ValueError("no Redis: set ANIMGRAPH_REDIS_URL or pass redis_url")
         self.redis_url = url
         self.state = State.from_url(url, task_ttl_s=self.settings.task_ttl_s)
-        self.storage = storage or open_storage(self.settings.resolved_storage_url)
+        self.storage = storage or self.settings.open_storage()
         self._celery = None
         if sender is None:
             self._celery = create_celery(self.settings, url, name="animgraph-producer")
@@ -149,20 +187,25 @@ class Client:
         if not path.is_file():
             raise ApiError(f"{path} is not a readable file", "InvalidParameterValue.MediaFile")
         file_id = secrets.token_hex(8)
+        key = f"sources/{file_id}/{safe_file_name(path.name)}"
+        self.storage.put_file(key, path)
+        return self.register_stored(file_id, key, path, name=name or path.stem)
+
+    def register_stored(
+        self, file_id: str, key: str, local_path: Path, *, name: str, source_context: str = ""
+    ) -> MediaInfo:
+        """Register bytes already stored under ``key`` (``local_path`` is a copy to probe)."""
         error: SourceFileError | None = None
         start_time_s = 0.0
         try:
-            probed = probe(path)
+            probed = probe(local_path)
             meta, start_time_s = probed.meta, probed.start_time_s
         except SourceFileError as exc:
             error = exc
-            meta = MediaMetaData(size=path.stat().st_size)
-        file_name = name or path.stem
-        key = f"sources/{file_id}/{path.name}"
-        self.storage.put_file(key, path)
+            meta = MediaMetaData(size=local_path.stat().st_size)
         info = MediaInfo(
             file_id=file_id,
-            file_name=file_name,
+            file_name=name,
             file_url=self.storage.url(key),
             create_time=now_iso(),
             meta_data=meta,
@@ -172,6 +215,7 @@ class Client:
                 info=info,
                 source_key=key,
                 start_time_s=start_time_s,
+                source_context=source_context,
                 probe_error_code=error.code if error else "",
                 probe_error_message=error.message if error else "",
             )
@@ -183,6 +227,54 @@ class Client:
         if record is None:
             raise ApiError(f"FileId {file_id!r} does not exist", "InvalidParameterValue.FileId")
         return record.info
+
+    def describe_media_infos(
+        self, request: DescribeMediaInfosRequest | Mapping[str, Any]
+    ) -> DescribeMediaInfosResponse:
+        """DescribeMediaInfos: basic info, metadata and animated images of each FileId."""
+        req = parse(DescribeMediaInfosRequest, request)
+        parts = set(req.filters or ("basicInfo", "metaData", "animatedGraphicsInfo"))
+        found, missing = [], []
+        for file_id in req.file_ids:
+            record = self.state.get_media(file_id)
+            if record is None:
+                missing.append(file_id)
+                continue
+            info = record.info
+            basic = MediaBasicInfo(
+                name=info.file_name,
+                create_time=info.create_time,
+                update_time=info.create_time,
+                type=PurePosixPath(record.source_key).suffix.lstrip("."),
+                media_url=info.file_url,
+                source_info={"SourceContext": record.source_context}
+                if record.source_context
+                else {},
+            )
+            found.append(
+                MediaInfoItem(
+                    file_id=file_id,
+                    basic_info=basic if "basicInfo" in parts else None,
+                    meta_data=info.meta_data if "metaData" in parts else None,
+                    animated_graphics_info=AnimatedGraphicsInfo(
+                        animated_graphics_set=info.animated_graphics_set
+                    )
+                    if "animatedGraphicsInfo" in parts
+                    else None,
+                )
+            )
+        return DescribeMediaInfosResponse(
+            media_info_set=tuple(found), not_exist_file_id_set=tuple(missing)
+        )
+
+    def delete_media(self, file_id: str) -> None:
+        """DeleteMedia: remove the source file and every animated image made from it."""
+        record = self.state.get_media(file_id)
+        if record is None:
+            raise ApiError(f"FileId {file_id!r} does not exist", "ResourceNotFound.FileNotExist")
+        for prefix in self.state.delete_media(file_id):
+            self.storage.delete_prefix(prefix)
+        self.storage.delete_prefix(str(PurePosixPath(record.source_key).parent))
 
     # --- animated graphics templates ---------------------------------------------------------
 
@@ -373,6 +465,45 @@ class Client:
         if detail is None:
             raise ApiError(f"TaskId {task_id!r} does not exist", "InvalidParameterValue.TaskId")
         return detail
+
+    def describe_tasks(
+        self, request: DescribeTasksRequest | Mapping[str, Any] | None = None
+    ) -> DescribeTasksResponse:
+        """DescribeTasks: tasks of the last days, filtered, newest first by default, with a
+        ``ScrollToken`` to continue from."""
+        req = parse(DescribeTasksRequest, request or {})
+        try:
+            start = int(req.scroll_token or 0)
+        except ValueError:
+            raise ApiError(
+                "ScrollToken is not one this API gave", "InvalidParameterValue.ScrollToken"
+            ) from None
+        rows = []
+        for task_id in self.state.task_ids(newest_first=True):
+            detail = self.state.task_detail(task_id)
+            if detail is None or not _task_matches(detail, req):
+                continue
+            rows.append(
+                TaskSimpleInfo(
+                    task_id=task_id,
+                    status=detail.status,
+                    file_id=detail.procedure_task.file_id,
+                    create_time=detail.create_time,
+                    begin_process_time=detail.begin_process_time,
+                    finish_time=detail.finish_time,
+                    session_id=detail.procedure_task.session_id,
+                    session_context=detail.procedure_task.session_context,
+                )
+            )
+        field = "create_time" if req.sort.field == "CreateTime" else "finish_time"
+        rows.sort(
+            key=lambda row: (getattr(row, field), row.task_id), reverse=req.sort.order == "Desc"
+        )
+        page = rows[start : start + req.limit]
+        more = start + req.limit < len(rows)
+        return DescribeTasksResponse(
+            task_set=tuple(page), scroll_token=str(start + req.limit) if more else ""
+        )
 
     def wait(
         self,

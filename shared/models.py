@@ -341,3 +341,139 @@ class EventContent(WireModel):
 
 
 MediaInfo.model_rebuild()
+
+
+# --- uploads and media queries (SPEC 3, 6) ---------------------------------------------------
+
+
+class ApplyUploadRequest(WireModel):
+    media_type: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9]+$")
+    media_name: str = Field(default="", max_length=64)
+    procedure: str = ""
+    session_context: Annotated[str, Field(max_length=1000)] = ""
+    source_context: Annotated[str, Field(max_length=250)] = ""
+    cover_type: str = ""
+    expire_time: str = ""
+    storage_region: str = ""
+    class_id: int = 0
+
+
+class TempCertificate(WireModel):
+    secret_id: str
+    secret_key: str
+    token: str
+    expired_time: int
+
+
+class ApplyUploadResponse(WireModel):
+    storage_bucket: str
+    storage_region: str
+    vod_session_key: str
+    media_storage_path: str
+    cover_storage_path: str = ""
+    temp_certificate: TempCertificate
+
+
+class CommitUploadRequest(WireModel):
+    vod_session_key: str = Field(min_length=1)
+
+
+class CommitUploadResponse(WireModel):
+    file_id: str
+    media_url: str
+    cover_url: str = ""
+    procedure_task_id: str = ""
+
+
+class TimeRange(WireModel):
+    after: str = ""
+    before: str = ""
+
+
+class SortBy(WireModel):
+    field: Literal["CreateTime", "FinishTime"] = "CreateTime"
+    order: Literal["Asc", "Desc"] = "Desc"
+
+
+class DescribeTasksRequest(WireModel):
+    status: Literal["WAITING", "PROCESSING", "FINISH"] | None = None
+    file_id: str | None = None
+    create_time: TimeRange | None = None
+    finish_time: TimeRange | None = None
+    sort: SortBy = SortBy()
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    scroll_token: str = ""
+
+
+class TaskSimpleInfo(WireModel):
+    task_id: str
+    status: TaskStatus
+    file_id: str
+    task_type: Literal["Procedure"] = "Procedure"
+    create_time: str
+    begin_process_time: str = ""
+    finish_time: str = ""
+    session_id: str = ""
+    session_context: str = ""
+
+
+class DescribeTasksResponse(WireModel):
+    task_set: tuple[TaskSimpleInfo, ...]
+    scroll_token: str = ""
+
+
+class DescribeMediaInfosRequest(WireModel):
+    file_ids: Annotated[tuple[str, ...], Field(min_length=1, max_length=20)]
+    filters: tuple[Literal["basicInfo", "metaData", "animatedGraphicsInfo"], ...] | None = None
+
+
+class MediaBasicInfo(WireModel):
+    name: str
+    description: str = ""
+    create_time: str
+    update_time: str
+    type: str = ""
+    media_url: str
+    source_info: dict[str, str] = Field(default_factory=dict)
+
+
+class AnimatedGraphicsInfo(WireModel):
+    animated_graphics_set: tuple[MediaAnimatedGraphicsItem, ...] = ()
+
+
+class MediaInfoItem(WireModel):
+    """One ``MediaInfoSet`` entry of DescribeMediaInfos."""
+
+    file_id: str
+    basic_info: MediaBasicInfo | None = None
+    meta_data: MediaMetaData | None = None
+    animated_graphics_info: AnimatedGraphicsInfo | None = None
+
+
+class DescribeMediaInfosResponse(WireModel):
+    media_info_set: tuple[MediaInfoItem, ...]
+    not_exist_file_id_set: tuple[str, ...] = ()
+
+
+class DefinitionRequest(WireModel):
+    """DeleteAnimatedGraphicsTemplate."""
+
+    definition: int
+
+
+class ProcedureNameRequest(WireModel):
+    """DeleteProcedureTemplate."""
+
+    name: str = Field(min_length=1)
+
+
+class TaskIdRequest(WireModel):
+    """DescribeTaskDetail."""
+
+    task_id: str = Field(min_length=1)
+
+
+class FileIdRequest(WireModel):
+    """DeleteMedia."""
+
+    file_id: str = Field(min_length=1)

@@ -7,9 +7,13 @@ a ``Settings`` object by the code that needs them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from animgraph.shared.storage import Storage
 
 __all__ = ["Settings"]
 
@@ -29,6 +33,14 @@ class Settings(BaseSettings):
         default=None,
         description="Where sources, frames and outputs live; default file://<data_dir>/storage",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL of the HTTP API (http://host:port): outputs and sources are then "
+        "given as <public_url>/files/<key> instead of file:// URLs",
+    )
+    api_keys: str = Field(default="", description="SecretId:SecretKey[,SecretId:SecretKey...]")
+    upload_ttl_s: int = Field(default=3600, ge=60, description="Life of an ApplyUpload session")
+    max_upload_bytes: int = Field(default=1 << 30, ge=1, description="Largest accepted upload")
     visibility_timeout_s: int = Field(default=3600, ge=10, description="Redis redelivery timeout")
     unacked_restore_interval_s: float = Field(default=10.0, gt=0)
     soft_time_limit_s: int = Field(default=540, ge=1)
@@ -49,3 +61,9 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "storage").resolve().as_uri()
+
+    def open_storage(self) -> Storage:
+        """The storage these settings name, giving HTTP URLs when ``public_url`` is set."""
+        from animgraph.shared.storage import open_storage
+
+        return open_storage(self.resolved_storage_url, public_url=self.public_url)

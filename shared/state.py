@@ -52,6 +52,7 @@ class MediaRecord(WireModel):
     info: MediaInfo
     source_key: str
     start_time_s: float = 0.0
+    source_context: str = ""
     probe_error_code: str = ""
     probe_error_message: str = ""
 
@@ -99,7 +100,18 @@ class State:
         raw = self.redis.get(f"{PREFIX}media:{file_id}")
         return MediaRecord.model_validate_json(cast(str, raw)) if raw else None
 
-    def add_media_output(self, file_id: str, item: MediaAnimatedGraphicsItem) -> None:
+    def delete_media(self, file_id: str) -> list[str]:
+        """Forget a media file; returns the storage prefixes of its outputs to delete."""
+        outputs = f"{PREFIX}media:{file_id}:outputs"
+        pipe = self.redis.pipeline()
+        pipe.smembers(outputs)
+        pipe.delete(f"{PREFIX}media:{file_id}", outputs)
+        prefixes, _ = pipe.execute()
+        return sorted(cast(set[str], prefixes))
+
+    def add_media_output(
+        self, file_id: str, item: MediaAnimatedGraphicsItem, prefix: str = ""
+    ) -> None:
         """Add an image to the media's ``AnimatedGraphicsSet`` (same Url replaced)."""
         key = f"{PREFIX}media:{file_id}"
 
@@ -114,6 +126,8 @@ class State:
             pipe.set(key, record.model_copy(update={"info": info}).model_dump_json())
 
         self.redis.transaction(update, key)
+        if prefix:
+            self.redis.sadd(f"{PREFIX}media:{file_id}:outputs", prefix)
 
     # --- templates ---------------------------------------------------------------------------
 
@@ -209,6 +223,13 @@ class State:
         pipe.expire(key, self.task_ttl_s)
         pipe.zadd(f"{PREFIX}tasks", {record.task_id: time.time()})
         pipe.execute()
+
+    def task_ids(self, *, newest_first: bool = True) -> list[str]:
+        """TaskIds by creation time, dropping those whose record has expired."""
+        key = f"{PREFIX}tasks"
+        self.redis.zremrangebyscore(key, "-inf", time.time() - self.task_ttl_s)
+        ids = cast(list[str], self.redis.zrange(key, 0, -1, desc=newest_first))
+        return ids
 
     def get_record(self, task_id: str) -> TaskRecord | None:
         raw = self.redis.hget(self._task_key(task_id), "record")
@@ -310,6 +331,27 @@ class State:
             finish_time=finish or "",
             procedure_task=procedure,
         )
+
+    # --- upload sessions ---------------------------------------------------------------------
+
+    def put_upload(self, session_key: str, data: dict[str, Any], ttl_s: int) -> None:
+        self.redis.set(f"{PREFIX}upload:{session_key}", json.dumps(data), ex=ttl_s)
+
+    def get_upload(self, session_key: str) -> dict[str, Any] | None:
+        raw = self.redis.get(f"{PREFIX}upload:{session_key}")
+        return cast(dict[str, Any], json.loads(cast(str, raw))) if raw else None
+
+    def update_upload(self, session_key: str, **changes: Any) -> None:
+        key = f"{PREFIX}upload:{session_key}"
+        raw = self.redis.get(key)
+        if raw:
+            ttl = int(cast(str, self.redis.ttl(key)))
+            data = {**json.loads(cast(str, raw)), **changes}
+            self.redis.set(key, json.dumps(data), ex=max(ttl, 1))
+
+    def claim_once(self, name: str, ttl_s: int) -> bool:
+        """True the first time ``name`` is claimed within ``ttl_s`` (one-time tokens)."""
+        return bool(self.redis.set(f"{PREFIX}once:{name}", "1", nx=True, ex=max(ttl_s, 1)))
 
     # --- events ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from animgraph.shared.errors import TransientError
 
@@ -49,9 +49,10 @@ def validate_key(key: str) -> PurePosixPath:
 class FileStorage:
     """Objects are files below one folder (``file:///var/lib/animgraph``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, public_url: str | None = None) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.public_url = public_url.rstrip("/") if public_url else None
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*validate_key(key).parts)
@@ -83,24 +84,26 @@ class FileStorage:
         shutil.rmtree(self._path(prefix.rstrip("/")), ignore_errors=True)
 
     def url(self, key: str) -> str:
+        if self.public_url:
+            return f"{self.public_url}/files/{quote(str(validate_key(key)))}"
         return self._path(key).as_uri()
 
 
-def _file_storage(url: str) -> Storage:
+def _file_storage(url: str, public_url: str | None) -> Storage:
     parsed = urlparse(url)
-    return FileStorage(Path(unquote(parsed.path)))
+    return FileStorage(Path(unquote(parsed.path)), public_url=public_url)
 
 
 _BACKENDS = {"file": _file_storage}
 """Storage backends by URL scheme (s3:// arrives with the scale-out work)."""
 
 
-def open_storage(url: str) -> Storage:
-    """The storage backend for ``url``."""
+def open_storage(url: str, *, public_url: str | None = None) -> Storage:
+    """The storage backend for ``url``; with ``public_url``, URLs point at the HTTP API."""
     scheme = urlparse(url).scheme
     try:
         factory = _BACKENDS[scheme]
     except KeyError:
         known = ", ".join(f"{s}://" for s in _BACKENDS)
         raise ValueError(f"unsupported storage URL {url!r}: use one of {known}") from None
-    return factory(url)
+    return factory(url, public_url)

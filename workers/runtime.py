@@ -9,7 +9,7 @@ from pathlib import Path
 
 from animgraph.shared.settings import Settings
 from animgraph.shared.state import State
-from animgraph.shared.storage import Storage, open_storage
+from animgraph.shared.storage import Storage
 
 __all__ = ["Runtime", "runtime"]
 
@@ -36,5 +36,5 @@ def runtime() -> Runtime:
     return Runtime(
         settings=settings,
         state=State.from_url(settings.redis_url, task_ttl_s=settings.task_ttl_s),
-        storage=open_storage(settings.resolved_storage_url),
+        storage=settings.open_storage(),
     )

@@ -334,7 +334,7 @@ def _encode(rt: Runtime, task_id: str, index: int) -> Step:
         progress=100,
         finish_time=now_iso(),
     )
-    rt.state.add_media_output(record.request.file_id, item)
+    rt.state.add_media_output(record.request.file_id, item, f"outputs/{task_id}/{index}")
     return OK
 
 
