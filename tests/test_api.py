@@ -257,6 +257,27 @@ def test_upload_with_a_procedure_starts_it(stack: Stack, corpus_dir: Path) -> No
     [result] = detail.ProcedureTask.MediaProcessResultSet
     assert result.AnimatedGraphicTask.Status == "SUCCESS"
     assert detail.ProcedureTask.SessionContext == "up"
+    again = _call(
+        sdk,
+        "ProcessMediaByProcedure",
+        {
+            "FileId": file_id,
+            "ProcedureName": "on-upload",
+            "TasksPriority": 3,
+            "SessionId": "by-procedure",
+        },
+    )
+    rerun = _wait_finish(sdk, again.TaskId)
+    assert (
+        rerun.ProcedureTask.TasksPriority == 3 and rerun.ProcedureTask.SessionId == "by-procedure"
+    )
+    assert rerun.ProcedureTask.MediaProcessResultSet[0].AnimatedGraphicTask.Status == "SUCCESS"
+    repeated = _sdk_error(
+        sdk,
+        "ProcessMediaByProcedure",
+        {"FileId": file_id, "ProcedureName": "on-upload", "SessionId": "by-procedure"},
+    )
+    assert repeated.code == "InvalidParameterValue.SessionId"
     assert _sdk_error(sdk, "ApplyUpload", {"MediaType": "mp4", "Procedure": "nope"}).code == (
         "InvalidParameterValue.Procedure"
     )
