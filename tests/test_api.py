@@ -146,7 +146,7 @@ def test_template_crud_with_the_sdk(stack: Stack) -> None:
     )
     listed = _call(sdk, "DescribeAnimatedGraphicsTemplates", {"Definitions": [definition, 20000]})
     assert listed.TotalCount == 2
-    mine = [t for t in listed.AnimatedGraphicsTemplateSet if t.Definition == definition][0]
+    mine = next(t for t in listed.AnimatedGraphicsTemplateSet if t.Definition == definition)
     assert (mine.Fps, mine.Name, mine.Format, mine.Width, mine.Type) == (
         15,
         "sdk",
