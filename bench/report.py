@@ -32,7 +32,7 @@ tools: ffmpeg two-pass (`palettegen=stats_mode=diff` +
 ffmpeg `libwebp_anim -q:v 75 -loop 0`, `img2webp -lossy -q 75` on frames extracted by ffmpeg. All
 reference commands scale with `fps=F,scale=W:-1:flags=lanczos`.
 
-Measures (`bench/metrics.py`): wall time (median of the timed runs), peak RSS (`wait4` for the
+Measures (`bench/metrics.py`): wall time (median of the timed runs), peak RSS (GNU `time` for the
 tools; for animgraph the worker's pool process, `VmHWM` reset before each job), bytes, and quality
 against the source frames on screen at the same display times (the source decoded with PyAV with
 its colour matrix and range, scaled with Lanczos to the output size): mean **FLIP**

@@ -93,15 +93,18 @@ class Result:
 
 
 def run_cmd(args: list[str], cwd: Path | None = None) -> float:
-    """Run a command; return its peak RSS in MB (wait4's ru_maxrss)."""
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    """Run a command; return its peak RSS in MB, from GNU time.
+
+    Not from our own wait4(): a child forked from this (large) Python process inherits its
+    high-water mark across exec, so every tool would report at least our RSS.
+    """
+    with tempfile.NamedTemporaryFile("r") as rss, tempfile.TemporaryFile() as err:
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", rss.name, *args]
+        proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, check=False)
         if proc.returncode:
             err.seek(0)
             raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {err.read().decode()}")
-    return usage.ru_maxrss / 1024
+        return int(rss.read().split()[-1]) / 1024
 
 
 def ffmpeg_in(src: Path, start: float, duration: float) -> list[str]:

@@ -16,6 +16,7 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v gifsicle >/dev/null || need+=(gifsicle)
 command -v img2webp >/dev/null || need+=(webp)
 command -v npm >/dev/null || need+=(npm)
+[ -x /usr/bin/time ] || need+=(time)   # GNU time: peak RSS of each tool
 if [ ${#need[@]} -gt 0 ]; then
     sudo_ apt-get update -qq
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from PIL import Image
 
 from animgraph.workers.media.framestore import FrameReader, FrameSet
 from animgraph.workers.media.select import Selection
+from animgraph.workers.media.temporal import TemporalHold
 
 __all__ = [
     "GIF_MIN_DELAY_CS",
@@ -34,6 +36,7 @@ __all__ = [
     "display_delays",
     "encode_gif",
     "encode_webp",
+    "gif_hold_levels",
     "gif_max_colors",
 ]
 
@@ -83,14 +86,23 @@ def display_delays(selection: Selection, units_per_s: int, min_units: int = 1) -
 
 
 def gif_max_colors(quality: float) -> int:
-    """Palette size for a template Quality: 256 from 75 up, then halving every ~18 points to 16.
+    """Palette size for a template Quality: 256 from 40 up, then down to 64 at Quality 1.
 
-    Fewer colours make smaller GIFs (LZW codes shrink and dithering noise falls); 16 at
-    Quality 1 is still a recognisable picture.
+    Measured on the bench corpus, holding still pixels (``gif_hold_levels``) buys far more bytes
+    per unit of FLIP than dropping colours, so colours only fall at the low end of the scale.
     """
-    if quality >= 75:
+    if quality >= 40:
         return 256
-    return max(16, min(256, round(2 ** (4 + 4 * (max(quality, 1.0) - 1) / 74))))
+    return max(64, min(256, round(2 ** (6 + 2 * (max(quality, 1.0) - 1) / 39))))
+
+
+def gif_hold_levels(quality: float) -> float:
+    """Source change (0..255, largest channel) below which a pixel keeps its shown index.
+
+    0 at Quality 100 (every change is redrawn), 3 at the default 75, 12 at Quality 1: the
+    higher the tolerance, the fewer pixels each frame redraws, the smaller and steadier the GIF.
+    """
+    return max(0.0, (100 - min(max(quality, 1.0), 100.0)) / 8)
 
 
 def encode_gif(
@@ -104,16 +116,19 @@ def encode_gif(
     """Write ``selection`` of ``frames`` to ``dest`` as a GIF that loops forever.
 
     One palette for the whole animation (libavfilter ``palettegen stats_mode=diff``), then
-    ``paletteuse`` with rectangle-limited dithering and FFmpeg's GIF encoder, which writes only
-    the changed rectangle of each frame with transparent pixels for the unchanged ones. Memory is
-    flat in the frame count: frames are read one at a time from the FrameSet, twice.
+    ``paletteuse`` with Sierra-2-4A dithering, a temporal hold (pixels whose source moved less
+    than ``gif_hold_levels(quality)`` keep what is on screen: no shimmer, fewer bytes) and
+    FFmpeg's GIF encoder, which writes only the changed rectangle of each frame with transparent
+    pixels for the unchanged ones. Memory is flat in the frame count: frames are read one at a
+    time from the FrameSet, twice.
     """
     delays = display_delays(selection, 100, GIF_MIN_DELAY_CS)
     report = progress or _ignore
+    hold = TemporalHold(gif_hold_levels(quality))
     with frames.reader() as reader:
         palette = _gif_palette(reader, delays, frames, gif_max_colors(quality), report)
         with _atomic_output(dest) as tmp:
-            _write_gif(reader, delays, frames, palette, tmp, report)
+            _write_gif(reader, delays, frames, palette, hold, tmp, report)
     report(1.0)
 
 
@@ -214,10 +229,11 @@ def _write_gif(
     delays: Sequence[Delay],
     frames: FrameSet,
     palette: Any,
+    hold: TemporalHold,
     dest: Path,
     progress: Progress,
 ) -> None:
-    """Pass 2: dither every frame to the palette and mux it with its delay in centiseconds."""
+    """Pass 2: dither every frame to the palette, hold still pixels, mux with delays in cs."""
     graph = av.filter.Graph()
     source = _rgb_buffer(graph, frames)
     palette_in = graph.add_buffer(
@@ -234,24 +250,38 @@ def _write_gif(
     palette_in.push(None)  # one palette for all frames: paletteuse keeps using the last one
 
     duration_at = {d.start: d.delay for d in delays}
+    pending: deque[Any] = deque()  # sources of the frames pushed but not yet out of the graph
     with av.open(str(dest), mode="w", format="gif", options={"loop": "0"}) as container:
         stream = container.add_stream("gif", rate=100)
         stream.width, stream.height, stream.pix_fmt = frames.width, frames.height, "pal8"
         stream.time_base = _CS
         for k, delay in enumerate(delays):
-            source.push(_video_frame(reader, delay))
-            _mux_gif(container, stream, _drain(sink), duration_at)
+            rgb = np.ascontiguousarray(reader.frame(delay.index))
+            pending.append(rgb)
+            source.push(_rgb_frame(rgb, delay))
+            _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
             progress(0.3 + 0.7 * (k + 1) / len(delays))
         source.push(None)
-        _mux_gif(container, stream, _drain(sink), duration_at)
+        _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
         _mux_gif_packets(container, stream.encode(None), duration_at)
 
 
-def _mux_gif(container: Any, stream: Any, paletted: list[Any], duration_at: dict[int, int]) -> None:
-    """Encode dithered frames and mux their packets."""
+def _mux_gif(
+    container: Any,
+    stream: Any,
+    paletted: list[Any],
+    pending: deque[Any],
+    hold: TemporalHold,
+    duration_at: dict[int, int],
+) -> None:
+    """Hold still pixels of the dithered frames, encode them and mux their packets."""
     for frame in paletted:
-        frame.time_base = _CS
-        _mux_gif_packets(container, stream.encode(frame), duration_at)
+        indexes, argb = frame.to_ndarray()
+        picture = (hold.apply(indexes, pending.popleft()), argb)
+        held = av.VideoFrame.from_ndarray(cast(Any, picture), "pal8")  # stubs lack pal8 pairs
+        held.pts = frame.pts
+        held.time_base = _CS
+        _mux_gif_packets(container, stream.encode(held), duration_at)
 
 
 def _mux_gif_packets(container: Any, packets: list[Any], duration_at: dict[int, int]) -> None:
@@ -274,7 +304,12 @@ def _rgb_buffer(graph: Any, frames: FrameSet) -> Any:
 
 def _video_frame(reader: FrameReader, delay: Delay) -> Any:
     """A PyAV frame of FrameSet frame ``delay.index`` stamped with its start in centiseconds."""
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(reader.frame(delay.index)), "rgb24")
+    return _rgb_frame(np.ascontiguousarray(reader.frame(delay.index)), delay)
+
+
+def _rgb_frame(rgb: Any, delay: Delay) -> Any:
+    """A PyAV RGB24 frame of ``rgb`` stamped with the start of ``delay`` in centiseconds."""
+    frame = av.VideoFrame.from_ndarray(rgb, "rgb24")
     frame.pts = delay.start
     frame.time_base = _CS
     return frame

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,12 @@ from animgraph.workers.media.encode import (
     display_delays,
     encode_gif,
     encode_webp,
+    gif_hold_levels,
     gif_max_colors,
 )
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
 from animgraph.workers.media.select import Selection, Shown, select_frames
+from animgraph.workers.media.temporal import TemporalHold
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +67,49 @@ def test_display_delays_merge_too_short_frames() -> None:
 
 
 def test_gif_max_colors_falls_with_quality() -> None:
-    colours = [gif_max_colors(q) for q in (1, 25, 50, 74, 75, 100)]
-    assert colours == sorted(colours) and colours[0] == 16 and colours[-2:] == [256, 256]
+    colours = [gif_max_colors(q) for q in (1, 25, 39, 40, 75, 100)]
+    assert colours == sorted(colours) and colours[0] == 64 and colours[-3:] == [256, 256, 256]
+
+
+def test_gif_hold_levels_fall_as_quality_rises() -> None:
+    levels = [gif_hold_levels(q) for q in (1, 25, 50, 75, 99, 100)]
+    assert levels == sorted(levels, reverse=True) and levels[-1] == 0 and levels[0] <= 16
+
+
+def test_temporal_hold_keeps_still_pixels_and_redraws_changes() -> None:
+    rng = np.random.default_rng(3)
+    hold = TemporalHold(4)
+    base = np.full((6, 8, 3), 100, np.uint8)
+    first = rng.integers(0, 8, (6, 8), dtype=np.uint8)
+    assert (hold.apply(first, base) == first).all()  # the first frame is shown as it is
+    noisy = base + rng.integers(0, 4, base.shape, dtype=np.uint8)  # sensor noise, 0..3 levels
+    moved = noisy.copy()
+    moved[2:4, 2:4] = 200  # a real change
+    redithered = rng.integers(0, 8, (6, 8), dtype=np.uint8)
+    shown = hold.apply(redithered, moved)
+    changed = np.zeros((6, 8), bool)
+    changed[2:4, 2:4] = True
+    assert (shown[changed] == redithered[changed]).all()
+    assert (shown[~changed] == first[~changed]).all()  # noise does not redraw (no flicker)
+
+
+def test_temporal_hold_compares_with_the_source_at_the_last_write() -> None:
+    hold = TemporalHold(4)
+    ones = np.ones((1, 1), np.uint8)
+    hold.apply(ones * 0, np.full((1, 1, 3), 100, np.uint8))
+    # a slow drift of 2 levels per frame redraws once it adds up past the tolerance
+    shown = [
+        int(hold.apply(ones * k, np.full((1, 1, 3), 100 + 2 * k, np.uint8))[0, 0])
+        for k in (1, 2, 3)
+    ]
+    assert shown == [0, 0, 3]
+
+
+def test_temporal_hold_at_zero_levels_shows_every_frame() -> None:
+    hold = TemporalHold(0)
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    hold.apply(np.zeros((2, 2), np.uint8), rgb)
+    assert (hold.apply(np.ones((2, 2), np.uint8), rgb) == 1).all()
 
 
 def check_animation(path: Path, selection: Selection, size: tuple[int, int]) -> Image.Image:
@@ -88,11 +132,13 @@ def test_gif(frames: FrameSet, tmp_path: Path, fps: int) -> None:
     assert sum(durations) == 1250  # exact to the centisecond
     assert seen == sorted(seen) and seen[-1] == 1.0
     assert [p.name for p in tmp_path.iterdir()] == ["a.gif"]  # no temporary left
-    # flat grey areas keep their level; palette + dithering stay within a step
+    # flat grey areas keep their level; palette + dithering stay within a step, and the
+    # temporal hold within its tolerance more
     for k in (0, len(selection) - 1):
         image.seek(k)
         rgb = np.asarray(image.convert("RGB"))
-        assert abs(float(rgb[:20, 30:].mean()) - grey_level(selection[k].index)) < GREY_STEP
+        error = abs(float(rgb[:20, 30:].mean()) - grey_level(selection[k].index))
+        assert error < GREY_STEP + gif_hold_levels(75)
 
 
 def test_gif_single_frame(frames: FrameSet, tmp_path: Path) -> None:
@@ -150,3 +196,46 @@ def test_webp_quality_changes_bytes(frames: FrameSet, tmp_path: Path) -> None:
         encode_webp(frames, selection, tmp_path / f"{quality}.webp", quality=quality)
         sizes.append((tmp_path / f"{quality}.webp").stat().st_size)
     assert sizes[0] < sizes[1] < sizes[2]
+
+
+@pytest.fixture(scope="module")
+def noisy_frames(tmp_path_factory: pytest.TempPathFactory) -> FrameSet:
+    """30 frames at 30 fps, 96x64: a still textured background with sensor noise (+-1 level)
+    and a square moving across it: what a fixed camera films."""
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:64, 0:96]
+    background = np.stack([x * 2.5, y * 3.5, (x + y) * 1.5], axis=2) + 20
+    square = rng.integers(0, 256, (16, 16, 3))
+    with FrameWriter(tmp_path_factory.mktemp("noisy"), 96, 64) as writer:
+        for i in range(30):
+            rgb = background + rng.integers(-1, 2, background.shape)
+            rgb[40:56, 2 * i : 2 * i + 16] = square
+            writer.append(np.clip(rgb, 0, 255).astype(np.uint8), i / 30)
+    return FrameSet.load(writer.directory)
+
+
+def _frames_rgb(path: Path) -> list[np.ndarray]:
+    image = Image.open(path)
+    out = []
+    for k in range(image.n_frames):
+        image.seek(k)
+        out.append(np.asarray(image.convert("RGB"), dtype=np.int16))
+    return out
+
+
+def test_gif_still_area_does_not_flicker(noisy_frames: FrameSet, tmp_path: Path) -> None:
+    selection = select_frames(noisy_frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
+    encode_gif(noisy_frames, selection, tmp_path / "a.gif", quality=75)
+    frames = _frames_rgb(tmp_path / "a.gif")
+    still = (slice(0, 36), slice(None))  # above the moving square
+    changes = [np.abs(b[still] - a[still]).max() for a, b in itertools.pairwise(frames)]
+    assert max(changes) == 0
+
+
+def test_gif_quality_is_monotonic_in_bytes(noisy_frames: FrameSet, tmp_path: Path) -> None:
+    selection = select_frames(noisy_frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
+    sizes = []
+    for quality in (1, 25, 50, 75, 90, 100):
+        encode_gif(noisy_frames, selection, tmp_path / f"{quality}.gif", quality=quality)
+        sizes.append((tmp_path / f"{quality}.gif").stat().st_size)
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]

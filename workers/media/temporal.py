@@ -1,0 +1,50 @@
+"""Temporal hold for paletted animation frames: keep what the source did not change.
+
+A GIF frame only needs the pixels that differ from what is already on screen; every pixel equal
+to the previous frame becomes transparent (FFmpeg's GIF encoder, ``transdiff``), and the frame is
+cropped to the changed rectangle. Video sources are noisy and dithering turns a level or two of
+noise into a different palette index, so most pixels "change" and still areas shimmer.
+
+``TemporalHold`` keeps the index on screen wherever the source pixel moved by at most
+``levels`` (on 0..255, largest channel) since the pixel was last written; the comparison is with
+the source at that write, not the previous frame, so slow drifts still update once they add up.
+Held pixels cost almost nothing (runs of transparency) and cannot flicker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["TemporalHold"]
+
+Indexes = npt.NDArray[np.uint8]
+Rgb = npt.NDArray[np.uint8]
+
+
+class TemporalHold:
+    """Per-pixel hold state across the frames of one animation."""
+
+    def __init__(self, levels: float) -> None:
+        if levels < 0:
+            raise ValueError(f"levels must be >= 0, got {levels}")
+        self.levels = levels
+        self._shown: Indexes | None = None
+        self._source: npt.NDArray[np.int16] | None = None
+
+    def apply(self, indexes: Indexes, rgb: Rgb) -> Indexes:
+        """The indexes to show for this frame: ``indexes`` where the source changed, else held.
+
+        ``indexes`` is the frame's (H, W) paletted picture, ``rgb`` its (H, W, 3) source.
+        """
+        if indexes.shape != rgb.shape[:2]:
+            raise ValueError(f"indexes {indexes.shape} do not match rgb {rgb.shape}")
+        source = rgb.astype(np.int16)
+        if self._shown is None or self._source is None or self.levels <= 0:
+            self._shown = np.array(indexes, dtype=np.uint8, copy=True)
+            self._source = source
+            return self._shown.copy()
+        changed = np.abs(source - self._source).max(axis=2) > self.levels
+        self._shown[changed] = indexes[changed]
+        self._source[changed] = source[changed]
+        return self._shown.copy()
