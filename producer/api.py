@@ -31,6 +31,7 @@ from animgraph.shared.errors import ApiError
 from animgraph.shared.models import (
     ApplyUploadRequest,
     CommitUploadRequest,
+    ConfirmEventsRequest,
     CreateAnimatedGraphicsTemplateRequest,
     CreateProcedureTemplateRequest,
     DefinitionRequest,
@@ -38,8 +39,10 @@ from animgraph.shared.models import (
     DescribeMediaInfosRequest,
     DescribeProcedureTemplatesRequest,
     DescribeTasksRequest,
+    EmptyRequest,
     FileIdRequest,
     ModifyAnimatedGraphicsTemplateRequest,
+    ModifyEventConfigRequest,
     ProcedureNameRequest,
     ProcessMediaByProcedureRequest,
     ProcessMediaRequest,
@@ -59,7 +62,7 @@ log = logging.getLogger(__name__)
 API_VERSION = "2018-07-17"
 Action = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 # Fields the SDK may send that a single-tenant deployment ignores.
-IGNORED_FIELDS = ("SubAppId",)
+IGNORED_FIELDS = ("SubAppId", "ExtInfo")
 STATUS = {
     "ResourceNotFound": 404,
     "AuthFailure.TokenFailure": 401,
@@ -138,6 +141,13 @@ def _actions(client: Client, uploads: Uploads) -> dict[str, tuple[type[WireModel
             DescribeMediaInfosRequest,
             lambda p: wire(client.describe_media_infos(p)),
         ),
+        "ModifyEventConfig": (
+            ModifyEventConfigRequest,
+            lambda p: done(client.modify_event_config(p)),
+        ),
+        "DescribeEventConfig": (EmptyRequest, lambda p: wire(client.describe_event_config())),
+        "PullEvents": (EmptyRequest, lambda p: wire(client.pull_events())),
+        "ConfirmEvents": (ConfirmEventsRequest, lambda p: then_done(client.confirm_events, p)),
         "DeleteMedia": (
             FileIdRequest,
             lambda p: then_done(client.delete_media, parse(FileIdRequest, p).file_id),

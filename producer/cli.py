@@ -43,6 +43,8 @@ templates_app = typer.Typer(
     help="Animated graphics templates (Definition 20000, 20001, 100001...)."
 )
 flows_app = typer.Typer(help="Task flows: named, saved sets of animated-image tasks.")
+events_app = typer.Typer(help="Event delivery: PUSH callbacks or the PULL queue.")
+app.add_typer(events_app, name="events", no_args_is_help=True)
 app.add_typer(templates_app, name="templates", no_args_is_help=True)
 app.add_typer(flows_app, name="flows", no_args_is_help=True)
 err = Console(stderr=True)
@@ -412,7 +414,11 @@ CommentOpt = Annotated[str | None, typer.Option(help="Up to 256 characters")]
 
 def _given(**options: object) -> dict[str, object]:
     """The options the user gave, by wire name."""
-    names = {"fmt": "Format", "resolution_adaptive": "ResolutionAdaptive"}
+    names = {
+        "fmt": "Format",
+        "resolution_adaptive": "ResolutionAdaptive",
+        "notification_url": "NotificationUrl",
+    }
     return {
         names.get(key, key.title()): value for key, value in options.items() if value is not None
     }
@@ -563,6 +569,45 @@ def flows_delete(name: str) -> None:
     with _state_only(Settings()) as client:
         client.delete_procedure_template(name)
         err.print(f"Deleted task flow {name}")
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@events_app.command("config")
+def events_config(
+    mode: Annotated[str | None, typer.Option(help="PUSH or PULL")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="NotificationUrl for PUSH")] = None,
+) -> None:
+    """Show the event configuration, or change it with --mode/--url."""
+    with _state_only(Settings()) as client:
+        if mode is None and url is None:
+            _print(client.describe_event_config())
+        else:
+            _print(client.modify_event_config(_given(mode=mode, notification_url=url)))
+
+
+@events_app.command("pull")
+def events_pull(
+    wait: Annotated[float, typer.Option(help="Seconds to wait for an event")] = 5.0,
+    confirm: Annotated[bool, typer.Option(help="Confirm what was pulled")] = False,
+) -> None:
+    """Pull up to 16 events (JSON with EventHandles); unconfirmed ones come again after 30 s."""
+    with _state_only(Settings()) as client:
+        pulled = client.pull_events(wait_s=wait)
+        _print(pulled)
+        handles = [e.event_handle for e in pulled.event_set if e.event_handle]
+        if confirm and handles:
+            client.confirm_events({"EventHandles": handles})
+            err.print(f"Confirmed {len(handles)} event(s)")
+
+
+@events_app.command("confirm")
+def events_confirm(handles: list[str]) -> None:
+    """Confirm pulled events by their EventHandles."""
+    with _state_only(Settings()) as client:
+        client.confirm_events({"EventHandles": handles})
+        err.print(f"Confirmed {len(handles)} event(s)")
 
 
 def main() -> None:

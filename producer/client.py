@@ -28,9 +28,11 @@ from pydantic import ValidationError
 from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import ApiError, SourceFileError
+from animgraph.shared.events import EventBus, check_callback_url
 from animgraph.shared.models import (
     AnimatedGraphicsInfo,
     AnimatedGraphicsTemplate,
+    ConfirmEventsRequest,
     CreateAnimatedGraphicsTemplateRequest,
     CreateProcedureTemplateRequest,
     DescribeAnimatedGraphicsTemplatesRequest,
@@ -41,16 +43,19 @@ from animgraph.shared.models import (
     DescribeProcedureTemplatesResponse,
     DescribeTasksRequest,
     DescribeTasksResponse,
+    EventConfig,
     EventContent,
     MediaBasicInfo,
     MediaInfo,
     MediaInfoItem,
     MediaMetaData,
     ModifyAnimatedGraphicsTemplateRequest,
+    ModifyEventConfigRequest,
     ProcedureTask,
     ProcedureTemplate,
     ProcessMediaByProcedureRequest,
     ProcessMediaRequest,
+    PullEventsResponse,
     TaskDetail,
     TaskSimpleInfo,
     TimeRange,
@@ -59,7 +64,13 @@ from animgraph.shared.models import (
 from animgraph.shared.settings import Settings
 from animgraph.shared.state import MediaRecord, State, TaskRecord
 from animgraph.shared.storage import Storage
-from animgraph.shared.tasknames import CONTROL_QUEUE, PROCEDURE, redis_priority
+from animgraph.shared.tasknames import (
+    CONTROL_QUEUE,
+    DELIVER,
+    IO_QUEUE,
+    PROCEDURE,
+    redis_priority,
+)
 from animgraph.shared.templates import PRESETS
 from animgraph.workers.media.probe import probe
 
@@ -168,6 +179,11 @@ class Client:
         self.redis_url = url
         self.state = State.from_url(url, task_ttl_s=self.settings.task_ttl_s)
         self.storage = storage or self.settings.open_storage()
+        self.events = EventBus(
+            self.state.redis,
+            redelivery_s=self.settings.event_redelivery_s,
+            retention_s=self.settings.event_retention_s,
+        )
         self._celery = None
         if sender is None:
             self._celery = create_celery(self.settings, url, name="animgraph-producer")
@@ -528,6 +544,54 @@ class Client:
     def task_event(self, task_id: str) -> EventContent | None:
         """The last ProcedureStateChanged event emitted for a task (None before it finishes)."""
         return self.state.task_event(task_id)
+
+    # --- events ------------------------------------------------------------------------------
+
+    def modify_event_config(
+        self, request: ModifyEventConfigRequest | Mapping[str, Any]
+    ) -> EventConfig:
+        """ModifyEventConfig: PUSH to a NotificationUrl, or PULL; the given fields change."""
+        req = parse(ModifyEventConfigRequest, request)
+        config = EventConfig.model_validate(
+            {**self.events.config().model_dump(), **req.model_dump(exclude_none=True)}
+        )
+        if config.mode == "PUSH":
+            if not config.notification_url:
+                raise ApiError(
+                    "PUSH mode needs a NotificationUrl", "InvalidParameterValue.NotificationUrl"
+                )
+            check_callback_url(
+                config.notification_url,
+                self.settings.allowed_callback_hosts,
+                self.settings.callback_allow_private,
+            )
+        self.events.set_config(config)
+        return config
+
+    def describe_event_config(self) -> EventConfig:
+        """DescribeEventConfig."""
+        return self.events.config()
+
+    def pull_events(self, *, wait_s: float = 5.0) -> PullEventsResponse:
+        """PullEvents: up to 16 events with their EventHandles, waiting up to ``wait_s``."""
+        return PullEventsResponse(event_set=tuple(self.events.pull(wait_s=wait_s)))
+
+    def confirm_events(self, request: ConfirmEventsRequest | Mapping[str, Any]) -> None:
+        """ConfirmEvents: acknowledge pulled events (late or unknown handles are refused)."""
+        req = parse(ConfirmEventsRequest, request)
+        refused = self.events.confirm(req.event_handles)
+        if refused:
+            raise ApiError(
+                f"EventHandles {', '.join(refused)} were handed out again or are unknown; the "
+                "others are confirmed",
+                "InvalidParameterValue.EventHandles",
+            )
+
+    def publish(self, key: str, event: EventContent) -> None:
+        """Record an event for pulling and, in PUSH mode, send it to the io queue."""
+        seq = self.events.publish(key, event)
+        if seq is not None:
+            self.sender.send(DELIVER, [key, seq], queue=IO_QUEUE, priority=4)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ from animgraph.shared.models import (
     ApplyUploadResponse,
     CommitUploadRequest,
     CommitUploadResponse,
+    EventContent,
+    FileUploadEvent,
     TempCertificate,
 )
 from animgraph.shared.signing import UploadGrant
@@ -147,6 +149,7 @@ class Uploads:
                 }
             )
         self.client.state.update_upload(req.vod_session_key, file_id=file_id, task_id=task_id)
+        self._announce(file_id, task_id)
         return CommitUploadResponse(
             file_id=file_id, media_url=info.file_url, procedure_task_id=task_id
         )
@@ -184,9 +187,25 @@ class Uploads:
                     "SessionContext": grant.session_context,
                 }
             )
+        self._announce(file_id, task_id)
         return CommitUploadResponse(
             file_id=file_id, media_url=info.file_url, procedure_task_id=task_id
         )
+
+    def _announce(self, file_id: str, task_id: str) -> None:
+        """The NewFileUpload event of a committed upload."""
+        [item] = self.client.describe_media_infos({"FileIds": [file_id]}).media_info_set
+        assert item.basic_info is not None
+        event = EventContent(
+            event_type="NewFileUpload",
+            file_upload_event=FileUploadEvent(
+                file_id=file_id,
+                media_basic_info=item.basic_info,
+                procedure_task_id=task_id,
+                meta_data=item.meta_data,
+            ),
+        )
+        self.client.publish(file_id, event)
 
     def _check_procedure(self, name: str, code: str) -> None:
         if self.client.state.get_procedure_template(name) is None:

@@ -17,13 +17,17 @@ __all__ = [
     "AnimatedGraphicTaskInput",
     "AnimatedGraphicsTemplate",
     "AudioStreamItem",
+    "ConfirmEventsRequest",
     "CreateAnimatedGraphicsTemplateRequest",
     "CreateProcedureTemplateRequest",
     "DescribeAnimatedGraphicsTemplatesRequest",
     "DescribeAnimatedGraphicsTemplatesResponse",
     "DescribeProcedureTemplatesRequest",
     "DescribeProcedureTemplatesResponse",
+    "EmptyRequest",
+    "EventConfig",
     "EventContent",
+    "FileUploadEvent",
     "MediaAnimatedGraphicsItem",
     "MediaInfo",
     "MediaMetaData",
@@ -31,10 +35,12 @@ __all__ = [
     "MediaProcessTaskInput",
     "MediaProcessTaskResult",
     "ModifyAnimatedGraphicsTemplateRequest",
+    "ModifyEventConfigRequest",
     "ProcedureTask",
     "ProcedureTemplate",
     "ProcessMediaByProcedureRequest",
     "ProcessMediaRequest",
+    "PullEventsResponse",
     "SubtaskStatus",
     "TaskDetail",
     "TaskStatus",
@@ -330,17 +336,24 @@ class TaskDetail(WireModel):
 # --- events (SPEC 7) ------------------------------------------------------------------------
 
 
+class FileUploadEvent(WireModel):
+    """The payload of a ``NewFileUpload`` event."""
+
+    file_id: str
+    media_basic_info: MediaBasicInfo
+    procedure_task_id: str = ""
+    meta_data: MediaMetaData | None = None
+
+
 class EventContent(WireModel):
     event_handle: str | None = None
     event_type: Literal["ProcedureStateChanged", "NewFileUpload"]
     procedure_state_change_event: ProcedureTask | None = None
+    file_upload_event: FileUploadEvent | None = None
 
     def wire(self) -> dict[str, object]:
         """Event JSON: fields that are null are omitted, as the reference samples do."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-MediaInfo.model_rebuild()
 
 
 # --- uploads and media queries (SPEC 3, 6) ---------------------------------------------------
@@ -477,3 +490,38 @@ class FileIdRequest(WireModel):
     """DeleteMedia."""
 
     file_id: str = Field(min_length=1)
+
+
+class EventConfig(WireModel):
+    """How events leave animgraph: ``PULL`` (PullEvents/ConfirmEvents) or ``PUSH`` to a URL."""
+
+    mode: Literal["PUSH", "PULL"] = "PULL"
+    notification_url: str = Field(default="", max_length=1000)
+    upload_media_complete_event_switch: Literal["ON", "OFF"] = "ON"
+    delete_media_complete_event_switch: Literal["ON", "OFF"] = "OFF"
+
+
+class ModifyEventConfigRequest(WireModel):
+    mode: Literal["PUSH", "PULL"] | None = None
+    notification_url: str | None = Field(default=None, max_length=1000)
+    upload_media_complete_event_switch: Literal["ON", "OFF"] | None = None
+    delete_media_complete_event_switch: Literal["ON", "OFF"] | None = None
+
+
+class PullEventsResponse(WireModel):
+    event_set: tuple[EventContent, ...] = ()
+
+    def wire(self) -> dict[str, object]:
+        return {"EventSet": [e.wire() for e in self.event_set]}
+
+
+class EmptyRequest(WireModel):
+    """Actions with no parameters (DescribeEventConfig, PullEvents)."""
+
+
+class ConfirmEventsRequest(WireModel):
+    event_handles: Annotated[tuple[str, ...], Field(min_length=1, max_length=16)]
+
+
+MediaInfo.model_rebuild()
+EventContent.model_rebuild()

@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="SecretId:SecretKey[,SecretId:SecretKey...]")
     upload_ttl_s: int = Field(default=3600, ge=60, description="Life of an ApplyUpload session")
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="Largest accepted upload")
+    event_redelivery_s: float = Field(
+        default=30.0, gt=0, description="A pulled event not confirmed in this time comes again"
+    )
+    event_retention_s: int = Field(default=4 * 24 * 3600, ge=60)
+    push_retry_window_s: int = Field(
+        default=25 * 3600, ge=1, description="How long a push is retried before it is given up"
+    )
+    push_backoff_base_s: float = Field(default=2.0, gt=0)
+    push_backoff_max_s: float = Field(default=600.0, gt=0)
+    push_timeout_s: float = Field(default=10.0, gt=0)
+    callback_sign_key: str = Field(default="", description="HMAC-SHA256 key for push signatures")
+    callback_allow_hosts: str = Field(
+        default="", description="Hosts a NotificationUrl may name even if private (comma list)"
+    )
+    callback_allow_private: bool = False
     visibility_timeout_s: int = Field(default=3600, ge=10, description="Redis redelivery timeout")
     unacked_restore_interval_s: float = Field(default=10.0, gt=0)
     soft_time_limit_s: int = Field(default=540, ge=1)
@@ -61,6 +76,10 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "storage").resolve().as_uri()
+
+    @property
+    def allowed_callback_hosts(self) -> list[str]:
+        return [h.strip() for h in self.callback_allow_hosts.split(",") if h.strip()]
 
     def open_storage(self) -> Storage:
         """The storage these settings name, giving HTTP URLs when ``public_url`` is set."""

@@ -275,6 +275,17 @@ class State:
         self.put_subtask(task_id, index, updated)
         return updated
 
+    def mark_finished(self, task_id: str, index: int) -> int | None:
+        """Record that subtask ``index`` reached SUCCESS or FAIL; returns how many subtasks have
+        finished now, or None if this one was recorded before (a redelivered step)."""
+        key = f"{self._task_key(task_id)}:finished"
+        pipe = self.redis.pipeline()
+        pipe.sadd(key, index)
+        pipe.scard(key)
+        pipe.expire(key, self.task_ttl_s)
+        added, count, _ = pipe.execute()
+        return int(count) if added else None
+
     def claim_notify(self, task_id: str) -> bool:
         """True for the first caller only: the notifier finishes a task once."""
         return bool(

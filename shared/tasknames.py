@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CONTROL_QUEUE",
     "DECODE",
+    "DELIVER",
     "ENCODE",
     "IO_QUEUE",
     "MEDIA_QUEUE",
@@ -23,6 +24,7 @@ SELECT = "animgraph.select"
 ENCODE = "animgraph.encode"
 NOTIFY = "animgraph.notify"
 NOTIFY_FAILED = "animgraph.notify_failed"
+DELIVER = "animgraph.deliver"
 
 CONTROL_QUEUE = "control"
 MEDIA_QUEUE = "media"
@@ -36,6 +38,7 @@ ROUTES = {
     ENCODE: {"queue": MEDIA_QUEUE},
     NOTIFY: {"queue": CONTROL_QUEUE},
     NOTIFY_FAILED: {"queue": CONTROL_QUEUE},
+    DELIVER: {"queue": IO_QUEUE},
 }
 
 

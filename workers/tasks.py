@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import shutil
+import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
@@ -34,6 +36,7 @@ from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
 from animgraph.shared.state import SubtaskPlan
 from animgraph.shared.tasknames import (
     DECODE,
+    DELIVER,
     ENCODE,
     NOTIFY,
     NOTIFY_FAILED,
@@ -47,9 +50,10 @@ from animgraph.workers.media.encode import encode_gif, encode_webp
 from animgraph.workers.media.framestore import FrameSet
 from animgraph.workers.media.select import Shown, select_frames
 from animgraph.workers.plan import plan_subtasks
+from animgraph.workers.push import post_event
 from animgraph.workers.runtime import Runtime, runtime
 
-__all__ = ["decode", "encode", "notify", "notify_failed", "procedure", "select"]
+__all__ = ["decode", "deliver", "encode", "notify", "notify_failed", "procedure", "select"]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +101,35 @@ def _fail(rt: Runtime, task_id: str, index: int, code: str, message: str) -> Ste
         message=message,
         finish_time=now_iso(),
     )
+    _subtask_changed(rt, task_id, index)
     return {"ok": False, "code": code, "message": message}
+
+
+def _publish(rt: Runtime, key: str, event: EventContent) -> None:
+    """Record an event for pulling and, in PUSH mode, schedule its delivery."""
+    seq = rt.events.publish(key, event)
+    if seq is not None:
+        deliver.apply_async((key, seq))
+
+
+def _subtask_changed(rt: Runtime, task_id: str, index: int) -> None:
+    """In ``TasksNotifyMode`` Change, an event for each subtask that finishes, but the last:
+    the FINISH event of the task reports that one."""
+    finished = rt.state.mark_finished(task_id, index)
+    record = rt.state.get_record(task_id)
+    if finished is None or record is None or record.request.tasks_notify_mode != "Change":
+        return
+    if finished >= len(record.request.media_process_task.animated_graphic_task_set):
+        return
+    procedure_task = rt.state.procedure_task(task_id)
+    if procedure_task is not None:
+        _publish(
+            rt,
+            task_id,
+            EventContent(
+                event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
+            ),
+        )
 
 
 def _progress_reporter(
@@ -334,6 +366,7 @@ def _encode(rt: Runtime, task_id: str, index: int) -> Step:
         progress=100,
         finish_time=now_iso(),
     )
+    _subtask_changed(rt, task_id, index)
     rt.state.add_media_output(record.request.file_id, item, f"outputs/{task_id}/{index}")
     return OK
 
@@ -381,6 +414,7 @@ def _finish(rt: Runtime, task_id: str, reason: str) -> None:
             event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
         )
         rt.state.emit_event(task_id, event)
+        _publish(rt, task_id, event)
     rt.storage.delete_prefix(f"work/{task_id}")
 
 
@@ -394,3 +428,38 @@ def notify(task_id: str) -> None:
 def notify_failed(task_id: str) -> None:
     """The chord's errback: a step failed for good; finish what is left with InternalError."""
     _finish(runtime(), task_id, "a processing step failed repeatedly; retry the task")
+
+
+# --- push delivery -------------------------------------------------------------------------
+
+
+@app.task(name=DELIVER, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+def deliver(self: Task, key: str, seq: int) -> str:
+    """POST push ``seq`` of ``key`` to its NotificationUrl, after ``seq - 1``; retry with
+    exponential back-off and jitter until ``ANIMGRAPH_PUSH_RETRY_WINDOW_S`` has passed."""
+    rt = runtime()
+    bus = rt.events
+    record = bus.push_record(key, seq)
+    done = bus.delivered_seq(key)
+    if record is None or done >= seq:
+        return "done"
+    if done < seq - 1 and not bus.park_or_run(key, seq):
+        return "parked"  # the deliverer of seq - 1 schedules this one
+    settings = rt.settings
+    problem = post_event(record, settings)
+    if problem is None:
+        outcome = "delivered"
+    elif time.time() - record.created > settings.push_retry_window_s:
+        log.error("push %s/%s to %s given up: %s", key, seq, record.url, problem)
+        outcome = "given up"
+    else:
+        delay = min(
+            settings.push_backoff_max_s, settings.push_backoff_base_s * 2**self.request.retries
+        )
+        log.warning(
+            "push %s/%s to %s failed (%s); again in %.0f s", key, seq, record.url, problem, delay
+        )
+        raise self.retry(countdown=delay * random.uniform(0.5, 1.0))
+    if bus.mark_delivered(key, seq):
+        deliver.apply_async((key, seq + 1))
+    return outcome
