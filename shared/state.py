@@ -10,7 +10,7 @@ Keys (all below ``animgraph:``):
   ``sub:<i>`` (JSON subtask result, written only by the chain working on subtask i), ``event``
 - ``task:<TaskId>:notified``: set once by the notifier, so a result set is finished once
 - ``tasks``: sorted set of TaskIds by creation time
-- ``events``: stream of every emitted event (the seam for the push and pull deliveries)
+- ``events``, ``push:*``, ``eventconfig``: see ``animgraph.shared.events``
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from animgraph.shared.templates import FIRST_CUSTOM_DEFINITION, PRESETS
 __all__ = ["MediaRecord", "State", "SubtaskPlan", "TaskRecord"]
 
 PREFIX = "animgraph:"
-EVENTS_MAXLEN = 100_000
 
 
 class MediaRecord(WireModel):
@@ -89,7 +88,9 @@ class State:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> State:
-        return cls(redis.Redis.from_url(url, decode_responses=True), **kwargs)
+        # redis-py's default 5 s read timeout would cut PullEvents' 5 s blocking read short.
+        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=30)
+        return cls(client, **kwargs)
 
     # --- media -------------------------------------------------------------------------------
 
@@ -366,13 +367,9 @@ class State:
 
     # --- events ------------------------------------------------------------------------------
 
-    def emit_event(self, task_id: str, event: EventContent) -> None:
-        """Record an event for its task and append it to the event stream."""
-        body = json.dumps(event.wire())
-        pipe = self.redis.pipeline()
-        pipe.hset(self._task_key(task_id), "event", body)
-        pipe.xadd(f"{PREFIX}events", {"task_id": task_id, "event": body}, maxlen=EVENTS_MAXLEN)
-        pipe.execute()
+    def keep_event(self, task_id: str, event: EventContent) -> None:
+        """Keep the final event of a task with it (``task_event``); delivery is ``EventBus``'s."""
+        self.redis.hset(self._task_key(task_id), "event", json.dumps(event.wire()))
 
     def task_event(self, task_id: str) -> EventContent | None:
         """The last event emitted for a task."""

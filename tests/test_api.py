@@ -497,3 +497,40 @@ def test_up_starts_and_stops_the_whole_stack(tmp_path: Path, corpus_dir: Path) -
     for stopped in (port, flower_port):
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{stopped}/", timeout=2)
+
+
+def test_events_through_the_sdk(stack: Stack, corpus_dir: Path) -> None:
+    sdk = _sdk(stack)
+    _call(sdk, "ModifyEventConfig", {"Mode": "PULL"})
+    config = _call(sdk, "DescribeEventConfig", {})
+    assert config.Mode == "PULL"
+    bad = _sdk_error(
+        sdk, "ModifyEventConfig", {"Mode": "PUSH", "NotificationUrl": "http://10.0.0.1/x"}
+    )
+    assert bad.code == "InvalidParameterValue.NotificationUrl"
+    while pending := _call(sdk, "PullEvents", {}).EventSet:  # drain what earlier tests left
+        _call(sdk, "ConfirmEvents", {"EventHandles": [e.EventHandle for e in pending]})
+    file_id = _upload(sdk, corpus_dir / "vtest.avi", MediaName="evented")
+    task_id = _call(
+        sdk,
+        "ProcessMedia",
+        {
+            "FileId": file_id,
+            "MediaProcessTask": {
+                "AnimatedGraphicTaskSet": [{"Definition": 20000, "EndTimeOffset": 0.5}]
+            },
+        },
+    ).TaskId
+    _wait_finish(sdk, task_id)
+    seen: dict[str, Any] = {}
+    deadline = time.monotonic() + 30
+    while len(seen) < 2 and time.monotonic() < deadline:
+        for event in _call(sdk, "PullEvents", {}).EventSet or []:
+            seen[event.EventType] = event
+            _call(sdk, "ConfirmEvents", {"EventHandles": [event.EventHandle]})
+    upload = seen["NewFileUpload"].FileUploadEvent
+    assert upload.FileId == file_id and upload.MediaBasicInfo.Name == "evented"
+    changed = seen["ProcedureStateChanged"].ProcedureStateChangeEvent
+    assert changed.TaskId == task_id and changed.Status == "FINISH"
+    malformed = _sdk_error(sdk, "ConfirmEvents", {"EventHandles": ["not-a-handle"]})
+    assert malformed.code == "InvalidParameterValue.EventHandles"

@@ -413,7 +413,7 @@ def _finish(rt: Runtime, task_id: str, reason: str) -> None:
         event = EventContent(
             event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
         )
-        rt.state.emit_event(task_id, event)
+        rt.state.keep_event(task_id, event)
         _publish(rt, task_id, event)
     rt.storage.delete_prefix(f"work/{task_id}")
 

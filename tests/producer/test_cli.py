@@ -88,3 +88,23 @@ def test_embedded_redis_keeps_templates_between_runs(tmp_path: Path) -> None:
     assert created.returncode == 0, created.stderr
     listed = json.loads(_cli("templates", "list", "--type", "Custom", env=env).stdout)
     assert [t["Fps"] for t in listed["AnimatedGraphicsTemplateSet"]] == [7]
+
+
+def test_events_commands(redis_server: RedisServer, tmp_path: Path) -> None:
+    env = _env(
+        ANIMGRAPH_REDIS_URL=redis_server.url.rsplit("/", 1)[0] + "/5",
+        ANIMGRAPH_DATA_DIR=str(tmp_path),
+    )
+    shown = _cli("events", "config", env=env)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["Mode"] == "PULL"
+    refused = _cli(
+        "events", "config", "--mode", "PUSH", "--url", "http://192.168.1.5/hook", env=env
+    )
+    assert refused.returncode == 2 and "InvalidParameterValue.NotificationUrl" in refused.stderr
+    allowed = _cli(
+        "events", "config", "--mode", "PUSH", "--url", "http://127.0.0.1:9/hook",
+        env={**env, "ANIMGRAPH_CALLBACK_ALLOW_HOSTS": "127.0.0.1"},
+    )  # fmt: skip
+    assert json.loads(allowed.stdout)["NotificationUrl"] == "http://127.0.0.1:9/hook"
+    pulled = _cli("events", "pull", "--wait", "0", "--confirm", env=env)
+    assert pulled.returncode == 0 and json.loads(pulled.stdout) == {"EventSet": []}
