@@ -512,9 +512,11 @@ class Client:
                 )
             )
         field = "create_time" if req.sort.field == "CreateTime" else "finish_time"
-        rows.sort(
-            key=lambda row: (getattr(row, field), row.task_id), reverse=req.sort.order == "Desc"
-        )
+        # Rows come newest first (by exact creation time); the stable sort keeps that order
+        # among tasks created in the same second.
+        if req.sort.order == "Asc":
+            rows.reverse()
+        rows.sort(key=lambda row: str(getattr(row, field)), reverse=req.sort.order == "Desc")
         page = rows[start : start + req.limit]
         more = start + req.limit < len(rows)
         return DescribeTasksResponse(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,3 +200,42 @@ def test_process_media_by_procedure_uses_the_flow(client: Client, corpus_dir: Pa
     sender = client.sender
     assert isinstance(sender, RecordingSender) and len(sender.sent) == 1
     assert sender.sent[0].priority < 4  # higher TasksPriority: a smaller Redis priority number
+
+
+def test_describe_tasks_filters_and_scrolls(client: Client, corpus_dir: Path) -> None:
+    first = client.register_media(corpus_dir / "vtest.avi").file_id
+    second = client.register_media(corpus_dir / "cockatoo.mp4").file_id
+    request = {"MediaProcessTask": {"AnimatedGraphicTaskSet": [{"Definition": 20000}]}}
+    ids = []
+    for n in range(5):
+        ids.append(
+            client.process_media(
+                {"FileId": first if n < 3 else second, **request, "SessionContext": str(n)}
+            )
+        )
+        time.sleep(0.002)
+    page = client.describe_tasks({"Limit": 2})
+    collected = [t.task_id for t in page.task_set]
+    while page.scroll_token:
+        page = client.describe_tasks({"Limit": 2, "ScrollToken": page.scroll_token})
+        collected += [t.task_id for t in page.task_set]
+    assert sorted(collected) == sorted(ids) and len(collected) == 5
+    newest = client.describe_tasks({"Limit": 5}).task_set
+    assert [t.task_id for t in newest] == ids[::-1]
+    assert {t.task_id for t in client.describe_tasks({"FileId": second}).task_set} == set(ids[3:])
+    assert len(client.describe_tasks({"Status": "WAITING", "Limit": 100}).task_set) == 5
+    assert client.describe_tasks({"Status": "FINISH"}).task_set == ()
+    assert client.describe_tasks({"CreateTime": {"After": "2999-01-01T00:00:00Z"}}).task_set == ()
+    oldest = client.describe_tasks(
+        {"Sort": {"Field": "CreateTime", "Order": "Asc"}, "Limit": 100}
+    ).task_set
+    assert [t.task_id for t in oldest] == ids
+    info = client.describe_tasks({"FileId": first, "Limit": 1}).task_set[0]
+    assert (
+        info.task_type == "Procedure"
+        and info.status == "WAITING"
+        and info.session_context in {"0", "1", "2"}
+    )
+    with pytest.raises(ApiError) as error:
+        client.describe_tasks({"ScrollToken": "bogus"})
+    assert error.value.code == "InvalidParameterValue.ScrollToken"
