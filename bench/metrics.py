@@ -68,6 +68,7 @@ def read_animation(path: Path) -> Animation:
         loop = im.info.get("loop")
         for i in range(n):
             im.seek(i)
+            im.load()  # WebP: the frame's duration is known once it is loaded
             durations.append(int(im.info.get("duration", 0)))
             frames.append(np.asarray(im.convert("RGB"), dtype=np.uint8).copy())
         return Animation(im.width, im.height, durations, loop, frames)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["RgbHold", "TemporalHold"]
+__all__ = ["TemporalHold"]
 
 Indexes = npt.NDArray[np.uint8]
 Rgb = npt.NDArray[np.uint8]
@@ -48,27 +48,3 @@ class TemporalHold:
         self._shown[changed] = indexes[changed]
         self._source[changed] = source[changed]
         return self._shown.copy()
-
-
-class RgbHold:
-    """The same hold for true-colour frames (WebP): still pixels keep their shown RGB value.
-
-    An encoder that diffs frames (libwebp's animation encoder) then sees those pixels as
-    unchanged and leaves them out of the frame.
-    """
-
-    def __init__(self, levels: float) -> None:
-        if levels < 0:
-            raise ValueError(f"levels must be >= 0, got {levels}")
-        self.levels = levels
-        self._shown: npt.NDArray[np.int16] | None = None
-
-    def apply(self, rgb: Rgb) -> Rgb:
-        """The RGB frame to encode: ``rgb`` where it moved by more than ``levels``, else held."""
-        source = rgb.astype(np.int16)
-        if self._shown is None or self.levels <= 0 or self._shown.shape != source.shape:
-            self._shown = source
-        else:
-            changed = np.abs(source - self._shown).max(axis=2) > self.levels
-            self._shown[changed] = source[changed]
-        return self._shown.astype(np.uint8)
