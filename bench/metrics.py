@@ -308,10 +308,16 @@ class Checks:
         return out
 
 
-def checks(anim: Animation, duration_s: float, fps: float, width: int) -> Checks:
+def checks(
+    anim: Animation, duration_s: float, fps: float, width: int, source_fps: float | None = None
+) -> Checks:
+    """Frames within one of duration x fps (fps capped at the source's: an output above the
+    source rate may merge the repeated frames instead of storing them twice), total duration
+    within 10 ms, width, loops forever."""
+    rate = min(fps, source_fps) if source_fps else fps
     return Checks(
         frames=len(anim.frames),
-        expected_frames=duration_s * fps,
+        expected_frames=duration_s * rate,
         total_ms=anim.total_ms,
         expected_ms=duration_s * 1000,
         size=(anim.width, anim.height),
@@ -322,3 +328,10 @@ def checks(anim: Animation, duration_s: float, fps: float, width: int) -> Checks
 
 def expected_height(src_w: int, src_h: int, width: int) -> int:
     return max(2, 2 * math.floor(src_h * width / src_w / 2 + 0.5))
+
+
+def source_fps(video: Path) -> float | None:
+    """The video stream's average frame rate."""
+    with av.open(str(video)) as container:
+        rate = container.streams.video[0].average_rate
+        return float(rate) if rate else None

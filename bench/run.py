@@ -310,11 +310,15 @@ def timed(fn: Callable[[], float], runs: int) -> tuple[list[float], float]:
     return times, rss
 
 
-def measure(res: Result, out: Path, job: Job, refs_for: Callable[[int, int], list[Any]]) -> None:
+def measure(
+    res: Result, out: Path, job: Job, clip: str, refs_for: Callable[[int, int], Any]
+) -> None:
     anim = metrics.read_animation(out)
     refs = refs_for(anim.width, anim.height)
     q = metrics.quality(anim, refs)
-    ch = metrics.checks(anim, job.duration_s, job.fps, job.width)
+    ch = metrics.checks(
+        anim, job.duration_s, job.fps, job.width, metrics.source_fps(clip_path(clip))
+    )
     res.bytes = out.stat().st_size
     res.flip, res.ssim, res.flicker = q.flip, q.ssim, q.flicker
     res.checks = asdict(ch)
@@ -336,14 +340,13 @@ def run_job(job: Job, clip: str, ag: Animgraph, runs: int, sweep: tuple[int, ...
         return refs[(w, h)]
 
     def ctx(name: str) -> Ctx:
-        slug = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
-        return Ctx(job, src, start, outdir / f"{slug}.{ext}", WORK / "tmp")
+        return Ctx(job, src, start, outdir / f"{slug(name)}.{ext}", WORK / "tmp")
 
     results: list[Result] = []
 
     def add(name: str, c: Ctx, times: list[float], rss: float, q: float | None = None) -> Result:
         res = Result(job.name, clip, name, q, times, rss, 0, timed=bool(times))
-        measure(res, c.out, job, refs_for)
+        measure(res, c.out, job, clip, refs_for)
         results.append(res)
         flag = "" if not res.failures else "  CHECKS: " + "; ".join(res.failures)
         print(
@@ -375,6 +378,44 @@ def run_job(job: Job, clip: str, ag: Animgraph, runs: int, sweep: tuple[int, ...
         rss = ag.run(c, q)
         add(f"animgraph q{q}", c, [], rss, q)
     return results
+
+
+def slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+
+
+def recheck(data: dict[str, Any]) -> None:
+    """Re-run the correctness checks on the outputs of a finished run (no timing, no quality)."""
+    jobs = {j["name"]: Job(**{**j, "clips": tuple(j["clips"])}) for j in data["jobs"]}
+    for r in data["results"]:
+        job = jobs[r["job"]]
+        out = WORK / "out" / job.name / Path(r["clip"]).stem / f"{slug(r['contestant'])}.{job.fmt}"
+        if r["contestant"] == f"animgraph q{DEFAULT_QUALITY}":
+            out = out.with_name(f"animgraph.{job.fmt}")
+        anim = metrics.read_animation(out)
+        src = clip_path(r["clip"])
+        ch = metrics.checks(anim, job.duration_s, job.fps, job.width, metrics.source_fps(src))
+        r["checks"] = {**asdict(ch), **{k: v for k, v in r["checks"].items() if k == "cli_s"}}
+        r["failures"] = ch.failures()
+
+
+def colour_checks(ag: Animgraph) -> list[tuple[str, bool, str]]:
+    """Synthetic BT.709 and full-range clips through animgraph: patch colours as they went in."""
+    from bench import colours
+
+    out = []
+    tmp = WORK / "colours"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for kind, suffix in (("bt709", "mp4"), ("jpeg", "mkv")):
+        video = colours.write_clip(tmp / f"{kind}.{suffix}", kind)
+        for fmt in ("gif", "webp"):
+            job = Job(f"colours-{fmt}", fmt, colours.FPS, colours.SIZE[0], 1.0, ())
+            c = Ctx(job, video, 0.0, tmp / f"{kind}.{fmt}", tmp)
+            ag.run(c, DEFAULT_QUALITY)
+            errors = colours.patch_errors(metrics.read_animation(c.out))
+            ok = max(errors) <= colours.TOLERANCE
+            out.append((f"{kind} source to {fmt}", ok, f"patch errors {errors} (<= 8 levels)"))
+    return out
 
 
 def environment() -> dict[str, str]:
@@ -409,13 +450,26 @@ def main() -> None:
     parser.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
     parser.add_argument("--quick", action="store_true", help="1 run, short sweep, no README")
     parser.add_argument("--report-only", action="store_true", help="re-render from results.json")
+    parser.add_argument("--sweep", default="", help="comma-separated Qualities (default: all)")
+    parser.add_argument("--recheck", action="store_true", help="re-check outputs and colours")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    if args.report_only:
-        report.render(json.loads(args.results.read_text()))
+    if args.report_only or args.recheck:
+        data = json.loads(args.results.read_text())
+        if args.recheck:
+            recheck(data)
+            ag = Animgraph(WORK / "animgraph")
+            try:
+                data["colour_checks"] = colour_checks(ag)
+            finally:
+                ag.close()
+            args.results.write_text(json.dumps(data, indent=1) + "\n")
+        report.render(data)
         return
     runs = 1 if args.quick else args.runs
     sweep = (25, 50, 75, 100) if args.quick else SWEEP
+    if args.sweep:
+        sweep = tuple(int(q) for q in args.sweep.split(","))
     jobs = [j for j in JOBS if not args.jobs or j.name in args.jobs.split(",")]
     t0 = time.perf_counter()
     ag = Animgraph(WORK / "animgraph")
@@ -426,6 +480,7 @@ def main() -> None:
                 if args.clips and clip not in args.clips.split(","):
                     continue
                 results += run_job(job, clip, ag, runs, sweep)
+        checked = colour_checks(ag)
     finally:
         ag.close()
     data = {
@@ -437,6 +492,7 @@ def main() -> None:
         "default_quality": DEFAULT_QUALITY,
         "baseline": BASELINE,
         "results": [{**asdict(r), "time_s": r.time_s} for r in results],
+        "colour_checks": checked,
     }
     args.results.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {args.results} ({data['wall_s']:.0f} s)")
