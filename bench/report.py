@@ -49,6 +49,36 @@ run.
 """
 
 
+NOTES = """\
+## What the encoder does, and what the numbers say (by hand; the numbers are in the tables)
+
+- GIF (`workers/media/encode.py`, `workers/media/temporal.py`): one palette for the segment
+  (libavfilter `palettegen stats_mode=diff`, in PyAV's bundled FFmpeg), Sierra-2-4A dithering
+  (`paletteuse`), then a **temporal hold**: a pixel keeps the index on screen while its source
+  moved by at most `gif_hold_levels(Quality)` since it was last written (0 at 100, 3 at the default
+  75, 12 at 1). Held pixels equal the previous frame, so FFmpeg's GIF encoder makes them
+  transparent and crops each frame to the changed rectangle. Quality below 40 also shrinks the
+  palette (64 colours at 1).
+- Measured while building it (on the three clips, 10 fps 480 px): the hold is what pays on a fixed
+  camera (`vtest.avi`: several times smaller at about the same FLIP, flicker near zero); on camera
+  pans and hand-held footage (`city.mpg`, `cockatoo.mp4`) nearly every pixel changes and the hold
+  buys bytes only at some FLIP cost. Tried and dropped: Bayer ordered dithering (temporally stable
+  and faster, but worse FLIP per byte than Sierra + hold), keeping a pixel only when the old colour
+  is as close as the new one (worse on every clip), fewer colours instead of the hold (worse FLIP
+  per byte), the same hold in RGB before libwebp (bigger WebP), libwebp method 6 (about 3% smaller,
+  20x slower).
+- Known gaps and their causes: (1) moving footage needs lossy LZW (what `gifsicle --lossy` does) to
+  reach 0.7x the bytes at equal FLIP; animgraph has no lossy LZW encoder (GIF LZW is written by
+  FFmpeg's encoder). (2) The select step shows the source frame on screen at the *start* of each
+  output slot; ffmpeg's `fps` filter takes the frame nearest the slot time, which covers more of
+  the slot, and FLIP here is measured over the whole slot: this costs FLIP on fast motion, most at
+  15 fps from the 20 fps `cockatoo.mp4` (the WebP job). Picking the frame on screen at the middle
+  of the slot belongs in `workers/media/select.py`. (3) Time: animgraph decodes to RGB frames in
+  storage, then palettegen and paletteuse run as a second and third pass from there, plus the
+  queue; ffmpeg streams one process.
+"""
+
+
 def _fmt_bytes(n: int) -> str:
     return f"{n / 1024:.0f} KiB" if n < 10 * 1024 * 1024 else f"{n / 1048576:.1f} MiB"
 
@@ -291,7 +321,7 @@ def render(data: R) -> None:
     lines += ["|---|---|---|---|"]
     for name, where, measured, ok in targets(data):
         lines.append(f"| {name} | {where} | {measured} | {'yes' if ok else '**no**'} |")
-    lines += ["", "## Ratios"]
+    lines += ["", NOTES, "## Ratios"]
     lines += summary(data)
     lines += ["", "## Size and quality", ""]
     lines += [f"![{n}](plots/{n})" for n in plots(data)]
