@@ -7,9 +7,9 @@ a ``Settings`` object by the code that needs them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -83,6 +83,42 @@ class Settings(BaseSettings):
 
     def open_storage(self) -> Storage:
         """The storage these settings name, giving HTTP URLs when ``public_url`` is set."""
-        from animgraph.shared.storage import open_storage
+        from animgraph.shared.storage import S3Options, open_storage
 
-        return open_storage(self.resolved_storage_url, public_url=self.public_url)
+        secret = self.s3_secret_access_key
+        s3 = S3Options(
+            endpoint_url=self.s3_endpoint_url,
+            region=self.s3_region,
+            access_key_id=self.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            url_mode=self.s3_url_mode,
+            url_expiry_s=self.s3_url_expiry_s,
+            public_base_url=self.s3_public_base_url,
+            public_endpoint_url=self.s3_public_endpoint_url,
+        )
+        return open_storage(self.resolved_storage_url, public_url=self.public_url, s3=s3)
+
+    # --- s3:// storage (unset: boto3's AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY, ~/.aws or an instance role) ----------------------------------------
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 API endpoint (MinIO, Ceph: http://minio:9000); unset: AWS"
+    )
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_url_mode: Literal["presigned", "public"] = Field(
+        default="presigned",
+        description="Output and source URLs: presigned GETs, or plain URLs of a public-read bucket",
+    )
+    s3_url_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=1, le=7 * 24 * 3600, description="Life of a presigned URL"
+    )
+    s3_public_base_url: str | None = Field(
+        default=None,
+        description="Public mode: URLs are <base>/<object key>; unset: <endpoint>/<bucket>",
+    )
+    s3_public_endpoint_url: str | None = Field(
+        default=None,
+        description="The endpoint as users reach it, signed into presigned URLs (e.g. "
+        "http://localhost:9000 when workers use http://minio:9000); unset: s3_endpoint_url",
+    )
