@@ -54,6 +54,7 @@ from animgraph.shared.signing import parse_api_keys, verify_tc3, verify_upload_s
 from animgraph.shared.storage import validate_key
 
 from .client import FLOW_CODES, Client, parse
+from .console import mount_console
 from .uploads import Uploads, UploadTooLarge, receive_stream
 
 __all__ = ["API_VERSION", "create_app"]
@@ -297,6 +298,7 @@ def create_app(settings: Settings, *, client: Client | None = None) -> FastAPI:
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type)
 
+    mount_console(app, client, uploads)
     return app
 
 

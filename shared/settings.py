@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     task_ttl_s: int = Field(default=7 * 24 * 3600, ge=3 * 24 * 3600)
     worker_concurrency: int | None = Field(default=None, ge=1)
     worker_max_memory_per_child_kib: int = Field(default=1_500_000, ge=100_000)
+    console_password: str = Field(
+        default="",
+        description="Password of the web console (/console/); an API key pair "
+        "of api_keys also signs in",
+    )
+    console_session_ttl_s: int = Field(
+        default=8 * 3600, ge=60, description="Life of a console sign-in (idle or not)"
+    )
 
     @property
     def resolved_storage_url(self) -> str:

@@ -1,0 +1,210 @@
+"""What the console needs beyond the ``Client``: sign-in sessions, the media list, task
+summaries and the template form's field rules.
+
+Sessions are random ids kept in Redis (hashed) with a TTL; the browser holds the id only in an
+HttpOnly cookie and never sees an API SecretKey.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from animgraph.shared.models import TaskDetail
+from animgraph.shared.signing import parse_api_keys
+from animgraph.shared.state import PREFIX, MediaRecord
+
+from ..client import Client
+
+__all__ = ["TEMPLATE_FIELDS", "ConsoleService", "task_summary"]
+
+SESSION_PREFIX = f"{PREFIX}console:session:"
+FAIL_PREFIX = f"{PREFIX}console:fail:"
+MAX_FAILED_SIGN_INS = 20  # per client address and window
+FAIL_WINDOW_S = 300
+MAX_MEDIA = 500
+
+# The template form: each field's kind and rule as the API states it (the browser only shows
+# them; the API's own validation refuses bad values, with its messages).
+TEMPLATE_FIELDS: list[dict[str, Any]] = [
+    {"Field": "Name", "Kind": "text", "MaxLength": 64, "Help": "up to 64 characters"},
+    {"Field": "Comment", "Kind": "text", "MaxLength": 256, "Help": "up to 256 characters"},
+    {"Field": "Format", "Kind": "choice", "Choices": ["gif", "webp"], "Default": "gif"},
+    {
+        "Field": "Width",
+        "Kind": "number",
+        "Min": 0,
+        "Max": 4096,
+        "Default": 0,
+        "Help": "0 (follow the source) or 128 to 4096 px; the long side when adaptive",
+    },
+    {
+        "Field": "Height",
+        "Kind": "number",
+        "Min": 0,
+        "Max": 4096,
+        "Default": 0,
+        "Help": "0 (follow the source) or 128 to 4096 px; the short side when adaptive",
+    },
+    {
+        "Field": "ResolutionAdaptive",
+        "Kind": "choice",
+        "Choices": ["open", "close"],
+        "Default": "open",
+        "Help": "open: Width/Height bound the long/short side; close: literal",
+    },
+    {"Field": "Fps", "Kind": "number", "Min": 1, "Max": 60, "Help": "1 to 60, required"},
+    {
+        "Field": "Quality",
+        "Kind": "number",
+        "Min": 1,
+        "Max": 100,
+        "Default": 75,
+        "Step": "any",
+        "Help": "1 to 100",
+    },
+]
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+def task_summary(detail: TaskDetail) -> dict[str, Any]:
+    """A row of the live task list: status, subtask counts and overall progress."""
+    results = [r.animated_graphic_task for r in detail.procedure_task.media_process_result_set]
+    done = [r for r in results if r.status != "PROCESSING"]
+    if detail.status == "FINISH" or not results:
+        progress = 100 if detail.status == "FINISH" else 0
+    else:
+        progress = round(
+            sum(100 if r.status != "PROCESSING" else r.progress for r in results) / len(results)
+        )
+    return {
+        "TaskId": detail.procedure_task.task_id,
+        "Status": detail.status,
+        "FileId": detail.procedure_task.file_id,
+        "FileName": detail.procedure_task.file_name,
+        "CreateTime": detail.create_time,
+        "FinishTime": detail.finish_time,
+        "Subtasks": len(results),
+        "Succeeded": sum(r.status == "SUCCESS" for r in results),
+        "Failed": sum(r.status == "FAIL" for r in results),
+        "Done": len(done),
+        "Progress": progress,
+    }
+
+
+class ConsoleService:
+    """Sessions and listings for the console, on the API's ``Client``."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.settings = client.settings
+        self.redis = client.state.redis
+        self._keys = parse_api_keys(self.settings.api_keys)
+
+    # --- sign-in -----------------------------------------------------------------------------
+
+    @property
+    def password_enabled(self) -> bool:
+        return bool(self.settings.console_password)
+
+    def check_credentials(self, password: str, secret_id: str, secret_key: str) -> bool:
+        """The console password, or a SecretId/SecretKey pair of ``ANIMGRAPH_API_KEYS``."""
+        if password:
+            expected = self.settings.console_password
+            return bool(expected) and hmac.compare_digest(_digest(password), _digest(expected))
+        if secret_id and secret_key:
+            known = self._keys.get(secret_id)
+            return known is not None and hmac.compare_digest(_digest(secret_key), _digest(known))
+        return False
+
+    def too_many_failures(self, address: str) -> bool:
+        count = self.redis.get(f"{FAIL_PREFIX}{address}")
+        return count is not None and int(count) >= MAX_FAILED_SIGN_INS
+
+    def record_failure(self, address: str) -> None:
+        key = f"{FAIL_PREFIX}{address}"
+        if int(self.redis.incr(key)) == 1:
+            self.redis.expire(key, FAIL_WINDOW_S)
+
+    def open_session(self, who: str) -> str:
+        """A new session id (the cookie's value); Redis keeps only its hash."""
+        token = secrets.token_urlsafe(32)
+        key = SESSION_PREFIX + hashlib.sha256(token.encode()).hexdigest()
+        self.redis.set(key, who, ex=self.settings.console_session_ttl_s)
+        return token
+
+    def session_user(self, token: str) -> str | None:
+        if not token or len(token) > 128:
+            return None
+        user = self.redis.get(SESSION_PREFIX + hashlib.sha256(token.encode()).hexdigest())
+        return str(user) if user is not None else None
+
+    def close_session(self, token: str) -> None:
+        if token and len(token) <= 128:
+            self.redis.delete(SESSION_PREFIX + hashlib.sha256(token.encode()).hexdigest())
+
+    # --- listings ----------------------------------------------------------------------------
+
+    def list_media(self) -> list[dict[str, Any]]:
+        """Every registered media file, newest first (up to ``MAX_MEDIA``)."""
+        records: list[MediaRecord] = []
+        for key in self.redis.scan_iter(match=f"{PREFIX}media:*", count=500):
+            file_id = str(key)[len(f"{PREFIX}media:") :]
+            if ":" in file_id:
+                continue  # media:<FileId>:outputs
+            record = self.client.state.get_media(file_id)
+            if record is not None:
+                records.append(record)
+        records.sort(key=lambda r: (r.info.create_time, r.info.file_id), reverse=True)
+        return [
+            {
+                "FileId": r.info.file_id,
+                "Name": r.info.file_name,
+                "CreateTime": r.info.create_time,
+                "MediaUrl": r.info.file_url,
+                "Size": r.info.meta_data.size,
+                "Duration": r.info.meta_data.duration,
+                "Width": r.info.meta_data.width,
+                "Height": r.info.meta_data.height,
+                "Rotate": r.info.meta_data.rotate,
+                "AnimatedGraphics": len(r.info.animated_graphics_set),
+                "ProbeError": r.probe_error_code,
+            }
+            for r in records[:MAX_MEDIA]
+        ]
+
+    def all_templates(self) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = []
+        offset = 0
+        while True:
+            page = self.client.describe_animated_graphics_templates(
+                {"Offset": offset, "Limit": 100}
+            )
+            found.extend(t.wire() for t in page.animated_graphics_template_set)
+            offset += 100
+            if offset >= page.total_count:
+                return found
+
+    def all_flows(self) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = []
+        offset = 0
+        while True:
+            page = self.client.describe_procedure_templates({"Offset": offset, "Limit": 100})
+            found.extend(f.wire() for f in page.procedure_template_set)
+            offset += 100
+            if offset >= page.total_count:
+                return found
+
+    def task_rows(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest tasks with their progress."""
+        rows = []
+        for info in self.client.describe_tasks({"Limit": limit}).task_set:
+            detail = self.client.state.task_detail(info.task_id)
+            if detail is not None:
+                rows.append(task_summary(detail))
+        return rows
