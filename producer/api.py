@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
@@ -51,7 +51,7 @@ from animgraph.shared.models import (
 )
 from animgraph.shared.settings import Settings
 from animgraph.shared.signing import parse_api_keys, verify_tc3, verify_upload_signature
-from animgraph.shared.storage import validate_key
+from animgraph.shared.storage import S3Storage, validate_key
 
 from .client import FLOW_CODES, Client, parse
 from .console import mount_console
@@ -289,12 +289,14 @@ def create_app(settings: Settings, *, client: Client | None = None) -> FastAPI:
         )
 
     @app.get("/files/{key:path}", summary="Download a source or an output (ranges supported)")
-    async def files(key: str) -> FileResponse:
+    async def files(key: str) -> Response:
         try:
             validate_key(key)
+            if isinstance(client.storage, S3Storage):  # the object store serves its own bytes
+                return RedirectResponse(client.storage.url(key), status_code=307)
             path = client.storage.local_path(key, uploads.scratch())
         except (ValueError, FileNotFoundError):
-            return _error(ApiError("no such file", "ResourceNotFound"), "", 404)  # type: ignore[return-value]
+            return _error(ApiError("no such file", "ResourceNotFound"), "", 404)
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type)
 
