@@ -214,7 +214,11 @@ class Client:
         error: SourceFileError | None = None
         start_time_s = 0.0
         try:
-            probed = probe(local_path)
+            probed = probe(
+                local_path,
+                max_pixels=self.settings.max_frame_pixels,
+                max_duration_s=self.settings.max_source_duration_s,
+            )
             meta, start_time_s = probed.meta, probed.start_time_s
         except SourceFileError as exc:
             error = exc

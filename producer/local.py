@@ -82,6 +82,13 @@ class WorkerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def pool_pids(self) -> list[int]:
+        """PIDs of the worker's pool processes (the ones that run tasks)."""
+        return _children(self.pid)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL if it does not exit in time."""
         if self.proc is None or self.proc.poll() is not None:

@@ -101,6 +101,11 @@ class RedisServer:
                 self._proc.wait()
         self._proc = None
 
+    def restart(self) -> RedisServer:
+        """Stop the server and start it again on the same port and folder (AOF kept)."""
+        self.stop()
+        return self.start()
+
     def kill(self) -> None:
         """SIGKILL the server (fault tests)."""
         if self._proc:

@@ -56,6 +56,20 @@ class Settings(BaseSettings):
         default="", description="Hosts a NotificationUrl may name even if private (comma list)"
     )
     callback_allow_private: bool = False
+    fault_injection: str = Field(
+        default="",
+        description="Test hook only: '<step>:kill' makes that step kill its own worker process",
+    )
+    stuck_after_s: int | None = Field(
+        default=None,
+        ge=1,
+        description="A PROCESSING task with no activity this long is finished as failed "
+        "(default: visibility timeout + time limit + 60 s, so redelivery gets its chance)",
+    )
+    stuck_waiting_s: int = Field(
+        default=24 * 3600, ge=1, description="A WAITING task never started this long is failed"
+    )
+    reconcile_interval_s: float = Field(default=30.0, gt=0)
     visibility_timeout_s: int = Field(default=3600, ge=10, description="Redis redelivery timeout")
     unacked_restore_interval_s: float = Field(default=10.0, gt=0)
     soft_time_limit_s: int = Field(default=540, ge=1)
@@ -84,6 +98,10 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "storage").resolve().as_uri()
+
+    @property
+    def stuck_processing_s(self) -> int:
+        return self.stuck_after_s or self.visibility_timeout_s + self.time_limit_s + 60
 
     @property
     def allowed_callback_hosts(self) -> list[str]:

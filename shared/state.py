@@ -21,6 +21,8 @@ from typing import Any, cast
 
 import redis
 from pydantic import Field
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.models import (
@@ -88,8 +90,16 @@ class State:
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> State:
-        # redis-py's default 5 s read timeout would cut PullEvents' 5 s blocking read short.
-        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=30)
+        # redis-py's default 5 s read timeout would cut PullEvents' 5 s blocking read short;
+        # the retries ride out a Redis restart of some seconds.
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=30,
+            socket_connect_timeout=5,
+            retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=20),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
+        )
         return cls(client, **kwargs)
 
     # --- media -------------------------------------------------------------------------------
@@ -217,7 +227,14 @@ class State:
     def create_task(self, record: TaskRecord) -> None:
         key = self._task_key(record.task_id)
         pipe = self.redis.pipeline()
-        pipe.hset(key, mapping={"record": record.model_dump_json(), "status": "WAITING"})
+        pipe.hset(
+            key,
+            mapping={
+                "record": record.model_dump_json(),
+                "status": "WAITING",
+                "touched": repr(time.time()),
+            },
+        )
         for i, item in enumerate(record.request.media_process_task.animated_graphic_task_set):
             sub = MediaProcessTaskAnimatedGraphicResult(input=item)
             pipe.hset(key, f"sub:{i}", sub.model_dump_json())
@@ -246,7 +263,14 @@ class State:
             return record
         record = record.model_copy(update={"plans": plans})
         pipe = self.redis.pipeline()
-        pipe.hset(key, mapping={"record": record.model_dump_json(), "status": "PROCESSING"})
+        pipe.hset(
+            key,
+            mapping={
+                "record": record.model_dump_json(),
+                "status": "PROCESSING",
+                "touched": repr(time.time()),
+            },
+        )
         pipe.hsetnx(key, "begin", now_iso())
         pipe.hsetnx(key, "begin_ts", repr(time.time()))
         pipe.execute()
@@ -273,7 +297,10 @@ class State:
         updated = MediaProcessTaskAnimatedGraphicResult.model_validate(
             {**current.model_dump(), **changes}
         )
-        self.put_subtask(task_id, index, updated)
+        pipe = self.redis.pipeline()
+        pipe.hset(self._task_key(task_id), f"sub:{index}", updated.model_dump_json())
+        pipe.hset(self._task_key(task_id), "touched", repr(time.time()))
+        pipe.execute()
         return updated
 
     def mark_finished(self, task_id: str, index: int) -> int | None:
@@ -292,6 +319,15 @@ class State:
         return bool(
             self.redis.set(f"{self._task_key(task_id)}:notified", "1", nx=True, ex=self.task_ttl_s)
         )
+
+    def activity(self, task_id: str) -> tuple[str, float] | None:
+        """A task's status and the time anything last happened to it (None if unknown)."""
+        status, touched = cast(
+            list[str | None], self.redis.hmget(self._task_key(task_id), ["status", "touched"])
+        )
+        if status is None:
+            return None
+        return status, float(touched or 0)
 
     def finish_task(self, task_id: str) -> None:
         self.redis.hset(self._task_key(task_id), mapping={"status": "FINISH", "finish": now_iso()})

@@ -16,14 +16,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
+import redis
 from celery import Task, chain, chord
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import (
@@ -58,8 +63,10 @@ __all__ = ["decode", "deliver", "encode", "notify", "notify_failed", "procedure"
 log = logging.getLogger(__name__)
 
 FRAME_FILES = ("frames.json", "frames.rgb")
+# Redis unreachable (restarting, failing over) is a fault worth retrying, like storage.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 RETRY = {
-    "autoretry_for": (TransientError,),
+    "autoretry_for": (TransientError, *REDIS_DOWN),
     "retry_backoff": 2,
     "retry_backoff_max": 60,
     "max_retries": 5,
@@ -168,10 +175,11 @@ def _guarded(step: str, body: Callable[[Runtime, str, int], Step]) -> Callable[.
                 f"the {step} step was interrupted {attempts - 1} times (worker lost); giving up",
             )
         try:
+            _inject_fault(rt.settings.fault_injection, step)
             return body(rt, task_id, index)
         except SubtaskError as exc:
             return _fail(rt, task_id, index, exc.code, exc.message)
-        except TransientError:
+        except (TransientError, *REDIS_DOWN):
             raise
         except SoftTimeLimitExceeded:
             return _fail(
@@ -184,6 +192,14 @@ def _guarded(step: str, body: Callable[[Runtime, str, int], Step]) -> Callable[.
             )
 
     return run
+
+
+def _inject_fault(spec: str, step: str) -> None:
+    """Fault-injection hook for the fault tests (``ANIMGRAPH_FAULT_INJECTION=<step>:kill``):
+    the step kills its own worker process, as a decoder crash or the OOM killer would."""
+    if spec and spec.split(":")[0] == step and spec.endswith(":kill"):
+        log.warning("fault injection: killing the %s step's process", step)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # --- the procedure -------------------------------------------------------------------------
@@ -463,3 +479,52 @@ def deliver(self: Task, key: str, seq: int) -> str:
     if bus.mark_delivered(key, seq):
         deliver.apply_async((key, seq + 1))
     return outcome
+
+
+# --- the reconciler ------------------------------------------------------------------------
+
+
+def reconcile_once(rt: Runtime) -> list[str]:
+    """Finish, with InternalError on what is left, every task that has stalled: PROCESSING with
+    no activity for ``stuck_processing_s`` (its workers are gone and nothing was redelivered),
+    or WAITING for ``stuck_waiting_s`` (its message was lost). Returns their TaskIds."""
+    now = time.time()
+    stalled = []
+    for task_id in rt.state.task_ids():
+        activity = rt.state.activity(task_id)
+        if activity is None or activity[0] == "FINISH":
+            continue
+        status, touched = activity
+        limit = (
+            rt.settings.stuck_waiting_s if status == "WAITING" else rt.settings.stuck_processing_s
+        )
+        if now - touched > limit:
+            log.warning(
+                "task %s stalled %s for %.0f s: finishing it", task_id, status, now - touched
+            )
+            _finish(
+                rt, task_id, f"the task stalled: nothing happened to it for {now - touched:.0f} s"
+            )
+            stalled.append(task_id)
+    return stalled
+
+
+def _reconcile_forever() -> None:
+    rt = runtime()
+    interval = rt.settings.reconcile_interval_s
+    while True:
+        time.sleep(interval)
+        try:
+            # One reconciler at a time across all workers.
+            if rt.state.redis.set(
+                "animgraph:reconciler", os.getpid(), nx=True, px=int(interval * 900)
+            ):
+                reconcile_once(rt)
+        except Exception:
+            log.exception("reconciler pass failed; trying again in %.0f s", interval)
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_reconciler(**_: Any) -> None:
+    """Every worker runs the periodic reconciler in a thread of its main process."""
+    threading.Thread(target=_reconcile_forever, name="animgraph-reconciler", daemon=True).start()

@@ -56,16 +56,32 @@ class Probe:
     rotate: int
 
 
-def probe(path: Path) -> Probe:
-    """Probe ``path``; raise SourceFileError (NoVideoMedia, ContentMalformed) for a bad file."""
+def probe(
+    path: Path, *, max_pixels: int | None = None, max_duration_s: float | None = None
+) -> Probe:
+    """Probe ``path``; raise SourceFileError (NoVideoMedia, ContentMalformed) for a bad file,
+    and ContentUnsupported for a frame over ``max_pixels`` or a video over ``max_duration_s``,
+    both checked from the headers before any frame is decoded."""
     size = _file_size(path)
     with open_source(path) as container:
         video = first_video_stream(container)
         origin = stream_origin_s(video, container)
-        rotate = clockwise_rotation(_first_frame(container, video).rotation)
         width, height = _coded_size(video)
+        if max_pixels is not None and width * height > max_pixels:
+            raise SourceFileError(
+                f"The source's frames are {width}x{height}, over the limit of {max_pixels} "
+                "pixels a frame.",
+                CONTENT_UNSUPPORTED,
+            )
         end = _container_end_s(container)
         video_duration = _stream_duration_s(video) or max(end - origin, 0.0)
+        if max_duration_s is not None and video_duration > max_duration_s:
+            raise SourceFileError(
+                f"The source lasts {video_duration:.0f} s, over the limit of "
+                f"{max_duration_s:.0f} s.",
+                CONTENT_UNSUPPORTED,
+            )
+        rotate = clockwise_rotation(_first_frame(container, video).rotation)
         audio = [s for s in container.streams if s.type == "audio"]
         meta = MediaMetaData(
             size=size,
@@ -170,11 +186,16 @@ def _decode_tolerant(packet: Any) -> list[Any]:
 
 
 def _coded_size(stream: Stream) -> tuple[int, int]:
-    """The coded width and height of a video stream; ContentMalformed when unknown."""
+    """The coded width and height of a video stream.
+
+    FFmpeg leaves the size at 0 when the header's size is beyond what it can allocate (such as
+    16384x16384): that is reported as ContentUnsupported, before any frame is decoded.
+    """
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     if width < 1 or height < 1:
         raise SourceFileError(
-            "The video stream of the source file has no picture size.", CONTENT_MALFORMED
+            "The video stream's picture size is missing or beyond what the decoder supports.",
+            CONTENT_UNSUPPORTED,
         )
     return width, height
 
