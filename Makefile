@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit e2e install clean
+.PHONY: demo test lint unit e2e install deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 # Re-link the editable install so files added since the last install are importable.
 install: $(STAMP)
 	@$(BIN)/pip install --quiet --no-deps -e . --config-settings editable_mode=strict
+
+# System packages the tests need (Debian's chromium for the console's browser tests).
+deps: install
+	bash scripts/install-test-deps.sh
 
 demo: install
 	@mkdir -p out
@@ -29,10 +33,10 @@ lint: install
 unit: install
 	$(BIN)/pytest -m "not e2e" -q
 
-e2e: install
+e2e: deps
 	$(BIN)/pytest -m e2e -q
 
-test: lint
+test: deps lint
 	$(BIN)/pytest -q -ra
 
 clean:

@@ -377,6 +377,8 @@ def up(
         secret_id, _, secret_key = api_keys.split(",")[0].partition(":")
         err.print(f"Redis   {redis_url}")
         err.print(f"API     {public}  (SecretId {secret_id}, SecretKey {secret_key})")
+        signin = "the key pair" + (" or the console password" if settings.console_password else "")
+        err.print(f"Console {public}/console/  (sign in with {signin})")
         err.print(f"Flower  http://{host}:{flower_port}  (basic auth {flower_auth})")
         err.print(f"Worker  log in {worker.log_path}")
         err.print("[dim]Ctrl-C stops everything.[/]")

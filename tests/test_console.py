@@ -151,9 +151,8 @@ def _shot(page: Page, name: str) -> None:
 
 def _api_error(stack: Stack, action: str, params: dict[str, Any]) -> ApiError:
     """The error the HTTP API itself answers for ``params``."""
-    with ApiClient(stack.endpoint, SECRET_ID, SECRET_KEY) as api:
-        with pytest.raises(ApiError) as info:
-            api.call(action, params)
+    with ApiClient(stack.endpoint, SECRET_ID, SECRET_KEY) as api, pytest.raises(ApiError) as info:
+        api.call(action, params)
     return info.value
 
 
@@ -289,7 +288,7 @@ def test_upload_with_the_flow_and_watch_the_task(
             assert getattr(picture, "n_frames", 1) > 1  # it animates
             formats.append(picture.format)
             width, height = picture.size
-        expect(card.locator(".out-dimensions")).to_have_text(f"{width}×{height} px")
+        expect(card.locator(".out-dimensions")).to_have_text(f"{width}\u00d7{height} px")
         natural = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
         assert natural == [width, height]
     assert sorted(formats) == ["GIF", "WEBP"]
