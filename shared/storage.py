@@ -259,13 +259,15 @@ class S3Storage:
 
     def _client(self, role: str = "data") -> S3Client:
         """The process's client (``role`` ``"urls"``: the one signing users' URLs)."""
+        if not self.options.public_endpoint_url:
+            role = "data"
         with self._lock:
             if self._pid != os.getpid():
                 self._clients, self._pid = {}, os.getpid()
             client = self._clients.get(role)
             if client is None:
                 endpoint = self.options.endpoint_url
-                if role == "urls" and self.options.public_endpoint_url:
+                if role == "urls":
                     endpoint = self.options.public_endpoint_url
                 client = self._clients[role] = self._build_client(endpoint)
             return client
