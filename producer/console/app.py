@@ -20,7 +20,6 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -84,16 +83,15 @@ class _Static(StaticFiles):
         return response
 
 
-def _csp(public_url: str | None) -> str:
-    images = "'self' blob:"
-    if public_url:
-        parts = urlsplit(public_url)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            images += f" {parts.scheme}://{parts.netloc}"
+def _csp() -> str:
+    """Only our own scripts, styles and connections. Outputs may come from another origin
+    (a public URL, an object store's presigned URLs): images and media may load from any
+    http(s) address, which runs no code."""
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src {images}; media-src {images}; connect-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+        "img-src 'self' blob: http: https:; media-src 'self' blob: http: https:; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+        "object-src 'none'"
     )
 
 
@@ -327,7 +325,7 @@ def create_console(client: Client, uploads: Uploads) -> FastAPI:
     async def unknown(request: Request, rest: str) -> Any:
         raise ApiError(f"no console endpoint {rest!r}", "ResourceNotFound")
 
-    console.mount("/", _Static(STATIC, _csp(settings.public_url)), name="console-static")
+    console.mount("/", _Static(STATIC, _csp()), name="console-static")
     return console
 
 
