@@ -23,6 +23,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.vod.v20180717 import models, vod_client
 
+from animgraph.producer import Client
 from animgraph.producer.http_client import ApiClient
 from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.redis_server import RedisServer, free_port
@@ -40,6 +41,7 @@ class Stack:
     endpoint: str
     host: str
     settings: Settings
+    logs: tuple[Path, ...] = ()
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -70,17 +72,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
         settings = Settings(redis_url=redis_server.url, data_dir=tmp)
         worker = WorkerProcess(redis_server.url, tmp, name="api", concurrency=2, env=env).start()
+        api_log = open(tmp / "api-server.log", "wb")  # noqa: SIM115 - closed below
         api = subprocess.Popen(
             [sys.executable, "-m", "animgraph.producer", "api", "--port", str(port)],
-            env={**os.environ, **env},
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=api_log,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_for_workers(redis_server.url, settings)
             _wait_http(f"http://{host}/openapi.json", api)
-            yield Stack(f"http://{host}", host, settings)
+            yield Stack(f"http://{host}", host, settings, (tmp / "api-server.log", worker.log_path))
         finally:
             api.terminate()
             api.wait(10)
+            api_log.close()
             worker.stop()
 
 
@@ -534,3 +540,41 @@ def test_events_through_the_sdk(stack: Stack, corpus_dir: Path) -> None:
     assert changed.TaskId == task_id and changed.Status == "FINISH"
     malformed = _sdk_error(sdk, "ConfirmEvents", {"EventHandles": ["not-a-handle"]})
     assert malformed.code == "InvalidParameterValue.EventHandles"
+
+
+def test_an_upload_beyond_the_limit_is_refused_before_its_bytes(stack: Stack) -> None:
+    """A client announcing 2 GB is answered 413 at once, without sending them."""
+    import socket
+
+    sdk = _sdk(stack)
+    applied = _call(sdk, "ApplyUpload", {"MediaType": "mp4"})
+    host, port = stack.host.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(
+            (
+                f"PUT {applied.MediaStoragePath} HTTP/1.1\r\nHost: {stack.host}\r\n"
+                f"Authorization: Bearer {applied.TempCertificate.Token}\r\n"
+                "Content-Length: 2147483648\r\nContent-Type: video/mp4\r\n\r\n"
+            ).encode()
+            + b"x" * 1024
+        )
+        answer = ""
+        while "LimitExceeded" not in answer and (chunk := conn.recv(65536)):
+            answer += chunk.decode()
+    assert answer.startswith("HTTP/1.1 413") and "LimitExceeded.UploadSize" in answer
+
+
+def test_secrets_never_reach_logs_or_events(stack: Stack) -> None:
+    """Runs last in this module: nothing written by the API or the worker holds a secret."""
+    sdk = _sdk(stack)
+    applied = _call(sdk, "ApplyUpload", {"MediaType": "mp4"})
+    secrets = [SECRET_KEY, applied.TempCertificate.Token]
+    _sdk_error(_sdk(stack, secret_key="a-wrong-secret"), "DescribeTasks", {})
+    texts = [path.read_text(errors="replace") for path in stack.logs if path.exists()]
+    assert any(texts)  # the worker log at least (the API logs only warnings)
+    with Client(stack.settings) as client:
+        stream = client.state.redis.xrange("animgraph:events")
+        texts += [json.dumps(entry) for entry in stream]
+    for text in texts:
+        for secret in [*secrets, "a-wrong-secret"]:
+            assert secret not in text
