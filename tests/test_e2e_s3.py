@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from conftest import S3Server
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -23,6 +23,9 @@ from animgraph.producer.local import WorkerProcess
 from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
+
+if TYPE_CHECKING:  # the type only: at run time another conftest.py may own the name
+    from conftest import S3Server
 
 pytestmark = pytest.mark.e2e
 

@@ -11,11 +11,11 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlparse
 
 import httpx
 import pytest
-from conftest import S3Server
 
 from animgraph.shared.errors import TransientError
 from animgraph.shared.redis_server import free_port
@@ -29,6 +29,9 @@ from animgraph.shared.storage import (
     open_storage,
     validate_key,
 )
+
+if TYPE_CHECKING:  # the type only: at run time another conftest.py may own the name
+    from conftest import S3Server
 
 BACKENDS = ("file", "memory", "s3")
 BAD_KEYS = ("", "/etc/passwd", "../x", "a/../../x", "a/./..")
