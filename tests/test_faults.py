@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from animgraph.producer import Client, RecordingSender
+from animgraph.producer.http_client import ApiClient
 from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.models import EventContent, ProcedureTask
-from animgraph.shared.redis_server import RedisServer
+from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -188,9 +192,37 @@ def test_a_step_that_kills_its_worker_every_time_is_stopped(
         assert worker.alive()
 
 
+def _api(s: Stack, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        **s.env,
+        "ANIMGRAPH_REDIS_URL": s.redis.url,
+        "ANIMGRAPH_DATA_DIR": str(s.data_dir),
+        "ANIMGRAPH_API_KEYS": "AKIDfault:fault-secret",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "animgraph.producer", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _until(lambda: _answers(f"http://127.0.0.1:{port}/openapi.json"), 60, "the API")
+    return proc
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+        return True
+    except httpx.TransportError:
+        return False
+
+
 def test_redis_restarted_mid_flight(tmp_path: Path, corpus_dir: Path) -> None:
     with stack(tmp_path) as s, Client(s.settings) as client:
         s.worker("restart")
+        port = free_port()
+        api = _api(s, port)
         file_id = client.register_media(corpus_dir / "vtest.avi").file_id
         items = [
             {"Definition": 20000, "StartTimeOffset": 1, "EndTimeOffset": 3},
@@ -209,8 +241,13 @@ def test_redis_restarted_mid_flight(tmp_path: Path, corpus_dir: Path) -> None:
         events = _all_events(client)
         for task_id in task_ids:
             assert len(_for(events, task_id)) == 1
-        # The producer reconnected by itself too.
+        # The producer and the API reconnected by themselves too.
         assert client.wait(_submit(client, file_id, items[:1]), timeout_s=60).status == "FINISH"
+        with ApiClient(f"http://127.0.0.1:{port}", "AKIDfault", "fault-secret") as http:
+            listed = http.call("DescribeTasks", {"Limit": 100})["TaskSet"]
+            assert {t["TaskId"] for t in listed} >= set(task_ids)
+        api.terminate()
+        api.wait(10)
 
 
 def test_stalled_procedures_are_finished_by_the_reconciler(
