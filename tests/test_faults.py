@@ -287,7 +287,7 @@ def test_stalled_procedures_are_finished_by_the_reconciler(
 
 def test_time_limits_stop_a_step_and_the_worker_lives_on(tmp_path: Path, corpus_dir: Path) -> None:
     with (
-        stack(tmp_path, ANIMGRAPH_SOFT_TIME_LIMIT_S="1", ANIMGRAPH_TIME_LIMIT_S="3") as s,
+        stack(tmp_path, ANIMGRAPH_SOFT_TIME_LIMIT_S="3", ANIMGRAPH_TIME_LIMIT_S="6") as s,
         Client(s.settings) as client,
     ):
         worker = s.worker("limits")

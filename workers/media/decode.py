@@ -8,6 +8,7 @@ earlier, so the animation opens on the right picture; frames from ``end_s`` on a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -97,6 +98,7 @@ def decode_segment(
     with open_source(src) as container:
         stream = first_video_stream(container)
         _refuse_oversized(stream.codec_context.width, stream.codec_context.height, max_pixels)
+        _carry_encoder_hints(container, stream)
         stream.codec_context.thread_type = "AUTO"
         writer = FrameWriter(dest_dir, width, height)
         try:
@@ -147,6 +149,27 @@ def source_color_range(frame: Frame) -> ColorRange:
     if int(frame.color_range) == _AVCOL_RANGE_JPEG or frame.format.name.startswith("yuvj"):
         return ColorRange.JPEG
     return ColorRange.MPEG
+
+
+_X264_VERSION = re.compile(rb"x264 - core (\d+)")
+
+
+def _carry_encoder_hints(container: Any, stream: Any) -> None:
+    """Tell the decoder what only the first packet says, since a seek skips it.
+
+    FFmpeg's H.264 decoder works around bugs of old x264 builds (4:4:4 chroma among them) when
+    an SEI at the start names the build; decoding from a later keyframe never sees it and gives
+    green pictures. The build is read here and handed to the decoder as ``x264_build``.
+    """
+    if stream.codec_context.name != "h264":
+        return
+    try:
+        first = next(container.demux(stream), None)
+    except av.error.FFmpegError:
+        return
+    match = _X264_VERSION.search(bytes(first)) if first is not None else None
+    if match:
+        stream.codec_context.options = {"x264_build": match.group(1).decode()}
 
 
 def _decode_into(
