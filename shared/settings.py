@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         default=24 * 3600, ge=1, description="A WAITING task never started this long is failed"
     )
     reconcile_interval_s: float = Field(default=30.0, gt=0)
+    split_min_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Segments at least this long are encoded in time slices on several workers",
+    )
+    split_slice_s: float = Field(default=10.0, gt=0, description="Length of one time slice")
     visibility_timeout_s: int = Field(default=3600, ge=10, description="Redis redelivery timeout")
     unacked_restore_interval_s: float = Field(default=10.0, gt=0)
     soft_time_limit_s: int = Field(default=540, ge=1)

@@ -68,6 +68,8 @@ class SubtaskPlan(WireModel):
     end_s: float = 0.0
     width_px: int = 0
     height_px: int = 0
+    slices: int = 1
+    slice_s: float = 0.0
     error_code: str = ""
     error_message: str = ""
 

@@ -6,6 +6,7 @@ template changed later does not change a procedure already running.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from animgraph.shared.errors import InvalidInputError
@@ -17,7 +18,7 @@ from animgraph.shared.models import (
 from animgraph.shared.state import SubtaskPlan
 from animgraph.workers.media.geometry import output_size
 
-__all__ = ["display_size", "plan_subtasks", "resolve_offsets"]
+__all__ = ["display_size", "plan_subtasks", "resolve_offsets", "slicing"]
 
 
 def resolve_offsets(
@@ -49,10 +50,27 @@ def display_size(meta: MediaMetaData) -> tuple[int, int]:
     return meta.width, meta.height
 
 
+def slicing(
+    start_s: float, end_s: float, fps: int, *, min_s: float, slice_s: float
+) -> tuple[int, float]:
+    """How many time slices a segment is encoded in, and their length: segments of at least
+    ``min_s`` seconds are cut in slices of about ``slice_s`` (a whole number of output frames,
+    so the frame grid runs on across slices); shorter ones stay whole."""
+    length = end_s - start_s
+    if length < min_s or length <= slice_s:
+        return 1, 0.0
+    frames = max(1, round(slice_s * fps))
+    step = frames / fps
+    return math.ceil(length / step - 1e-9), step
+
+
 def plan_subtasks(
     items: tuple[AnimatedGraphicTaskInput, ...],
     meta: MediaMetaData,
     get_template: Callable[[int], AnimatedGraphicsTemplate | None],
+    *,
+    split_min_s: float = math.inf,
+    split_slice_s: float = 10.0,
 ) -> tuple[SubtaskPlan, ...]:
     """One plan per requested image; a plan that cannot run carries its error code instead."""
     duration_s = meta.video_duration or meta.duration
@@ -92,6 +110,9 @@ def plan_subtasks(
             height=template.height,
             adaptive=template.resolution_adaptive == "open",
         )
+        slices, slice_s = slicing(
+            start_s, end_s, template.fps, min_s=split_min_s, slice_s=split_slice_s
+        )
         plans.append(
             SubtaskPlan(
                 index=index,
@@ -101,6 +122,8 @@ def plan_subtasks(
                 end_s=end_s,
                 width_px=width,
                 height_px=height,
+                slices=slices,
+                slice_s=slice_s,
             )
         )
     return tuple(plans)

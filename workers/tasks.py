@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypedDict
 
 import redis
@@ -53,6 +54,7 @@ from animgraph.workers.app import app
 from animgraph.workers.media.decode import decode_segment
 from animgraph.workers.media.encode import encode_gif, encode_webp
 from animgraph.workers.media.framestore import FrameSet
+from animgraph.workers.media.join import join_gifs, join_webps
 from animgraph.workers.media.select import Shown, select_frames
 from animgraph.workers.plan import plan_subtasks
 from animgraph.workers.push import post_event
@@ -86,8 +88,19 @@ class Step(TypedDict):
 OK: Step = {"ok": True, "code": "", "message": ""}
 
 
-def _work_key(task_id: str, index: int, name: str) -> str:
-    return f"work/{task_id}/{index}/{name}"
+def _work_key(task_id: str, index: int, name: str, part: int | None = None) -> str:
+    """Intermediate files of a subtask, or of one time slice (``part``) of a split subtask."""
+    if part is None:
+        return f"work/{task_id}/{index}/{name}"
+    return f"work/{task_id}/{index}/p{part}/{name}"
+
+
+def _window(plan: SubtaskPlan, part: int | None) -> tuple[float, float]:
+    """The seconds of the source a step works on: the whole segment, or one slice of it."""
+    if part is None or plan.slices <= 1:
+        return plan.start_s, plan.end_s
+    start = plan.start_s + part * plan.slice_s
+    return round(start, 6), round(min(start + plan.slice_s, plan.end_s), 6)
 
 
 def _plan(rt: Runtime, task_id: str, index: int) -> SubtaskPlan:
@@ -155,14 +168,19 @@ def _progress_reporter(
     return report
 
 
-def _guarded(step: str, body: Callable[[Runtime, str, int], Step]) -> Callable[..., Step]:
+StepBody = Callable[[Runtime, str, int, int | None], Step]
+
+
+def _guarded(step: str, body: StepBody) -> Callable[..., Step]:
     """Wrap a step: attempt counting, errors as values, transient errors raised for retry."""
 
-    def run(self: Task, prev: Step | None, task_id: str, index: int) -> Step:
+    def run(
+        self: Task, prev: Step | None, task_id: str, index: int, part: int | None = None
+    ) -> Step:
         rt = runtime()
         if prev is not None and not prev["ok"]:
             return prev
-        attempts_key = f"animgraph:attempts:{task_id}:{index}:{step}"
+        attempts_key = f"animgraph:attempts:{task_id}:{index}:{part}:{step}"
         attempts = int(rt.state.redis.incr(attempts_key))
         rt.state.redis.expire(attempts_key, rt.settings.task_ttl_s)
         retries = int(self.request.retries or 0)
@@ -176,7 +194,7 @@ def _guarded(step: str, body: Callable[[Runtime, str, int], Step]) -> Callable[.
             )
         try:
             _inject_fault(rt.settings.fault_injection, step)
-            return body(rt, task_id, index)
+            return body(rt, task_id, index, part)
         except SubtaskError as exc:
             return _fail(rt, task_id, index, exc.code, exc.message)
         except (TransientError, *REDIS_DOWN):
@@ -233,6 +251,8 @@ def procedure(self: Task, task_id: str) -> None:
             items,
             media.info.meta_data,
             rt.state.get_template,
+            split_min_s=rt.settings.split_min_s,
+            split_slice_s=rt.settings.split_slice_s,
         )
     record = rt.state.save_plans(task_id, plans)
     now = now_iso()
@@ -241,14 +261,16 @@ def procedure(self: Task, task_id: str) -> None:
             rt.state.update_subtask(task_id, plan.index, begin_process_time=now)
             _fail(rt, task_id, plan.index, plan.error_code, plan.error_message)
     priority = redis_priority(record.request.tasks_priority)
+    # One chain per subtask, or per time slice of a subtask split across workers.
     header = [
         chain(
-            decode.si(None, task_id, plan.index).set(priority=priority),
-            select.s(task_id, plan.index).set(priority=priority),
-            encode.s(task_id, plan.index).set(priority=priority),
+            decode.si(None, task_id, plan.index, part).set(priority=priority),
+            select.s(task_id, plan.index, part).set(priority=priority),
+            encode.s(task_id, plan.index, part).set(priority=priority),
         )
         for plan in record.plans
         if not plan.error_code
+        for part in (range(plan.slices) if plan.slices > 1 else [None])
     ]
     body = notify.si(task_id).set(priority=priority)
     if header:
@@ -261,53 +283,61 @@ def procedure(self: Task, task_id: str) -> None:
 # --- the three media steps -----------------------------------------------------------------
 
 
-def _decode(rt: Runtime, task_id: str, index: int) -> Step:
+def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
     plan = _plan(rt, task_id, index)
-    if all(rt.storage.exists(_work_key(task_id, index, n)) for n in FRAME_FILES):
+    if all(rt.storage.exists(_work_key(task_id, index, n, part)) for n in FRAME_FILES):
         return OK  # redelivered after the frames were stored
-    rt.state.update_subtask(task_id, index, begin_process_time=now_iso(), progress=DECODE_BAND[0])
+    start_s, end_s = _window(plan, part)
+    if not rt.state.get_subtask(task_id, index).begin_process_time:
+        rt.state.update_subtask(task_id, index, begin_process_time=now_iso())
+    if part is None:
+        rt.state.update_subtask(task_id, index, progress=DECODE_BAND[0])
     record = rt.state.get_record(task_id)
     media = rt.state.get_media(record.request.file_id) if record else None
     if media is None:
         raise SubtaskError(
             "the source file no longer exists", "SourceFileError.DownloadNotAccessible"
         )
-    scratch = rt.scratch(task_id, str(index), "decode")
+    scratch = rt.scratch(task_id, str(index), str(part), "decode")
     try:
         source = rt.storage.local_path(media.source_key, scratch)
         frames = decode_segment(
             source,
             scratch / "frames",
-            start_s=plan.start_s,
-            end_s=plan.end_s,
+            start_s=start_s,
+            end_s=end_s,
             width=plan.width_px,
             height=plan.height_px,
-            progress=_progress_reporter(rt, task_id, index, DECODE_BAND),
+            progress=_progress_reporter(rt, task_id, index, DECODE_BAND) if part is None else None,
             max_pixels=rt.settings.max_frame_pixels,
         )
         # The manifest goes last: its presence means the frames are complete.
         for name in reversed(FRAME_FILES):
-            rt.storage.put_file(_work_key(task_id, index, name), frames.directory / name, move=True)
+            key = _work_key(task_id, index, name, part)
+            rt.storage.put_file(key, frames.directory / name, move=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return OK
 
 
-def _load_frames(rt: Runtime, task_id: str, index: int, scratch: Any) -> FrameSet:
-    paths = [rt.storage.local_path(_work_key(task_id, index, n), scratch) for n in FRAME_FILES]
+def _load_frames(rt: Runtime, task_id: str, index: int, part: int | None, scratch: Any) -> FrameSet:
+    paths = [
+        rt.storage.local_path(_work_key(task_id, index, n, part), scratch) for n in FRAME_FILES
+    ]
     return FrameSet.load(paths[0].parent)
 
 
-def _select(rt: Runtime, task_id: str, index: int) -> Step:
+def _select(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
     plan = _plan(rt, task_id, index)
     assert plan.template is not None
-    scratch = rt.scratch(task_id, str(index), "select")
+    start_s, end_s = _window(plan, part)
+    scratch = rt.scratch(task_id, str(index), str(part), "select")
     try:
-        frames = _load_frames(rt, task_id, index, scratch)
+        frames = _load_frames(rt, task_id, index, part, scratch)
         selection = select_frames(
             frames.pts_s,
-            start_s=plan.start_s,
-            end_s=plan.end_s,
+            start_s=start_s,
+            end_s=end_s,
             fps=plan.template.fps,
             max_frames=rt.settings.max_output_frames,
         )
@@ -317,10 +347,11 @@ def _select(rt: Runtime, task_id: str, index: int) -> Step:
             )
         path = scratch / "selection.json"
         path.write_text(json.dumps([[s.index, s.start_s, s.duration_s] for s in selection]))
-        rt.storage.put_file(_work_key(task_id, index, "selection.json"), path, move=True)
+        rt.storage.put_file(_work_key(task_id, index, "selection.json", part), path, move=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    rt.state.update_subtask(task_id, index, progress=SELECT_AT)
+    if part is None:
+        rt.state.update_subtask(task_id, index, progress=SELECT_AT)
     return OK
 
 
@@ -332,19 +363,17 @@ def _md5(path: Any) -> str:
     return digest.hexdigest()
 
 
-def _encode(rt: Runtime, task_id: str, index: int) -> Step:
+def _encode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
     plan = _plan(rt, task_id, index)
     template = plan.template
     assert template is not None
-    record = rt.state.get_record(task_id)
-    assert record is not None
-    key = f"outputs/{task_id}/{index}/v.f{template.definition}.{template.format}"
-    scratch = rt.scratch(task_id, str(index), "encode")
+    scratch = rt.scratch(task_id, str(index), str(part), "encode")
     try:
-        frames = _load_frames(rt, task_id, index, scratch)
-        sel_path = rt.storage.local_path(_work_key(task_id, index, "selection.json"), scratch)
+        frames = _load_frames(rt, task_id, index, part, scratch)
+        sel_key = _work_key(task_id, index, "selection.json", part)
         selection = tuple(
-            Shown(index=i, start_s=s, duration_s=d) for i, s, d in json.loads(sel_path.read_text())
+            Shown(index=i, start_s=s, duration_s=d)
+            for i, s, d in json.loads(rt.storage.local_path(sel_key, scratch).read_text())
         )
         out = scratch / f"out.{template.format}"
         encoder = encode_gif if template.format == "gif" else encode_webp
@@ -353,20 +382,35 @@ def _encode(rt: Runtime, task_id: str, index: int) -> Step:
             selection,
             out,
             quality=template.quality,
-            progress=_progress_reporter(rt, task_id, index, ENCODE_BAND),
+            progress=_progress_reporter(rt, task_id, index, ENCODE_BAND) if part is None else None,
         )
-        size = out.stat().st_size
-        md5 = _md5(out)
-        rt.storage.put_file(key, out, move=True)
+        if part is None:
+            _store_output(rt, task_id, plan, out)
+        else:
+            rt.storage.put_file(_work_key(task_id, index, f"part.{template.format}", part), out)
+            done = int(rt.state.redis.incr(f"animgraph:task:{task_id}:parts:{index}"))
+            rt.state.update_subtask(task_id, index, progress=min(95, 5 + 90 * done // plan.slices))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return OK
+
+
+def _store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> None:
+    """Store a finished animated image and mark its subtask SUCCESS with its ``Output``."""
+    template = plan.template
+    record = rt.state.get_record(task_id)
+    assert template is not None and record is not None
+    key = f"outputs/{task_id}/{plan.index}/v.f{template.definition}.{template.format}"
+    size = out.stat().st_size
+    md5 = _md5(out)
+    rt.storage.put_file(key, out)
     duration_s = plan.end_s - plan.start_s
     item = MediaAnimatedGraphicsItem(
         url=rt.storage.url(key),
         definition=template.definition,
         container=template.format,
-        width=frames.width,
-        height=frames.height,
+        width=plan.width_px,
+        height=plan.height_px,
         bitrate=round(size * 8 / duration_s) if duration_s > 0 else 0,
         size=size,
         md5=md5,
@@ -375,16 +419,41 @@ def _encode(rt: Runtime, task_id: str, index: int) -> Step:
     )
     rt.state.update_subtask(
         task_id,
-        index,
+        plan.index,
         status="SUCCESS",
         message="SUCCESS",
         output=item.model_dump(),
         progress=100,
         finish_time=now_iso(),
     )
-    _subtask_changed(rt, task_id, index)
-    rt.state.add_media_output(record.request.file_id, item, f"outputs/{task_id}/{index}")
-    return OK
+    _subtask_changed(rt, task_id, plan.index)
+    rt.state.add_media_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
+
+
+def _join_parts(rt: Runtime, task_id: str, plan: SubtaskPlan) -> None:
+    """Join the slices of a split subtask into its output (when every slice succeeded)."""
+    template = plan.template
+    assert template is not None
+    name = f"part.{template.format}"
+    keys = [_work_key(task_id, plan.index, name, k) for k in range(plan.slices)]
+    if not all(rt.storage.exists(key) for key in keys):
+        return  # a slice failed: the subtask is FAIL already, or is finished as such below
+    scratch = rt.scratch(task_id, str(plan.index), "join")
+    try:
+        parts = []
+        for k, key in enumerate(keys):
+            local = scratch / f"{k}.{template.format}"
+            shutil.copyfile(rt.storage.local_path(key, scratch / "dl"), local)
+            parts.append(local)
+        out = scratch / f"out.{template.format}"
+        if template.format == "gif":
+            join_gifs(parts, out)
+        else:
+            windows = [_window(plan, k) for k in range(plan.slices)]
+            join_webps(parts, out, still_ms=[round((e - s) * 1000) for s, e in windows])
+        _store_output(rt, task_id, plan, out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 _run_decode = _guarded("decode", _decode)
@@ -393,21 +462,23 @@ _run_encode = _guarded("encode", _encode)
 
 
 @app.task(name=DECODE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
-def decode(self: Task, prev: Step | None, task_id: str, index: int) -> Step:
-    """Decode the subtask's segment, rotated and scaled to its output size, into storage."""
-    return _run_decode(self, prev, task_id, index)
+def decode(
+    self: Task, prev: Step | None, task_id: str, index: int, part: int | None = None
+) -> Step:
+    """Decode the subtask's segment (or slice), rotated and scaled to its output size."""
+    return _run_decode(self, prev, task_id, index, part)
 
 
 @app.task(name=SELECT, bind=True, **RETRY)  # type: ignore[untyped-decorator]
-def select(self: Task, prev: Step, task_id: str, index: int) -> Step:
+def select(self: Task, prev: Step, task_id: str, index: int, part: int | None = None) -> Step:
     """Choose the frames shown and their display times on the source clock."""
-    return _run_select(self, prev, task_id, index)
+    return _run_select(self, prev, task_id, index, part)
 
 
 @app.task(name=ENCODE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
-def encode(self: Task, prev: Step, task_id: str, index: int) -> Step:
-    """Encode the selected frames as the template's GIF or WebP and store the output."""
-    return _run_encode(self, prev, task_id, index)
+def encode(self: Task, prev: Step, task_id: str, index: int, part: int | None = None) -> Step:
+    """Encode the selected frames as the template's GIF or WebP (or one slice of it)."""
+    return _run_encode(self, prev, task_id, index, part)
 
 
 # --- the notifier --------------------------------------------------------------------------
@@ -436,8 +507,14 @@ def _finish(rt: Runtime, task_id: str, reason: str) -> None:
 
 @app.task(name=NOTIFY, **RETRY)  # type: ignore[untyped-decorator]
 def notify(task_id: str) -> None:
-    """Assemble the MediaProcessResultSet, finish the task and emit ProcedureStateChanged."""
-    _finish(runtime(), task_id, "the subtask did not finish")
+    """Join split subtasks, assemble the MediaProcessResultSet, finish the task and emit
+    ProcedureStateChanged."""
+    rt = runtime()
+    record = rt.state.get_record(task_id)
+    for plan in record.plans if record else ():
+        if plan.slices > 1 and rt.state.get_subtask(task_id, plan.index).status == "PROCESSING":
+            _join_parts(rt, task_id, plan)
+    _finish(rt, task_id, "the subtask did not finish")
 
 
 @app.task(name=NOTIFY_FAILED, **RETRY)  # type: ignore[untyped-decorator]

@@ -7,7 +7,7 @@ import pytest
 from animgraph.shared.errors import InvalidInputError
 from animgraph.shared.models import AnimatedGraphicTaskInput, MediaMetaData
 from animgraph.shared.templates import PRESETS
-from animgraph.workers.plan import display_size, plan_subtasks, resolve_offsets
+from animgraph.workers.plan import display_size, plan_subtasks, resolve_offsets, slicing
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,36 @@ def test_plan_keeps_each_subtask_error_to_itself() -> None:
     )
     assert late.error_code == "InvalidInput.InvalidTimeOffset" and late.template is not None
     assert [p.index for p in (good, unknown, late)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "fps", "expected"),
+    [
+        (0, 20, 10, (1, 0.0)),  # shorter than the split threshold: whole
+        (0, 60, 10, (6, 10.0)),
+        (0, 61, 10, (7, 10.0)),
+        (5, 65, 3, (6, 10.0)),
+        (0, 40, 7, (4, 10.0)),  # 70 frames of 1/7 s
+        (0, 40, 6, (4, 10.0)),
+        (0, 35, 4, (4, 10.0)),
+        (0, 30, 1, (3, 10.0)),
+    ],
+)
+def test_slicing(start: float, end: float, fps: int, expected: tuple[int, float]) -> None:
+    slices, step = slicing(start, end, fps, min_s=30, slice_s=10)
+    assert (slices, round(step, 6)) == expected
+    if slices > 1:
+        assert abs(step * fps - round(step * fps)) < 1e-9  # whole output frames per slice
+        assert (slices - 1) * step < end - start <= slices * step + 1e-9
+
+
+def test_plan_splits_long_segments_only() -> None:
+    meta = MediaMetaData(width=1920, height=1080, duration=90.0, video_duration=90.0)
+    items = (
+        AnimatedGraphicTaskInput(definition=20000, start_time_offset=0, end_time_offset=60),
+        AnimatedGraphicTaskInput(definition=20000, start_time_offset=0, end_time_offset=10),
+    )
+    long, short = plan_subtasks(items, meta, PRESETS.get, split_min_s=30, split_slice_s=10)
+    assert (long.slices, long.slice_s, short.slices) == (6, 10.0, 1)
+    [whole] = plan_subtasks(items[:1], meta, PRESETS.get)
+    assert whole.slices == 1
