@@ -9,97 +9,109 @@ Every part starts with a whole frame, so no frame depends on another part.
 
 from __future__ import annotations
 
+import io
 import struct
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = ["join_gifs", "join_webps"]
 
 
 # --- GIF -----------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Gif:
-    header: bytes  # signature + logical screen descriptor
-    global_table: bytes
-    table_bits: int  # the size field of the global table (entries = 2 ** (bits + 1))
-    blocks: list[bytes]
+_COPY = 1 << 20
 
 
-def _sub_blocks(data: bytes, pos: int) -> int:
-    """The position after a chain of data sub-blocks starting at ``pos``."""
+def _read(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise ValueError("truncated GIF")
+    return data
+
+
+def _copy_sub_blocks(src: BinaryIO, dest: BinaryIO) -> None:
+    """Copy a chain of data sub-blocks (size byte, data) up to its terminator."""
     while True:
-        size = data[pos]
-        pos += 1 + size
-        if size == 0:
-            return pos
+        size = _read(src, 1)
+        dest.write(size)
+        if size == b"\0":
+            return
+        dest.write(_read(src, size[0]))
 
 
-def _parse_gif(data: bytes) -> _Gif:
-    if data[:6] not in (b"GIF87a", b"GIF89a"):
+def _gif_header(src: BinaryIO) -> tuple[bytes, bytes, int]:
+    """The signature and logical screen descriptor, the global colour table and its size bits."""
+    header = _read(src, 13)
+    if header[:6] not in (b"GIF87a", b"GIF89a"):
         raise ValueError("not a GIF")
-    packed = data[10]
-    table_bits = packed & 0x07
-    table_size = 3 * (2 ** (table_bits + 1)) if packed & 0x80 else 0
-    header, pos = data[:13], 13
-    global_table = data[pos : pos + table_size]
-    pos += table_size
-    blocks = []
-    while pos < len(data):
-        kind = data[pos]
-        if kind == 0x3B:  # trailer
-            break
-        if kind == 0x21:  # extension: introducer, label, sub-blocks
-            end = _sub_blocks(data, pos + 2)
-        elif kind == 0x2C:  # image: descriptor, optional local table, LZW size, sub-blocks
-            local = data[pos + 9]
-            local_size = 3 * (2 ** ((local & 0x07) + 1)) if local & 0x80 else 0
-            end = _sub_blocks(data, pos + 10 + local_size + 1)
+    packed = header[10]
+    table = _read(src, 3 * (2 ** ((packed & 0x07) + 1))) if packed & 0x80 else b""
+    return header, table, packed & 0x07
+
+
+def _copy_gif_blocks(src: BinaryIO, dest: BinaryIO, table: bytes, bits: int, first: bool) -> None:
+    """Copy a GIF's blocks; later parts drop their loop extension and carry their global table
+    as each frame's local table. Streams: memory does not grow with the file."""
+    while kind := src.read(1):
+        if kind == b"\x3b":  # trailer
+            return
+        if kind == b"\x21":  # extension: label, then sub-blocks
+            label = _read(src, 1)
+            if label == b"\xff" and not first:
+                _copy_sub_blocks(src, io.BytesIO())  # skip the application extension
+                continue
+            dest.write(kind + label)
+            _copy_sub_blocks(src, dest)
+        elif kind == b"\x2c":  # image: descriptor, local table, LZW code size, sub-blocks
+            descriptor = _read(src, 9)
+            packed = descriptor[8]
+            local = _read(src, 3 * (2 ** ((packed & 0x07) + 1))) if packed & 0x80 else b""
+            if not local and not first and table:
+                packed, local = packed | 0x80 | bits, table
+            dest.write(kind + descriptor[:8] + bytes([packed]) + local + _read(src, 1))
+            _copy_sub_blocks(src, dest)
         else:
-            raise ValueError(f"unexpected GIF block 0x{kind:02x} at {pos}")
-        blocks.append(data[pos:end])
-        pos = end
-    return _Gif(header, global_table, table_bits, blocks)
-
-
-def _with_local_table(image: bytes, table: bytes, bits: int) -> bytes:
-    """An image block that carries ``table`` as its local colour table (if it had none)."""
-    packed = image[9]
-    if packed & 0x80 or not table:
-        return image
-    return image[:9] + bytes([packed | 0x80 | bits]) + table + image[10:]
+            raise ValueError(f"unexpected GIF block 0x{kind[0]:02x}")
 
 
 def join_gifs(parts: Sequence[Path], dest: Path) -> None:
-    """Write the GIF made of ``parts`` played one after the other."""
-    gifs = [_parse_gif(p.read_bytes()) for p in parts]
-    first = gifs[0]
-    out = bytearray(first.header + first.global_table)
-    for n, gif in enumerate(gifs):
-        for block in gif.blocks:
-            if block[0] == 0x21 and block[1] == 0xFF and n > 0:
-                continue  # application extensions (the loop count) once, from the first part
-            if block[0] == 0x2C and n > 0:
-                block = _with_local_table(block, gif.global_table, gif.table_bits)
-            out += block
-    out += b"\x3b"
-    dest.write_bytes(bytes(out))
+    """Write the GIF made of ``parts`` played one after the other (streamed, part by part)."""
+    with open(dest, "wb") as out:
+        for n, part in enumerate(parts):
+            with open(part, "rb") as src:
+                header, table, bits = _gif_header(src)
+                if n == 0:
+                    out.write(header + table)
+                _copy_gif_blocks(src, out, table, bits, first=n == 0)
+        out.write(b"\x3b")
 
 
 # --- WebP ----------------------------------------------------------------------------------
 
 
-def _chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise ValueError("not a WebP")
-    pos = 12
-    while pos + 8 <= len(data):
-        tag = data[pos : pos + 4]
-        (size,) = struct.unpack("<I", data[pos + 4 : pos + 8])
-        yield tag, data[pos + 8 : pos + 8 + size]
-        pos += 8 + size + (size & 1)
+def _chunk_heads(path: Path) -> list[tuple[bytes, int, int]]:
+    """(tag, payload offset, payload size) of each chunk of a WebP file, read from headers."""
+    heads = []
+    with open(path, "rb") as src:
+        riff = src.read(12)
+        if riff[:4] != b"RIFF" or riff[8:12] != b"WEBP":
+            raise ValueError("not a WebP")
+        pos = 12
+        while head := src.read(8):
+            if len(head) < 8:
+                break
+            tag, (size,) = head[:4], struct.unpack("<I", head[4:])
+            heads.append((tag, pos + 8, size))
+            pos += 8 + size + (size & 1)
+            src.seek(pos)
+    return heads
+
+
+def _payload(path: Path, offset: int, size: int) -> bytes:
+    with open(path, "rb") as src:
+        src.seek(offset)
+        return src.read(size)
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:
@@ -110,43 +122,69 @@ def _u24(value: int) -> bytes:
     return value.to_bytes(3, "little")
 
 
-def _still_as_frame(chunks: list[tuple[bytes, bytes]], width: int, height: int, ms: int) -> bytes:
-    """An ``ANMF`` frame from a still WebP's picture chunks (``ALPH`` and ``VP8``/``VP8L``)."""
-    picture = b"".join(_chunk(t, p) for t, p in chunks if t in (b"ALPH", b"VP8 ", b"VP8L"))
-    header = _u24(0) + _u24(0) + _u24(width - 1) + _u24(height - 1) + _u24(ms) + b"\x02"
-    return _chunk(b"ANMF", header + picture)  # flags: no blending, no disposal
-
-
 def join_webps(parts: Sequence[Path], dest: Path, still_ms: Sequence[int]) -> None:
     """Write the animated WebP made of ``parts`` played one after the other.
 
     ``still_ms[i]`` is the display time of part ``i`` if libwebp wrote it as a still picture.
+    Animation frames are copied chunk by chunk; a still part (small) becomes one frame.
     """
     vp8x = anim = b""
-    frames = []
     width = height = 0
+    pieces: list[bytes | tuple[Path, int, int]] = []  # built chunks, or chunks to copy
     for part, ms in zip(parts, still_ms, strict=True):
-        chunks = list(_chunks(part.read_bytes()))
-        tags = {t: p for t, p in chunks}
+        heads = _chunk_heads(part)
+        tags = {tag: (offset, size) for tag, offset, size in heads}
         if b"VP8X" in tags:
-            payload = tags[b"VP8X"]
+            payload = _payload(part, *tags[b"VP8X"])
             width = int.from_bytes(payload[4:7], "little") + 1
             height = int.from_bytes(payload[7:10], "little") + 1
             vp8x = vp8x or payload
         if b"ANIM" in tags:
-            anim = anim or tags[b"ANIM"]
-            frames += [_chunk(b"ANMF", p) for t, p in chunks if t == b"ANMF"]
+            anim = anim or _payload(part, *tags[b"ANIM"])
+            pieces += [
+                (part, offset - 8, 8 + size + (size & 1))
+                for t, offset, size in heads
+                if t == b"ANMF"
+            ]
         else:
+            picture = {
+                t: _payload(part, o, n) for t, o, n in heads if t in (b"ALPH", b"VP8 ", b"VP8L")
+            }
             if not width:
-                width, height = _still_size(tags)
-            frames.append(_still_as_frame(chunks, width, height, ms))
+                width, height = _still_size(picture)
+            pieces.append(_still_as_frame(picture, width, height, ms))
     if not vp8x:
         vp8x = b"\0\0\0\0" + _u24(width - 1) + _u24(height - 1)
-    flags = vp8x[0] | 0x02  # the animation flag
-    header = _chunk(b"VP8X", bytes([flags]) + vp8x[1:])
-    anim = anim or (b"\0\0\0\0" + struct.pack("<H", 0))  # background, loop forever
-    body = b"WEBP" + header + _chunk(b"ANIM", anim) + b"".join(frames)
-    dest.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    header = _chunk(b"VP8X", bytes([vp8x[0] | 0x02]) + vp8x[1:])  # the animation flag
+    anim_chunk = _chunk(b"ANIM", anim or b"\0\0\0\0" + struct.pack("<H", 0))  # loop forever
+    size = 4 + len(header) + len(anim_chunk)
+    size += sum(len(p) if isinstance(p, bytes) else p[2] for p in pieces)
+    with open(dest, "wb") as out:
+        out.write(b"RIFF" + struct.pack("<I", size) + b"WEBP" + header + anim_chunk)
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                out.write(piece)
+                continue
+            path, offset, length = piece
+            with open(path, "rb") as src:
+                src.seek(offset)
+                _copy_exactly(src, out, length)
+
+
+def _copy_exactly(src: BinaryIO, dest: BinaryIO, length: int) -> None:
+    while length > 0:
+        chunk = src.read(min(length, _COPY))
+        if not chunk:
+            raise ValueError("truncated WebP")
+        dest.write(chunk)
+        length -= len(chunk)
+
+
+def _still_as_frame(picture: dict[bytes, bytes], width: int, height: int, ms: int) -> bytes:
+    """An ``ANMF`` frame from a still WebP's picture chunks (``ALPH`` and ``VP8``/``VP8L``)."""
+    data = b"".join(_chunk(t, picture[t]) for t in (b"ALPH", b"VP8 ", b"VP8L") if t in picture)
+    header = _u24(0) + _u24(0) + _u24(width - 1) + _u24(height - 1) + _u24(ms) + b"\x02"
+    return _chunk(b"ANMF", header + data)  # flags: no blending, no disposal
 
 
 def _still_size(tags: dict[bytes, bytes]) -> tuple[int, int]:
