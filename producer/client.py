@@ -243,10 +243,13 @@ class Client:
         return info
 
     def describe_media(self, file_id: str) -> MediaInfo:
+        """A media file with its metadata and every animated image made from it."""
         record = self.state.get_media(file_id)
         if record is None:
             raise ApiError(f"FileId {file_id!r} does not exist", "InvalidParameterValue.FileId")
-        return record.info
+        return record.info.model_copy(
+            update={"animated_graphics_set": self.state.media_outputs(file_id)}
+        )
 
     def describe_media_infos(
         self, request: DescribeMediaInfosRequest | Mapping[str, Any]
@@ -277,7 +280,7 @@ class Client:
                     basic_info=basic if "basicInfo" in parts else None,
                     meta_data=info.meta_data if "metaData" in parts else None,
                     animated_graphics_info=AnimatedGraphicsInfo(
-                        animated_graphics_set=info.animated_graphics_set
+                        animated_graphics_set=self.state.media_outputs(file_id)
                     )
                     if "animatedGraphicsInfo" in parts
                     else None,

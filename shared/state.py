@@ -118,29 +118,36 @@ class State:
         outputs = f"{PREFIX}media:{file_id}:outputs"
         pipe = self.redis.pipeline()
         pipe.smembers(outputs)
-        pipe.delete(f"{PREFIX}media:{file_id}", outputs)
+        pipe.delete(
+            f"{PREFIX}media:{file_id}",
+            outputs,
+            f"{PREFIX}media:{file_id}:graphics",
+            f"{PREFIX}media:{file_id}:gseq",
+        )
         prefixes, _ = pipe.execute()
         return sorted(cast(set[str], prefixes))
 
     def add_media_output(
         self, file_id: str, item: MediaAnimatedGraphicsItem, prefix: str = ""
     ) -> None:
-        """Add an image to the media's ``AnimatedGraphicsSet`` (same Url replaced)."""
-        key = f"{PREFIX}media:{file_id}"
-
-        def update(pipe: redis.client.Pipeline) -> None:
-            raw = pipe.get(key)
-            if not raw:
-                return
-            record = MediaRecord.model_validate_json(cast(str, raw))
-            kept = tuple(i for i in record.info.animated_graphics_set if i.url != item.url)
-            info = record.info.model_copy(update={"animated_graphics_set": (*kept, item)})
-            pipe.multi()
-            pipe.set(key, record.model_copy(update={"info": info}).model_dump_json())
-
-        self.redis.transaction(update, key)
+        """Add an image to the media's ``AnimatedGraphicsSet`` (same Url replaced). Kept apart
+        from the media record, so reading a media file does not grow with its outputs."""
+        seq = int(cast(str, self.redis.incr(f"{PREFIX}media:{file_id}:gseq")))
+        value = json.dumps({"seq": seq, "item": item.model_dump(mode="json")})
+        pipe = self.redis.pipeline()
+        pipe.hset(f"{PREFIX}media:{file_id}:graphics", item.url, value)
         if prefix:
-            self.redis.sadd(f"{PREFIX}media:{file_id}:outputs", prefix)
+            pipe.sadd(f"{PREFIX}media:{file_id}:outputs", prefix)
+        pipe.execute()
+
+    def media_outputs(self, file_id: str) -> tuple[MediaAnimatedGraphicsItem, ...]:
+        """The animated images made from a media file, oldest first."""
+        raws = cast(list[str], self.redis.hvals(f"{PREFIX}media:{file_id}:graphics"))
+        entries = sorted((json.loads(raw) for raw in raws), key=lambda e: int(e["seq"]))
+        return tuple(MediaAnimatedGraphicsItem.model_validate(e["item"]) for e in entries)
+
+    def media_output_count(self, file_id: str) -> int:
+        return int(cast(str, self.redis.hlen(f"{PREFIX}media:{file_id}:graphics")))
 
     # --- templates ---------------------------------------------------------------------------
 

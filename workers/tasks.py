@@ -155,14 +155,17 @@ def _subtask_changed(rt: Runtime, task_id: str, index: int) -> None:
 def _progress_reporter(
     rt: Runtime, task_id: str, index: int, band: tuple[int, int]
 ) -> Callable[[float], None]:
-    """A callback mapping a step's 0..1 fraction into its band, writing Redis every 5 %."""
+    """A callback mapping a step's 0..1 fraction into its band, writing Redis every 5 % but
+    at most twice a second (the end of the step is always written)."""
     low, high = band
-    last = [-1]
+    last = [-1.0, 0.0]  # percent, time written
 
     def report(fraction: float) -> None:
         percent = low + int((high - low) * max(0.0, min(1.0, fraction)))
-        if percent - last[0] >= 5 or (fraction >= 1.0 and percent != last[0]):
-            last[0] = percent
+        now = time.monotonic()
+        due = percent - last[0] >= 5 and now - last[1] >= 0.5
+        if due or (fraction >= 1.0 and percent != last[0]):
+            last[0], last[1] = percent, now
             rt.state.update_subtask(task_id, index, progress=percent)
 
     return report
@@ -181,8 +184,10 @@ def _guarded(step: str, body: StepBody) -> Callable[..., Step]:
         if prev is not None and not prev["ok"]:
             return prev
         attempts_key = f"animgraph:attempts:{task_id}:{index}:{part}:{step}"
-        attempts = int(rt.state.redis.incr(attempts_key))
-        rt.state.redis.expire(attempts_key, rt.settings.task_ttl_s)
+        pipe = rt.state.redis.pipeline()
+        pipe.incr(attempts_key)
+        pipe.expire(attempts_key, rt.settings.task_ttl_s)
+        attempts = int(pipe.execute()[0])
         retries = int(self.request.retries or 0)
         if attempts - retries > rt.settings.max_attempts:
             return _fail(
@@ -288,10 +293,11 @@ def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
     if all(rt.storage.exists(_work_key(task_id, index, n, part)) for n in FRAME_FILES):
         return OK  # redelivered after the frames were stored
     start_s, end_s = _window(plan, part)
+    started: dict[str, Any] = {"progress": DECODE_BAND[0]} if part is None else {}
     if not rt.state.get_subtask(task_id, index).begin_process_time:
-        rt.state.update_subtask(task_id, index, begin_process_time=now_iso())
-    if part is None:
-        rt.state.update_subtask(task_id, index, progress=DECODE_BAND[0])
+        started["begin_process_time"] = now_iso()
+    if started:
+        rt.state.update_subtask(task_id, index, **started)
     record = rt.state.get_record(task_id)
     media = rt.state.get_media(record.request.file_id) if record else None
     if media is None:

@@ -172,7 +172,7 @@ class ConsoleService:
                 "Width": r.info.meta_data.width,
                 "Height": r.info.meta_data.height,
                 "Rotate": r.info.meta_data.rotate,
-                "AnimatedGraphics": len(r.info.animated_graphics_set),
+                "AnimatedGraphics": self.client.state.media_output_count(r.info.file_id),
                 "ProbeError": r.probe_error_code,
             }
             for r in records[:MAX_MEDIA]
