@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from stacks import ApiStack, api_stack, wait_http
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -25,9 +25,7 @@ from tencentcloud.vod.v20180717 import models, vod_client
 
 from animgraph.producer import Client
 from animgraph.producer.http_client import ApiClient
-from animgraph.producer.local import WorkerProcess, wait_for_workers
-from animgraph.shared.redis_server import RedisServer, free_port
-from animgraph.shared.settings import Settings
+from animgraph.shared.redis_server import free_port
 from animgraph.shared.signing import client_upload_signature, tc3_authorization
 
 pytestmark = pytest.mark.e2e
@@ -36,58 +34,19 @@ SECRET_ID, SECRET_KEY = "AKIDanimgraphtest", "test-secret-key"
 UPLOAD_LIMIT = 3_000_000  # bytes: city.mpg (4.5 MB) is over it, the other clips are not
 
 
-@dataclass(frozen=True)
-class Stack:
-    endpoint: str
-    host: str
-    settings: Settings
-    logs: tuple[Path, ...] = ()
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            assert proc.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, f"{url} did not answer"
-            time.sleep(0.2)
+Stack = ApiStack
+_wait_http = wait_http
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Redis, a worker and ``animgraph api`` sharing one data folder, outputs served over HTTP."""
-    tmp = tmp_path_factory.mktemp("api")
-    port = free_port()
-    host = f"127.0.0.1:{port}"
-    with RedisServer(tmp / "redis") as redis_server:
-        env = {
-            "ANIMGRAPH_REDIS_URL": redis_server.url,
-            "ANIMGRAPH_DATA_DIR": str(tmp),
-            "ANIMGRAPH_PUBLIC_URL": f"http://{host}",
-            "ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}",
-            "ANIMGRAPH_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
-        }
-        settings = Settings(redis_url=redis_server.url, data_dir=tmp)
-        worker = WorkerProcess(redis_server.url, tmp, name="api", concurrency=2, env=env).start()
-        api_log = open(tmp / "api-server.log", "wb")  # noqa: SIM115 - closed below
-        api = subprocess.Popen(
-            [sys.executable, "-m", "animgraph.producer", "api", "--port", str(port)],
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-            stdout=api_log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_workers(redis_server.url, settings)
-            _wait_http(f"http://{host}/openapi.json", api)
-            yield Stack(f"http://{host}", host, settings, (tmp / "api-server.log", worker.log_path))
-        finally:
-            api.terminate()
-            api.wait(10)
-            api_log.close()
-            worker.stop()
+    env = {
+        "ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}",
+        "ANIMGRAPH_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+    }
+    with api_stack(tmp_path_factory.mktemp("api"), name="api", env=env) as built:
+        yield built
 
 
 def _sdk(stack: Stack, secret_key: str = SECRET_KEY, secret_id: str = SECRET_ID) -> Any:

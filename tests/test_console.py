@@ -12,12 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +20,10 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from stacks import ApiStack, api_stack
 
 from animgraph.producer.http_client import ApiClient
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.errors import ApiError
-from animgraph.shared.redis_server import RedisServer, free_port
-from animgraph.shared.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -52,57 +45,22 @@ HEADER = {"X-Animgraph-Console": "1"}
 FLOW = "console-flow"
 
 
-@dataclass(frozen=True)
-class Stack:
-    endpoint: str
-    settings: Settings
+Stack = ApiStack
 
 
 # Values the tests hand on to the next ones (they run in file order on one page).
 found: dict[str, Any] = {}
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            assert proc.poll() is None, "the server exited"
-            assert time.monotonic() < deadline, f"{url} did not answer"
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Redis, a worker and ``animgraph api`` with a console password, outputs served over HTTP."""
-    tmp = tmp_path_factory.mktemp("console")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    with RedisServer(tmp / "redis") as redis_server:
-        env = {
-            "ANIMGRAPH_REDIS_URL": redis_server.url,
-            "ANIMGRAPH_DATA_DIR": str(tmp),
-            "ANIMGRAPH_PUBLIC_URL": endpoint,
-            "ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}",
-            "ANIMGRAPH_CONSOLE_PASSWORD": PASSWORD,
-        }
-        settings = Settings(redis_url=redis_server.url, data_dir=tmp)
-        worker = WorkerProcess(redis_server.url, tmp, name="console", concurrency=2, env=env)
-        worker.start()
-        api = subprocess.Popen(
-            [sys.executable, "-m", "animgraph.producer", "api", "--port", str(port)],
-            env={**os.environ, **env},
-        )
-        try:
-            wait_for_workers(redis_server.url, settings)
-            _wait_http(f"{endpoint}/openapi.json", api)
-            yield Stack(endpoint, settings)
-        finally:
-            api.terminate()
-            api.wait(10)
-            worker.stop()
+    env = {
+        "ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}",
+        "ANIMGRAPH_CONSOLE_PASSWORD": PASSWORD,
+    }
+    with api_stack(tmp_path_factory.mktemp("console"), name="console", env=env) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
