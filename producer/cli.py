@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -254,18 +255,60 @@ def worker(
     queues: Annotated[str, typer.Option("-Q", "--queues")] = ",".join(QUEUES),
     name: Annotated[str, typer.Option("-n", "--name")] = "animgraph@%h",
     loglevel: Annotated[str, typer.Option("-l", "--loglevel")] = "INFO",
+    supervise: Annotated[
+        bool, typer.Option(help="Restart the Celery worker if it dies (e.g. on a broker bug)")
+    ] = True,
 ) -> None:
     """Start a worker on ANIMGRAPH_REDIS_URL (add more, on any host, to go faster)."""
     settings = Settings()
     if not settings.redis_url:
         err.print("[red]Set ANIMGRAPH_REDIS_URL[/]: a worker serves a Redis shared with producers.")
         raise typer.Exit(2)
-    from animgraph.workers.app import app as celery_app
-
     argv = ["worker", "-Q", queues, "-n", name, "-l", loglevel, "-P", "prefork", "-E"]
     if concurrency or settings.worker_concurrency:
         argv += ["-c", str(concurrency or settings.worker_concurrency)]
+    if supervise:
+        raise typer.Exit(_supervise([sys.executable, "-m", "celery", "-A", CELERY_APP, *argv]))
+    from animgraph.workers.app import app as celery_app
+
     celery_app.worker_main(argv)
+
+
+CELERY_APP = "animgraph.workers.app"
+
+
+def _supervise(command: list[str]) -> int:
+    """Run the Celery worker as a child and start it again when it dies unasked.
+
+    A worker can exit on its own when the broker connection breaks in an unlucky moment (a
+    kombu race on Redis restarts); its unacknowledged tasks come back after the visibility
+    timeout, so restarting it is all that is needed. SIGTERM, SIGINT and SIGQUIT are passed on,
+    and then the worker is not restarted.
+    """
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    restarts: list[float] = []
+    while True:
+        child = subprocess.Popen(command)
+        code = child.wait()
+        if stopping or code == 0:
+            return code
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < 60] + [now]
+        if len(restarts) > 5:
+            err.print(f"[red]The worker died {len(restarts)} times in a minute; giving up.[/]")
+            return code
+        err.print(f"[yellow]The worker exited with {code}; starting it again.[/]")
+        time.sleep(1)
 
 
 @app.command()
@@ -360,6 +403,7 @@ def up(
             name="up",
             concurrency=concurrency,
             env={"ANIMGRAPH_PUBLIC_URL": public},
+            supervise=True,
         ).start()
         processes.append(worker)
         env = {**os.environ, "ANIMGRAPH_REDIS_URL": redis_url}

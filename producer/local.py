@@ -50,6 +50,7 @@ class WorkerProcess:
         queues: tuple[str, ...] = QUEUES,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        supervise: bool = False,
     ) -> None:
         self.redis_url = redis_url
         self.data_dir = data_dir
@@ -58,6 +59,7 @@ class WorkerProcess:
         self.queues = queues
         self.extra_env = env or {}
         self.log_path = log_path or data_dir / f"{name}.log"
+        self.supervise = supervise
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
@@ -71,9 +73,12 @@ class WorkerProcess:
         args = [
             sys.executable, "-m", "animgraph.producer", "worker",
             "-Q", ",".join(self.queues), "-c", str(self.concurrency), "-n", f"{self.name}@%h",
+            "--supervise" if self.supervise else "--no-supervise",
         ]  # fmt: skip
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
-        self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         return self
 
@@ -84,7 +89,9 @@ class WorkerProcess:
 
     def pool_pids(self) -> list[int]:
         """PIDs of the worker's pool processes (the ones that run tasks)."""
-        return _children(self.pid)
+        if not self.supervise:
+            return _children(self.pid)
+        return [pool for main in _children(self.pid) for pool in _children(main)]
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -100,14 +107,11 @@ class WorkerProcess:
             self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the worker and its pool children (a lost node)."""
+        """SIGKILL the worker, its Celery main process and its pool (a lost node)."""
         if self.proc is None:
             return
-        children = _children(self.proc.pid)
-        self.proc.kill()
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
 
@@ -135,7 +139,11 @@ class LocalCluster:
     def start(self, settings: Settings) -> LocalCluster:
         self.redis.start()
         self.worker = WorkerProcess(
-            self.redis.url, self.data_dir, name="local", concurrency=self.concurrency
+            self.redis.url,
+            self.data_dir,
+            name="local",
+            concurrency=self.concurrency,
+            supervise=True,
         ).start()
         try:
             wait_for_workers(self.redis.url, settings)

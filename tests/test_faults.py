@@ -61,6 +61,7 @@ class Stack:
             concurrency=2,
             queues=queues,
             env={**self.env, **env},
+            supervise=True,  # as `animgraph worker` runs by default
         ).start()
         self.workers.append(worker)
         wait_for_workers(self.redis.url, self.settings)
@@ -219,6 +220,8 @@ def _answers(url: str) -> bool:
 
 
 def test_redis_restarted_mid_flight(tmp_path: Path, corpus_dir: Path) -> None:
+    """Tasks in flight finish. The Celery worker itself may die on the broken connection (a
+    kombu race); ``animgraph worker`` then starts it again and the task comes back."""
     with stack(tmp_path) as s, Client(s.settings) as client:
         s.worker("restart")
         port = free_port()
@@ -311,3 +314,26 @@ def test_time_limits_stop_a_step_and_the_worker_lives_on(tmp_path: Path, corpus_
             == "SUCCESS"
         )
         assert worker.alive()
+
+
+def test_a_dead_celery_worker_is_started_again(tmp_path: Path, corpus_dir: Path) -> None:
+    """`animgraph worker` supervises the Celery worker: if it dies unasked, it comes back."""
+    with stack(tmp_path) as s, Client(s.settings) as client:
+        worker = s.worker("supervised")
+        [celery_main] = _children(worker.pid)
+        os.kill(celery_main, signal.SIGKILL)
+        _until(lambda: _children(worker.pid) not in ([], [celery_main]), 30, "a new Celery worker")
+        wait_for_workers(s.redis.url, s.settings, timeout_s=60)
+        file_id = client.register_media(corpus_dir / "vtest.avi").file_id
+        task = client.wait(
+            _submit(client, file_id, [{"Definition": 20000, "EndTimeOffset": 0.5}]), timeout_s=60
+        )
+        _outputs_ok(task)
+        assert worker.alive()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
