@@ -375,7 +375,7 @@ class Client:
     ) -> ProcedureTemplate:
         """CreateProcedureTemplate: a named, saved ``AnimatedGraphicTaskSet``."""
         req = parse(CreateProcedureTemplateRequest, request, FLOW_CODES)
-        if len(self.state.procedure_templates()) >= self.settings.max_procedure_templates:
+        if self.state.procedure_template_count() >= self.settings.max_procedure_templates:
             raise ApiError(
                 f"there are already {self.settings.max_procedure_templates} task flows",
                 "LimitExceeded.TooMuchTemplate",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import redis
 from pydantic import Field
@@ -43,6 +43,8 @@ from animgraph.shared.models import (
 from animgraph.shared.templates import FIRST_CUSTOM_DEFINITION, PRESETS
 
 __all__ = ["MediaRecord", "State", "SubtaskPlan", "TaskRecord"]
+
+M = TypeVar("M", bound=WireModel)
 
 PREFIX = "animgraph:"
 
@@ -189,11 +191,15 @@ class State:
 
     def custom_templates(self) -> list[AnimatedGraphicsTemplate]:
         """Every custom template, by Definition."""
-        ids = cast(list[str], self.redis.zrange(f"{PREFIX}templates", 0, -1))
-        if not ids:
+        return self._indexed("templates", "template", AnimatedGraphicsTemplate)
+
+    def _indexed(self, index: str, prefix: str, model: type[M]) -> list[M]:
+        """The records ``<prefix>:<member>`` of every member of the sorted set ``index``."""
+        members = cast(list[str], self.redis.zrange(f"{PREFIX}{index}", 0, -1))
+        if not members:
             return []
-        raws = cast(list[str | None], self.redis.mget([f"{PREFIX}template:{i}" for i in ids]))
-        return [AnimatedGraphicsTemplate.model_validate_json(r) for r in raws if r]
+        raws = cast(list[str | None], self.redis.mget([f"{PREFIX}{prefix}:{m}" for m in members]))
+        return [model.model_validate_json(r) for r in raws if r]
 
     # --- task flows (procedure templates) ------------------------------------------------------
 
@@ -222,11 +228,10 @@ class State:
 
     def procedure_templates(self) -> list[ProcedureTemplate]:
         """Every task flow, oldest first."""
-        names = cast(list[str], self.redis.zrange(f"{PREFIX}procedures", 0, -1))
-        if not names:
-            return []
-        raws = cast(list[str | None], self.redis.mget([f"{PREFIX}procedure:{n}" for n in names]))
-        return [ProcedureTemplate.model_validate_json(r) for r in raws if r]
+        return self._indexed("procedures", "procedure", ProcedureTemplate)
+
+    def procedure_template_count(self) -> int:
+        return int(cast(str, self.redis.zcard(f"{PREFIX}procedures")))
 
     # --- tasks -------------------------------------------------------------------------------
 
