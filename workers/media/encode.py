@@ -233,7 +233,41 @@ def _write_gif(
     dest: Path,
     progress: Progress,
 ) -> None:
-    """Pass 2: dither every frame to the palette, hold still pixels, mux with delays in cs."""
+    """Pass 2: dither every frame to the palette, hold still pixels, mux with delays in cs.
+
+    ``paletteuse`` memoises the palette entry of every colour it has mapped, a table that grows
+    with the distinct colours of the animation (about 0.5 MB a 1280x720 frame of video). The
+    graph is rebuilt every ``_PALETTEUSE_PIXELS`` pixels, which bounds it; the output does not
+    change (the table is only a cache) and the smaller table is faster too.
+    """
+    duration_at = {d.start: d.delay for d in delays}
+    pending: deque[Any] = deque()  # sources of the frames pushed but not yet out of the graph
+    per_graph = max(1, _PALETTEUSE_PIXELS // (frames.width * frames.height))
+    with av.open(str(dest), mode="w", format="gif", options={"loop": "0"}) as container:
+        stream = container.add_stream("gif", rate=100)
+        stream.width, stream.height, stream.pix_fmt = frames.width, frames.height, "pal8"
+        stream.time_base = _CS
+        for first in range(0, len(delays), per_graph):
+            # Keep the graph referenced while its filters are used: freeing it frees them.
+            graph, source, sink = _paletteuse_graph(frames, palette)
+            for k in range(first, min(first + per_graph, len(delays))):
+                rgb = np.ascontiguousarray(reader.frame(delays[k].index))
+                pending.append(rgb)
+                source.push(_rgb_frame(rgb, delays[k]))
+                _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
+                progress(0.3 + 0.7 * (k + 1) / len(delays))
+            source.push(None)
+            _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
+            del graph
+        _mux_gif_packets(container, stream.encode(None), duration_at)
+
+
+# Pixels dithered by one paletteuse graph before it is rebuilt (8 frames of 1280x720).
+_PALETTEUSE_PIXELS = 8 * 1280 * 720
+
+
+def _paletteuse_graph(frames: FrameSet, palette: Any) -> tuple[Any, Any, Any]:
+    """A configured ``paletteuse`` graph holding ``palette``: (graph, RGB input, sink)."""
     graph = av.filter.Graph()
     source = _rgb_buffer(graph, frames)
     palette_in = graph.add_buffer(
@@ -248,22 +282,7 @@ def _write_gif(
     palette.pts = 0
     palette_in.push(palette)
     palette_in.push(None)  # one palette for all frames: paletteuse keeps using the last one
-
-    duration_at = {d.start: d.delay for d in delays}
-    pending: deque[Any] = deque()  # sources of the frames pushed but not yet out of the graph
-    with av.open(str(dest), mode="w", format="gif", options={"loop": "0"}) as container:
-        stream = container.add_stream("gif", rate=100)
-        stream.width, stream.height, stream.pix_fmt = frames.width, frames.height, "pal8"
-        stream.time_base = _CS
-        for k, delay in enumerate(delays):
-            rgb = np.ascontiguousarray(reader.frame(delay.index))
-            pending.append(rgb)
-            source.push(_rgb_frame(rgb, delay))
-            _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
-            progress(0.3 + 0.7 * (k + 1) / len(delays))
-        source.push(None)
-        _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
-        _mux_gif_packets(container, stream.encode(None), duration_at)
+    return graph, source, sink
 
 
 def _mux_gif(

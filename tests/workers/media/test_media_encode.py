@@ -10,6 +10,7 @@ import pytest
 from media_clips import GREY_STEP, grey_frame, grey_level
 from PIL import Image
 
+from animgraph.workers.media import encode as encode_module
 from animgraph.workers.media.encode import (
     Delay,
     display_delays,
@@ -239,3 +240,15 @@ def test_gif_quality_is_monotonic_in_bytes(noisy_frames: FrameSet, tmp_path: Pat
         encode_gif(noisy_frames, selection, tmp_path / f"{quality}.gif", quality=quality)
         sizes.append((tmp_path / f"{quality}.gif").stat().st_size)
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+def test_gif_rebuilding_paletteuse_does_not_change_the_output(
+    noisy_frames: FrameSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paletteuse graph is rebuilt every few frames to bound its colour cache (memory):
+    the cache is only a memo, so the bytes are the same as with one graph for every frame."""
+    selection = select_frames(noisy_frames.pts_s, start_s=0.0, end_s=1.0, fps=30)
+    encode_gif(noisy_frames, selection, tmp_path / "one.gif", quality=75)
+    monkeypatch.setattr(encode_module, "_PALETTEUSE_PIXELS", 96 * 64 * 4)  # every 4 frames
+    encode_gif(noisy_frames, selection, tmp_path / "many.gif", quality=75)
+    assert (tmp_path / "one.gif").read_bytes() == (tmp_path / "many.gif").read_bytes()
