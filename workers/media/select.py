@@ -77,15 +77,22 @@ def trim_to_segment(selection: Selection, params: SelectParams) -> Selection:
 
 
 def resample_fps(selection: Selection, params: SelectParams) -> Selection:
-    """Resample to ``fps`` on the source clock: output k at start + k/fps shows the frame then."""
+    """Resample to ``fps`` on the source clock: slot k runs from start + k/fps to the next slot
+    (the last to the end) and shows the source frame on screen at the middle of the slot.
+
+    The middle, not the start: an output frame stands for the whole slot, and the frame on
+    screen at its middle is the one shown longest during it when source frames are evenly spaced
+    (at the start it can be a frame that leaves the screen right after, e.g. 20 fps to 15 fps).
+    """
     if not selection:
         return selection
     start, end = selection[0].start_s, selection[-1].end_s
     # Round before ceil so that 3.0 s x 10 fps = 30.000000000000004 is 30 frames, not 31.
     count = max(1, math.ceil(round((end - start) * params.fps, 6)))
     starts = [start + k / params.fps for k in range(count)]
+    middles = [(a + b) / 2 for a, b in zip(starts, [*starts[1:], end], strict=True)]
     shown_starts = [s.start_s for s in selection]
-    indexes = [selection[_covering(shown_starts, t)].index for t in starts]
+    indexes = [selection[_covering(shown_starts, t)].index for t in middles]
     return _timeline(indexes, starts, end)
 
 

@@ -239,7 +239,10 @@ def test_gif_quality_is_monotonic_in_bytes(noisy_frames: FrameSet, tmp_path: Pat
     for quality in (1, 25, 50, 75, 90, 100):
         encode_gif(noisy_frames, selection, tmp_path / f"{quality}.gif", quality=quality)
         sizes.append((tmp_path / f"{quality}.gif").stat().st_size)
-    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    # Neighbouring settings that hold the same pixels (here 50 and 75 differ in 8 of 92k
+    # pixels) may differ by a few bytes of LZW either way; beyond 1% the order must hold.
+    assert all(b >= a * 0.99 for a, b in itertools.pairwise(sizes))
+    assert sizes[0] < sizes[2] < sizes[-1]
 
 
 def test_gif_rebuilding_paletteuse_does_not_change_the_output(

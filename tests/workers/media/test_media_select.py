@@ -26,19 +26,26 @@ def test_steps_are_in_pipeline_order() -> None:
     ]
 
 
+def overlap(a: float, b: float, c: float, d: float) -> float:
+    return max(0.0, min(b, d) - max(a, c))
+
+
 def test_resample_30_to_10_fps_takes_every_third_frame() -> None:
     selection = select_frames(source_pts(30, 5), start_s=1.0, end_s=2.0, fps=10)
-    assert [s.index for s in selection] == list(range(30, 60, 3))
+    # slot k is [1 + k/10, 1 + (k+1)/10); its middle 1.05 + k/10 shows frame 31 + 3k
+    assert [s.index for s in selection] == list(range(31, 60, 3))
     assert [round(s.start_s, 9) for s in selection] == [round(1.0 + k / 10, 9) for k in range(10)]
     assert all(s.duration_s == pytest.approx(0.1) for s in selection)
     assert total(selection) == pytest.approx(1.0, abs=1e-9)
 
 
-def test_output_shows_latest_frame_at_or_before_each_tick() -> None:
+def test_output_shows_the_frame_on_screen_at_the_middle_of_each_slot() -> None:
     pts = source_pts(30, 5)
     selection = select_frames(pts, start_s=1.01, end_s=1.52, fps=10)
-    # ticks 1.01, 1.11, ... 1.51: frame on screen is floor(t * 30)
-    assert [s.index for s in selection] == [math.floor((1.01 + k / 10) * 30) for k in range(6)]
+    # slots start at 1.01, 1.11, ... 1.51; the last one is cut to 1.51..1.52 (middle 1.515);
+    # the frame on screen at t is floor(t * 30)
+    middles = [1.06 + k / 10 for k in range(5)] + [1.515]
+    assert [s.index for s in selection] == [math.floor(t * 30) for t in middles]
     assert selection[0].start_s == pytest.approx(1.01)
     assert selection[-1].end_s == pytest.approx(1.52)
     assert selection[-1].duration_s == pytest.approx(0.01)
@@ -64,14 +71,41 @@ def test_still_source_is_one_frame_for_the_whole_segment() -> None:
 
 def test_variable_frame_rate_follows_the_source_clock() -> None:
     selection = select_frames([0.0, 0.05, 0.3, 0.31, 0.9], start_s=0.0, end_s=1.0, fps=10)
-    # ticks 0.0, 0.1, ... 0.9 show frames 0, 1, 1, 2, 3, 3, 3, 3, 3, 4 (0.3 <= 0.3 shows frame 2)
+    # slot middles 0.05, 0.15, ... 0.95 show frames 1, 1, 1, 3, 3, 3, 3, 3, 3, 4 (0.05 <= 0.05
+    # shows frame 1); frames 0 and 2 are on screen for less than half a slot and never shown
     assert [(s.index, round(s.start_s, 9), round(s.duration_s, 9)) for s in selection] == [
-        (0, 0.0, 0.1),
-        (1, 0.1, 0.2),
-        (2, 0.3, 0.1),
-        (3, 0.4, 0.5),
+        (1, 0.0, 0.3),
+        (3, 0.3, 0.6),
         (4, 0.9, 0.1),
     ]
+
+
+@pytest.mark.parametrize(("source_fps", "fps"), [(20, 15), (25, 10), (25, 15), (29.97, 24)])
+def test_each_slot_shows_the_source_frame_on_screen_longest_during_it(
+    source_fps: float, fps: int
+) -> None:
+    pts = source_pts(source_fps, 8, origin=0.013)
+    start, end = 2.0, 5.0
+    selection = select_frames(pts, start_s=start, end_s=end, fps=fps)
+    source_ends = [*pts[1:], math.inf]
+    slots = [(start + k / fps, min(start + (k + 1) / fps, end)) for k in range(round(3 * fps))]
+    shown_in = [  # the index shown over each slot, from the (merged) selection
+        next(s.index for s in selection if s.start_s <= a + 1e-9 < s.end_s) for a, _ in slots
+    ]
+    for (a, b), index in zip(slots, shown_in, strict=True):
+        longest = max(overlap(a, b, p, q) for p, q in zip(pts, source_ends, strict=True))
+        assert overlap(a, b, pts[index], source_ends[index]) == pytest.approx(longest)
+
+
+def test_slot_choice_keeps_frame_count_and_total_of_the_start_choice() -> None:
+    # 20 fps to 15 fps, 3 s: one output frame per slot, 45 slots of 1/15 s each, no merging
+    selection = select_frames(source_pts(20, 10), start_s=2.0, end_s=5.0, fps=15)
+    assert len(selection) == 45
+    assert [round(s.start_s, 9) for s in selection] == [round(2.0 + k / 15, 9) for k in range(45)]
+    assert total(selection) == pytest.approx(3.0, abs=1e-9)
+    # no source frame is skipped for a later one and then shown again
+    indexes = [s.index for s in selection]
+    assert indexes == sorted(set(indexes))
 
 
 def test_cap_keeps_evenly_spaced_frames_and_the_total() -> None:
