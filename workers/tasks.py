@@ -39,7 +39,7 @@ from animgraph.shared.errors import (
     subtask_error,
 )
 from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
-from animgraph.shared.state import SubtaskPlan
+from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.shared.tasknames import (
     DECODE,
     DELIVER,
@@ -74,7 +74,7 @@ RETRY = {
     "max_retries": 5,
 }
 # Progress bands of the three steps of a subtask, in percent.
-DECODE_BAND, SELECT_AT, ENCODE_BAND = (1, 60), 62, (63, 99)
+DECODE_BAND, ENCODE_BAND = (1, 60), (61, 99)
 
 
 class Step(TypedDict):
@@ -86,6 +86,10 @@ class Step(TypedDict):
 
 
 OK: Step = {"ok": True, "code": "", "message": ""}
+# No task stores its return value in the result backend (each would cost a SET and a PUBLISH)
+# but ``encode``, the last step of each chord header chain: Celery's docs ask header tasks to keep
+# results. The chain passes each ``Step`` in the next message; the chord counts its parts on
+# completion whether or not a result is stored; task state lives in animgraph's own records.
 
 
 def _work_key(task_id: str, index: int, name: str, part: int | None = None) -> str:
@@ -103,8 +107,8 @@ def _window(plan: SubtaskPlan, part: int | None) -> tuple[float, float]:
     return round(start, 6), round(min(start + plan.slice_s, plan.end_s), 6)
 
 
-def _plan(rt: Runtime, task_id: str, index: int) -> SubtaskPlan:
-    record = rt.state.get_record(task_id)
+def _plan(rt: Runtime, task_id: str, index: int, record: TaskRecord | None = None) -> SubtaskPlan:
+    record = record or rt.state.get_record(task_id)
     if record is None or index >= len(record.plans):
         raise InternalSubtaskError(f"task {task_id} has no plan for subtask {index}")
     return record.plans[index]
@@ -156,15 +160,16 @@ def _progress_reporter(
     rt: Runtime, task_id: str, index: int, band: tuple[int, int]
 ) -> Callable[[float], None]:
     """A callback mapping a step's 0..1 fraction into its band, writing Redis every 5 % but
-    at most twice a second (the end of the step is always written)."""
+    at most twice a second. A step shorter than half a second writes nothing (the next step's
+    or the final state follows within moments); a longer one also writes where it ended."""
     low, high = band
-    last = [-1.0, 0.0]  # percent, time written
+    last = [-1.0, time.monotonic()]  # percent, time written (the start: no write before 0.5 s)
 
     def report(fraction: float) -> None:
         percent = low + int((high - low) * max(0.0, min(1.0, fraction)))
         now = time.monotonic()
         due = percent - last[0] >= 5 and now - last[1] >= 0.5
-        if due or (fraction >= 1.0 and percent != last[0]):
+        if due or (fraction >= 1.0 and last[0] >= 0 and percent != last[0]):
             last[0], last[1] = percent, now
             rt.state.update_subtask(task_id, index, progress=percent)
 
@@ -228,7 +233,7 @@ def _inject_fault(spec: str, step: str) -> None:
 # --- the procedure -------------------------------------------------------------------------
 
 
-@app.task(name=PROCEDURE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+@app.task(name=PROCEDURE, bind=True, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
 def procedure(self: Task, task_id: str) -> None:
     """Resolve templates and offsets once, then dispatch the chord of subtask chains."""
     rt = runtime()
@@ -289,7 +294,8 @@ def procedure(self: Task, task_id: str) -> None:
 
 
 def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
-    plan = _plan(rt, task_id, index)
+    record = rt.state.get_record(task_id)
+    plan = _plan(rt, task_id, index, record)
     if all(rt.storage.exists(_work_key(task_id, index, n, part)) for n in FRAME_FILES):
         return OK  # redelivered after the frames were stored
     start_s, end_s = _window(plan, part)
@@ -298,7 +304,6 @@ def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
         started["begin_process_time"] = now_iso()
     if started:
         rt.state.update_subtask(task_id, index, **started)
-    record = rt.state.get_record(task_id)
     media = rt.state.get_media(record.request.file_id) if record else None
     if media is None:
         raise SubtaskError(
@@ -356,8 +361,6 @@ def _select(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
         rt.storage.put_file(_work_key(task_id, index, "selection.json", part), path, move=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if part is None:
-        rt.state.update_subtask(task_id, index, progress=SELECT_AT)
     return OK
 
 
@@ -409,7 +412,7 @@ def _store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> No
     key = f"outputs/{task_id}/{plan.index}/v.f{template.definition}.{template.format}"
     size = out.stat().st_size
     md5 = _md5(out)
-    rt.storage.put_file(key, out)
+    rt.storage.put_file(key, out, move=True)
     duration_s = plan.end_s - plan.start_s
     item = MediaAnimatedGraphicsItem(
         url=rt.storage.url(key),
@@ -467,7 +470,7 @@ _run_select = _guarded("select", _select)
 _run_encode = _guarded("encode", _encode)
 
 
-@app.task(name=DECODE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+@app.task(name=DECODE, bind=True, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
 def decode(
     self: Task, prev: Step | None, task_id: str, index: int, part: int | None = None
 ) -> Step:
@@ -475,7 +478,7 @@ def decode(
     return _run_decode(self, prev, task_id, index, part)
 
 
-@app.task(name=SELECT, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+@app.task(name=SELECT, bind=True, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
 def select(self: Task, prev: Step, task_id: str, index: int, part: int | None = None) -> Step:
     """Choose the frames shown and their display times on the source clock."""
     return _run_select(self, prev, task_id, index, part)
@@ -511,7 +514,7 @@ def _finish(rt: Runtime, task_id: str, reason: str) -> None:
     rt.storage.delete_prefix(f"work/{task_id}")
 
 
-@app.task(name=NOTIFY, **RETRY)  # type: ignore[untyped-decorator]
+@app.task(name=NOTIFY, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
 def notify(task_id: str) -> None:
     """Join split subtasks, assemble the MediaProcessResultSet, finish the task and emit
     ProcedureStateChanged."""
@@ -523,7 +526,7 @@ def notify(task_id: str) -> None:
     _finish(rt, task_id, "the subtask did not finish")
 
 
-@app.task(name=NOTIFY_FAILED, **RETRY)  # type: ignore[untyped-decorator]
+@app.task(name=NOTIFY_FAILED, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
 def notify_failed(task_id: str) -> None:
     """The chord's errback: a step failed for good; finish what is left with InternalError."""
     _finish(runtime(), task_id, "a processing step failed repeatedly; retry the task")
@@ -532,7 +535,7 @@ def notify_failed(task_id: str) -> None:
 # --- push delivery -------------------------------------------------------------------------
 
 
-@app.task(name=DELIVER, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+@app.task(name=DELIVER, bind=True, max_retries=None, ignore_result=True)  # type: ignore[untyped-decorator]
 def deliver(self: Task, key: str, seq: int) -> str:
     """POST push ``seq`` of ``key`` to its NotificationUrl, after ``seq - 1``; retry with
     exponential back-off and jitter until ``ANIMGRAPH_PUSH_RETRY_WINDOW_S`` has passed."""
