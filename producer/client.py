@@ -501,8 +501,14 @@ class Client:
             raise ApiError(
                 "ScrollToken is not one this API gave", "InvalidParameterValue.ScrollToken"
             ) from None
-        rows = []
-        for task_id in self.state.task_ids(newest_first=True):
+        by_creation = req.sort.field == "CreateTime"
+        newest_first = req.sort.order == "Desc" if by_creation else True
+        # Unfinished tasks have an index of their own: a status filter other than FINISH
+        # walks only those.
+        open_only = req.status in ("WAITING", "PROCESSING")
+        wanted = start + req.limit + 1  # one more than the page tells whether there is more
+        rows: list[TaskSimpleInfo] = []
+        for task_id in self.state.task_ids(newest_first=newest_first, open_only=open_only):
             detail = self.state.task_detail(task_id)
             if detail is None or not _task_matches(detail, req):
                 continue
@@ -518,12 +524,12 @@ class Client:
                     session_context=detail.procedure_task.session_context,
                 )
             )
-        field = "create_time" if req.sort.field == "CreateTime" else "finish_time"
-        # Rows come newest first (by exact creation time); the stable sort keeps that order
-        # among tasks created in the same second.
-        if req.sort.order == "Asc":
-            rows.reverse()
-        rows.sort(key=lambda row: str(getattr(row, field)), reverse=req.sort.order == "Desc")
+            if by_creation and len(rows) >= wanted:
+                break  # ids come in creation order: the page is complete
+        if not by_creation:
+            # Newest first by exact creation time; the stable sort keeps that order among tasks
+            # that finished in the same second.
+            rows.sort(key=lambda row: row.finish_time, reverse=req.sort.order == "Desc")
         page = rows[start : start + req.limit]
         more = start + req.limit < len(rows)
         return DescribeTasksResponse(

@@ -9,7 +9,8 @@ Keys (all below ``animgraph:``):
 - ``task:<TaskId>``: hash with ``record`` (JSON ``TaskRecord``), ``status``, ``begin``, ``finish``,
   ``sub:<i>`` (JSON subtask result, written only by the chain working on subtask i), ``event``
 - ``task:<TaskId>:notified``: set once by the notifier, so a result set is finished once
-- ``tasks``: sorted set of TaskIds by creation time
+- ``tasks``: sorted set of TaskIds by creation time; ``tasks:open`` the same for the tasks not
+  finished yet (what the reconciler and status filters walk, instead of every task)
 - ``events``, ``push:*``, ``eventconfig``: see ``animgraph.shared.events``
 """
 
@@ -47,6 +48,7 @@ __all__ = ["MediaRecord", "State", "SubtaskPlan", "TaskRecord"]
 M = TypeVar("M", bound=WireModel)
 
 PREFIX = "animgraph:"
+OPEN_TASKS = f"{PREFIX}tasks:open"
 
 
 class MediaRecord(WireModel):
@@ -253,12 +255,15 @@ class State:
             sub = MediaProcessTaskAnimatedGraphicResult(input=item)
             pipe.hset(key, f"sub:{i}", sub.model_dump_json())
         pipe.expire(key, self.task_ttl_s)
-        pipe.zadd(f"{PREFIX}tasks", {record.task_id: time.time()})
+        now = time.time()
+        pipe.zadd(f"{PREFIX}tasks", {record.task_id: now})
+        pipe.zadd(OPEN_TASKS, {record.task_id: now})
         pipe.execute()
 
-    def task_ids(self, *, newest_first: bool = True) -> list[str]:
-        """TaskIds by creation time, dropping those whose record has expired."""
-        key = f"{PREFIX}tasks"
+    def task_ids(self, *, newest_first: bool = True, open_only: bool = False) -> list[str]:
+        """TaskIds by creation time, dropping those whose record has expired; ``open_only``:
+        only the tasks not finished yet (WAITING or PROCESSING)."""
+        key = OPEN_TASKS if open_only else f"{PREFIX}tasks"
         self.redis.zremrangebyscore(key, "-inf", time.time() - self.task_ttl_s)
         ids = cast(list[str], self.redis.zrange(key, 0, -1, desc=newest_first))
         return ids
@@ -344,7 +349,10 @@ class State:
         return status, float(touched or 0)
 
     def finish_task(self, task_id: str) -> None:
-        self.redis.hset(self._task_key(task_id), mapping={"status": "FINISH", "finish": now_iso()})
+        pipe = self.redis.pipeline()
+        pipe.hset(self._task_key(task_id), mapping={"status": "FINISH", "finish": now_iso()})
+        pipe.zrem(OPEN_TASKS, task_id)
+        pipe.execute()
 
     def procedure_task(self, task_id: str) -> ProcedureTask | None:
         """The ``ProcedureTask`` as it stands now (the event payload and the query view)."""

@@ -576,7 +576,7 @@ def reconcile_once(rt: Runtime) -> list[str]:
     or WAITING for ``stuck_waiting_s`` (its message was lost). Returns their TaskIds."""
     now = time.time()
     stalled = []
-    for task_id in rt.state.task_ids():
+    for task_id in rt.state.task_ids(open_only=True):
         activity = rt.state.activity(task_id)
         if activity is None or activity[0] == "FINISH":
             continue

@@ -239,3 +239,10 @@ def test_describe_tasks_filters_and_scrolls(client: Client, corpus_dir: Path) ->
     with pytest.raises(ApiError) as error:
         client.describe_tasks({"ScrollToken": "bogus"})
     assert error.value.code == "InvalidParameterValue.ScrollToken"
+    # A finished task leaves the index of open tasks (what the reconciler walks).
+    client.state.finish_task(ids[0])
+    assert client.state.task_ids(open_only=True) == ids[:0:-1]
+    assert [t.task_id for t in client.describe_tasks({"Status": "FINISH"}).task_set] == ids[:1]
+    assert len(client.describe_tasks({"Status": "WAITING", "Limit": 100}).task_set) == 4
+    by_finish = client.describe_tasks({"Sort": {"Field": "FinishTime", "Order": "Desc"}})
+    assert by_finish.task_set[0].task_id == ids[0]
