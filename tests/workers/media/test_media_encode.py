@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from animgraph.workers.media.encode import (
     encode_webp,
     gif_hold_levels,
     gif_max_colors,
+    webp_quality,
 )
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
 from animgraph.workers.media.select import Selection, Shown, select_frames
@@ -231,6 +233,37 @@ def test_gif_still_area_does_not_flicker(noisy_frames: FrameSet, tmp_path: Path)
     still = (slice(0, 36), slice(None))  # above the moving square
     changes = [np.abs(b[still] - a[still]).max() for a, b in itertools.pairwise(frames)]
     assert max(changes) == 0
+
+
+def test_webp_quality_maps_the_template_scale_monotonically() -> None:
+    mapped = [webp_quality(q) for q in range(1, 101)]
+    assert mapped == sorted(mapped) and 0 <= mapped[0] < mapped[-1] == 100
+    default = encode_module.WEBP_DEFAULT_QUALITY
+    assert webp_quality(default) == encode_module.WEBP_QUALITY_AT_DEFAULT
+
+
+def _webp_frame_rects(path: Path) -> list[tuple[int, int, int, int]]:
+    """(x, y, width, height) of each ANMF frame of an animated WebP (RIFF chunks)."""
+    data, pos, rects = path.read_bytes(), 12, []
+    while pos + 8 <= len(data):
+        tag, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if tag == b"ANMF":
+            x, y, w, h = (
+                int.from_bytes(data[pos + 8 + k : pos + 11 + k], "little") for k in (0, 3, 6, 9)
+            )
+            rects.append((2 * x, 2 * y, w + 1, h + 1))
+        pos += 8 + size + (size & 1)
+    return rects
+
+
+def test_webp_sends_a_still_background_once(noisy_frames: FrameSet, tmp_path: Path) -> None:
+    """No forced key frames: after the first frame only the moving square's rows are sent."""
+    selection = select_frames(noisy_frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
+    encode_webp(noisy_frames, selection, tmp_path / "a.webp", quality=75)
+    rects = _webp_frame_rects(tmp_path / "a.webp")
+    assert len(rects) == len(selection)
+    assert rects[0] == (0, 0, noisy_frames.width, noisy_frames.height)
+    assert all(y >= 38 and y + h <= 58 and w < noisy_frames.width for _, y, w, h in rects[1:])
 
 
 def test_gif_quality_is_monotonic_in_bytes(noisy_frames: FrameSet, tmp_path: Path) -> None:
