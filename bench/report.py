@@ -18,9 +18,17 @@ INTRO = """\
 
 ```sh
 make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator), bench/run.py
+.venv/bin/python bench/run.py --full   # 3 timed runs, Quality sweep 10..100 in 9 steps everywhere
 .venv/bin/python bench/run.py --jobs gif-10fps-480px-3s --clips city.mpg --quick  # no README
 .venv/bin/python bench/run.py --report-only   # re-render this page from bench/results.json
 ```
+
+`make bench` (`bench/run.py` with its defaults) takes about 12 minutes on 2 cores: one timed run
+per contestant and a Quality sweep of 10, 40, 60, 90, 100 (40, 90 on the 1280 px job, where each
+point is an encode and FLIP on 1280x720 frames). `--full` (3 timed runs, median; the sweep 10, 25,
+40, 55, 65, 75, 85, 95, 100 on every job) takes about half an hour (estimated from the parts,
+not timed). `--quick` writes only `results.json` (give it `--results` elsewhere to keep this
+page's data).
 
 Every job runs on each clip (from `../shared/corpus`, or fetched by `bench/setup.sh` from the
 Debian packages named there) through animgraph (through the queue: register, ProcessMedia, wait,
@@ -36,7 +44,8 @@ Measures (`bench/metrics.py`): wall time (median of the timed runs), peak RSS (G
 tools; for animgraph the worker's pool process, `VmHWM` reset before each job), bytes, and quality
 against the source frames on screen at the same display times (the source decoded with PyAV with
 its colour matrix and range, scaled with Lanczos to the output size): mean **FLIP**
-(`flip-evaluator`, LDR, lower is better) at 12 times and mean **SSIM** on luma at 36 times spread
+(`flip-evaluator`, LDR, lower is better) at 24 times (12 on frames over 480x360: the 1280 px
+job) and mean **SSIM** on luma at 36 times spread
 over the segment at varying phases of the frame slots (an output frame stands for every source
 frame shown during its slot), and **flicker**: mean absolute change of output luma between the
 middles of consecutive frame slots where the source luma changed by at most 2 levels (lower is
