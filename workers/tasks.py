@@ -321,6 +321,7 @@ def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
             height=plan.height_px,
             progress=_progress_reporter(rt, task_id, index, DECODE_BAND) if part is None else None,
             max_pixels=rt.settings.max_frame_pixels,
+            fps=plan.template.fps if plan.template else None,
         )
         # The manifest goes last: its presence means the frames are complete.
         for name in reversed(FRAME_FILES):

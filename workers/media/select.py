@@ -22,6 +22,9 @@ __all__ = [
     "merge_repeats",
     "resample_fps",
     "select_frames",
+    "shown_during",
+    "slot_middles",
+    "slot_starts",
     "trim_to_segment",
 ]
 
@@ -87,13 +90,33 @@ def resample_fps(selection: Selection, params: SelectParams) -> Selection:
     if not selection:
         return selection
     start, end = selection[0].start_s, selection[-1].end_s
-    # Round before ceil so that 3.0 s x 10 fps = 30.000000000000004 is 30 frames, not 31.
-    count = max(1, math.ceil(round((end - start) * params.fps, 6)))
-    starts = [start + k / params.fps for k in range(count)]
-    middles = [(a + b) / 2 for a, b in zip(starts, [*starts[1:], end], strict=True)]
+    starts = slot_starts(start, end, params.fps)
+    middles = slot_middles(start, end, params.fps)
     shown_starts = [s.start_s for s in selection]
     indexes = [selection[_covering(shown_starts, t)].index for t in middles]
     return _timeline(indexes, starts, end)
+
+
+def slot_starts(start_s: float, end_s: float, fps: int) -> list[float]:
+    """Where the output slots of [start_s, end_s) at ``fps`` begin."""
+    # Round before ceil so that 3.0 s x 10 fps = 30.000000000000004 is 30 frames, not 31.
+    count = max(1, math.ceil(round((end_s - start_s) * fps, 6)))
+    return [start_s + k / fps for k in range(count)]
+
+
+def slot_middles(start_s: float, end_s: float, fps: int) -> list[float]:
+    """The middles of the output slots (the last slot ends at ``end_s``): the instants whose
+    source frame on screen each output frame shows."""
+    starts = slot_starts(start_s, end_s, fps)
+    return [(a + b) / 2 for a, b in zip(starts, [*starts[1:], end_s], strict=True)]
+
+
+def shown_during(middles: Sequence[float], begin_s: float, until_s: float) -> bool:
+    """Whether a source frame on screen from ``begin_s`` until ``until_s`` is shown: a slot
+    middle falls in that interval, with the same tolerance ``resample_fps`` uses. Decoding can
+    drop every frame for which this is False and the selection stays the same."""
+    k = bisect.bisect_left(middles, begin_s - _EPS_S)
+    return k < len(middles) and middles[k] < until_s - _EPS_S
 
 
 def merge_repeats(selection: Selection, params: SelectParams) -> Selection:

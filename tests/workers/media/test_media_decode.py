@@ -17,6 +17,7 @@ from media_clips import MARK, Clip, frame_index, grey_frame, write_clip
 from animgraph.shared.errors import InvalidInputError, SourceFileError
 from animgraph.workers.media.decode import decode_segment
 from animgraph.workers.media.framestore import FrameSet
+from animgraph.workers.media.select import select_frames
 
 
 def indexes(frames: FrameSet) -> list[int]:
@@ -189,3 +190,39 @@ def test_empty_segment_is_refused(grey_clip: Clip, tmp_path: Path) -> None:
 
 def test_grey_frame_helper_round_trips() -> None:
     assert frame_index(grey_frame(41, 64, 48)) == 41
+
+
+@pytest.mark.parametrize(
+    ("fps", "start_s", "end_s"),
+    [
+        (10, 0.0, 2.0),
+        (12, 0.51, 1.7),
+        (7, 0.2, 1.0),
+        (15, 1.55, 2.0),
+        (30, 0.5, 0.8),
+        (45, 0.1, 0.9),
+    ],
+)
+def test_decoding_for_an_output_rate_keeps_just_the_frames_it_shows(
+    grey_clip: Clip, tmp_path: Path, fps: int, start_s: float, end_s: float
+) -> None:
+    every = decode_segment(
+        grey_clip.path, tmp_path / "every", start_s=start_s, end_s=end_s, width=64, height=48
+    )
+    shown = decode_segment(
+        grey_clip.path, tmp_path / "shown", start_s=start_s, end_s=end_s, width=64, height=48,
+        fps=fps,
+    )  # fmt: skip
+
+    def animation(frames: FrameSet) -> list[tuple[int, float, float]]:
+        selection = select_frames(frames.pts_s, start_s=start_s, end_s=end_s, fps=fps)
+        with frames.reader() as reader:
+            return [
+                (frame_index(reader.frame(s.index)), round(s.start_s, 9), round(s.duration_s, 9))
+                for s in selection
+            ]
+
+    assert animation(shown) == animation(every)
+    assert len(shown) == len(animation(every))  # no frame stored that is not shown
+    if fps < grey_clip.fps:
+        assert len(shown) < len(every)
