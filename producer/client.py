@@ -503,12 +503,15 @@ class Client:
             ) from None
         by_creation = req.sort.field == "CreateTime"
         newest_first = req.sort.order == "Desc" if by_creation else True
-        # Unfinished tasks have an index of their own: a status filter other than FINISH
-        # walks only those.
+        # Unfinished tasks, and the tasks of each media file, have indexes of their own: a
+        # WAITING or PROCESSING filter, or a FileId, walks only those.
         open_only = req.status in ("WAITING", "PROCESSING")
         wanted = start + req.limit + 1  # one more than the page tells whether there is more
         rows: list[TaskSimpleInfo] = []
-        for task_id in self.state.task_ids(newest_first=newest_first, open_only=open_only):
+        ids = self.state.task_ids(
+            newest_first=newest_first, open_only=open_only, file_id=req.file_id
+        )
+        for task_id in ids:
             detail = self.state.task_detail(task_id)
             if detail is None or not _task_matches(detail, req):
                 continue

@@ -10,7 +10,8 @@ Keys (all below ``animgraph:``):
   ``sub:<i>`` (JSON subtask result, written only by the chain working on subtask i), ``event``
 - ``task:<TaskId>:notified``: set once by the notifier, so a result set is finished once
 - ``tasks``: sorted set of TaskIds by creation time; ``tasks:open`` the same for the tasks not
-  finished yet (what the reconciler and status filters walk, instead of every task)
+  finished yet (what the reconciler and status filters walk, instead of every task);
+  ``tasks:file:<FileId>`` the same for the tasks of one media file (the FileId filter)
 - ``events``, ``push:*``, ``eventconfig``: see ``animgraph.shared.events``
 """
 
@@ -49,6 +50,10 @@ M = TypeVar("M", bound=WireModel)
 
 PREFIX = "animgraph:"
 OPEN_TASKS = f"{PREFIX}tasks:open"
+
+
+def _file_tasks_key(file_id: str) -> str:
+    return f"{PREFIX}tasks:file:{file_id}"
 
 
 class MediaRecord(WireModel):
@@ -258,12 +263,21 @@ class State:
         now = time.time()
         pipe.zadd(f"{PREFIX}tasks", {record.task_id: now})
         pipe.zadd(OPEN_TASKS, {record.task_id: now})
+        by_file = _file_tasks_key(record.request.file_id)
+        pipe.zadd(by_file, {record.task_id: now})
+        pipe.expire(by_file, self.task_ttl_s)
         pipe.execute()
 
-    def task_ids(self, *, newest_first: bool = True, open_only: bool = False) -> list[str]:
-        """TaskIds by creation time, dropping those whose record has expired; ``open_only``:
-        only the tasks not finished yet (WAITING or PROCESSING)."""
-        key = OPEN_TASKS if open_only else f"{PREFIX}tasks"
+    def task_ids(
+        self, *, newest_first: bool = True, open_only: bool = False, file_id: str | None = None
+    ) -> list[str]:
+        """TaskIds by creation time, dropping those whose record has expired: every task, or
+        only the tasks of ``file_id``, or (``open_only``) only those not finished yet. With
+        both, the file's tasks (the caller filters their status)."""
+        if file_id is not None:
+            key = _file_tasks_key(file_id)
+        else:
+            key = OPEN_TASKS if open_only else f"{PREFIX}tasks"
         self.redis.zremrangebyscore(key, "-inf", time.time() - self.task_ttl_s)
         ids = cast(list[str], self.redis.zrange(key, 0, -1, desc=newest_first))
         return ids

@@ -223,6 +223,7 @@ def test_describe_tasks_filters_and_scrolls(client: Client, corpus_dir: Path) ->
     newest = client.describe_tasks({"Limit": 5}).task_set
     assert [t.task_id for t in newest] == ids[::-1]
     assert {t.task_id for t in client.describe_tasks({"FileId": second}).task_set} == set(ids[3:])
+    assert client.state.task_ids(file_id=second) == ids[:2:-1]  # the file's own index
     assert len(client.describe_tasks({"Status": "WAITING", "Limit": 100}).task_set) == 5
     assert client.describe_tasks({"Status": "FINISH"}).task_set == ()
     assert client.describe_tasks({"CreateTime": {"After": "2999-01-01T00:00:00Z"}}).task_set == ()
