@@ -495,7 +495,7 @@ def encode(self: Task, prev: Step, task_id: str, index: int, part: int | None = 
 
 
 def _finish(rt: Runtime, task_id: str, reason: str) -> None:
-    """Finish a task once: close open subtasks, mark FINISH, emit the event, drop frames."""
+    """Finish a task once: close open subtasks, drop its frames, mark FINISH, emit the event."""
     if not rt.state.claim_notify(task_id):
         return
     record = rt.state.get_record(task_id)
@@ -504,6 +504,12 @@ def _finish(rt: Runtime, task_id: str, reason: str) -> None:
     for index in range(len(record.request.media_process_task.animated_graphic_task_set)):
         if rt.state.get_subtask(task_id, index).status == "PROCESSING":
             _fail(rt, task_id, index, "InternalError", reason)
+    # Intermediates go before FINISH is visible, best effort: a storage fault here must not
+    # keep the task from finishing (the claim above is taken once).
+    try:
+        rt.storage.delete_prefix(f"work/{task_id}")
+    except Exception:
+        log.warning("could not delete the intermediates of %s", task_id, exc_info=True)
     rt.state.finish_task(task_id)
     procedure_task = rt.state.procedure_task(task_id)
     if procedure_task is not None and record.request.tasks_notify_mode != "None":
@@ -512,7 +518,6 @@ def _finish(rt: Runtime, task_id: str, reason: str) -> None:
         )
         rt.state.keep_event(task_id, event)
         _publish(rt, task_id, event)
-    rt.storage.delete_prefix(f"work/{task_id}")
 
 
 @app.task(name=NOTIFY, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
