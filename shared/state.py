@@ -8,7 +8,7 @@ Keys (all below ``animgraph:``):
 - ``procedure:<Name>``: JSON task flow; ``procedures`` their names by creation time
 - ``task:<TaskId>``: hash with ``record`` (JSON ``TaskRecord``), ``status``, ``begin``, ``finish``,
   ``sub:<i>`` (JSON subtask result, written only by the chain working on subtask i), ``event``
-- ``task:<TaskId>:notified``: set once by the notifier, so a result set is finished once
+- ``task:<TaskId>:notified``: set once by the notifier, so a task's final event goes out once
 - ``tasks``: sorted set of TaskIds by creation time; ``tasks:open`` the same for the tasks not
   finished yet (what the reconciler and status filters walk, instead of every task);
   ``tasks:file:<FileId>`` the same for the tasks of one media file (the FileId filter)
@@ -348,7 +348,7 @@ class State:
         return int(count) if added else None
 
     def claim_notify(self, task_id: str) -> bool:
-        """True for the first caller only: the notifier finishes a task once."""
+        """True for the first caller only: a task's final event is published once."""
         return bool(
             self.redis.set(f"{self._task_key(task_id)}:notified", "1", nx=True, ex=self.task_ttl_s)
         )
@@ -364,7 +364,8 @@ class State:
 
     def finish_task(self, task_id: str) -> None:
         pipe = self.redis.pipeline()
-        pipe.hset(self._task_key(task_id), mapping={"status": "FINISH", "finish": now_iso()})
+        pipe.hset(self._task_key(task_id), "status", "FINISH")
+        pipe.hsetnx(self._task_key(task_id), "finish", now_iso())  # a second finish keeps it
         pipe.zrem(OPEN_TASKS, task_id)
         pipe.execute()
 

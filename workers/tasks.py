@@ -495,22 +495,27 @@ def encode(self: Task, prev: Step, task_id: str, index: int, part: int | None = 
 
 
 def _finish(rt: Runtime, task_id: str, reason: str) -> None:
-    """Finish a task once: close open subtasks, drop its frames, mark FINISH, emit the event."""
-    if not rt.state.claim_notify(task_id):
-        return
+    """Finish a task: close open subtasks, drop its frames, mark FINISH, emit the event once.
+
+    Every step but the event is idempotent, so a notifier that died half-way and is redelivered
+    (or the reconciler, for one never redelivered) completes the task; only the event is
+    guarded, by a once-only claim taken just before it is published.
+    """
     record = rt.state.get_record(task_id)
     if record is None:
         return
     for index in range(len(record.request.media_process_task.animated_graphic_task_set)):
         if rt.state.get_subtask(task_id, index).status == "PROCESSING":
             _fail(rt, task_id, index, "InternalError", reason)
-    # Intermediates go before FINISH is visible, best effort: a storage fault here must not
-    # keep the task from finishing (the claim above is taken once).
+    # Intermediates go before FINISH is visible, best effort: a storage fault here must not keep
+    # the task from finishing.
     try:
         rt.storage.delete_prefix(f"work/{task_id}")
     except Exception:
         log.warning("could not delete the intermediates of %s", task_id, exc_info=True)
     rt.state.finish_task(task_id)
+    if not rt.state.claim_notify(task_id):
+        return  # finished before: its event is out
     procedure_task = rt.state.procedure_task(task_id)
     if procedure_task is not None and record.request.tasks_notify_mode != "None":
         event = EventContent(
