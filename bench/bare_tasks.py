@@ -40,6 +40,7 @@ __all__ = [
     "media_chord",
     "media_dispatch",
     "step",
+    "work_dir",
 ]
 
 BARE_QUEUE = "bench-bare"
@@ -90,7 +91,8 @@ def dispatch(run_id: str) -> None:
 # --- the same shape doing the procedure's media work -------------------------------------------
 
 
-def _work(run_id: str) -> Path:
+def work_dir(run_id: str) -> Path:
+    """Where one run of the media pipeline keeps its frames and output."""
     return Path(tempfile.gettempdir()) / "animgraph-bench-bare" / run_id
 
 
@@ -101,11 +103,12 @@ def media_decode(prev: dict[str, Any] | None, run_id: str, job: dict[str, Any]) 
 
     decode_segment(
         Path(job["clip"]),
-        _work(run_id) / "frames",
+        work_dir(run_id) / "frames",
         start_s=job["start_s"],
         end_s=job["end_s"],
         width=job["width"],
         height=job["height"],
+        fps=job["fps"],  # as animgraph's decode step: only the frames the fps shows
     )
     return {"ok": True, "code": "", "message": ""}
 
@@ -116,12 +119,12 @@ def media_select(prev: dict[str, Any], run_id: str, job: dict[str, Any]) -> dict
     from animgraph.workers.media.framestore import FrameSet
     from animgraph.workers.media.select import select_frames
 
-    frames = FrameSet.load(_work(run_id) / "frames")
+    frames = FrameSet.load(work_dir(run_id) / "frames")
     selection = select_frames(
         frames.pts_s, start_s=job["start_s"], end_s=job["end_s"], fps=job["fps"]
     )
     rows = [[s.index, s.start_s, s.duration_s] for s in selection]
-    (_work(run_id) / "selection.json").write_text(json.dumps(rows))
+    (work_dir(run_id) / "selection.json").write_text(json.dumps(rows))
     return prev
 
 
@@ -132,7 +135,7 @@ def media_encode(prev: dict[str, Any], run_id: str, job: dict[str, Any]) -> dict
     from animgraph.workers.media.framestore import FrameSet
     from animgraph.workers.media.select import Shown
 
-    work = _work(run_id)
+    work = work_dir(run_id)
     frames = FrameSet.load(work / "frames")
     rows = json.loads((work / "selection.json").read_text())
     selection = tuple(Shown(index=i, start_s=s, duration_s=d) for i, s, d in rows)
@@ -143,7 +146,7 @@ def media_encode(prev: dict[str, Any], run_id: str, job: dict[str, Any]) -> dict
 @app.task(name="bench.bare.media_body")  # type: ignore[untyped-decorator]
 def media_body(run_id: str) -> None:
     """The chord body: drop the frames and mark the run finished."""
-    shutil.rmtree(_work(run_id), ignore_errors=True)
+    shutil.rmtree(work_dir(run_id), ignore_errors=True)
     _client().set(done_key(run_id), "1", ex=600)
 
 

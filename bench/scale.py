@@ -248,26 +248,15 @@ def _interleaved(
     return times
 
 
-def media_runner(clip: Path, plan: Any, tmp: Path) -> Callable[[], None]:
-    """The procedure's media work alone: decode, select and encode cores, in this process."""
-    from animgraph.workers.media.decode import decode_segment
-    from animgraph.workers.media.encode import encode_gif
-    from animgraph.workers.media.select import select_frames
+def media_runner(bare: Any, job: dict[str, Any]) -> Callable[[], None]:
+    """The procedure's media work alone, in this process: the bare media pipeline's three steps
+    (decode, select and encode cores) called directly, without Celery."""
 
     def run() -> None:
-        shutil.rmtree(tmp / "frames", ignore_errors=True)
-        frames = decode_segment(
-            clip,
-            tmp / "frames",
-            start_s=plan.start_s,
-            end_s=plan.end_s,
-            width=plan.width_px,
-            height=plan.height_px,
-        )
-        selection = select_frames(
-            frames.pts_s, start_s=plan.start_s, end_s=plan.end_s, fps=plan.template.fps
-        )
-        encode_gif(frames, selection, tmp / "out.gif", quality=plan.template.quality)
+        step = bare.media_decode.run(None, "in-process", job)
+        step = bare.media_select.run(step, "in-process", job)
+        bare.media_encode.run(step, "in-process", job)
+        shutil.rmtree(bare.work_dir("in-process"), ignore_errors=True)
 
     return run
 
@@ -348,7 +337,7 @@ def overhead(samples: int, clip: Path) -> dict[str, Any]:
                 "bare_dispatch": run_bare(
                     lambda r: bare.dispatch.apply_async((r,), ignore_result=True)
                 ),
-                "media": media_runner(clip, plan, c.tmp / "media"),
+                "media": media_runner(bare, job),
                 "bare_media_dispatch": run_bare(
                     lambda r: bare.media_dispatch.apply_async((r, job), ignore_result=True)
                 ),

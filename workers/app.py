@@ -10,3 +10,8 @@ __all__ = ["app"]
 _settings = Settings()
 app = create_celery(_settings, _settings.redis_url or "redis://127.0.0.1:6379/0")
 app.conf.include = ["animgraph.workers.tasks"]
+# No task stores its return value in the result backend (each would cost a SET and a PUBLISH)
+# but ``encode``, the last step of each chord header chain, which sets ``ignore_result=False``:
+# Celery's docs ask chord header tasks to keep results. Chains pass each step's value in the next
+# message, and task state lives in animgraph's own records.
+app.conf.task_ignore_result = True

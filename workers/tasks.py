@@ -86,10 +86,6 @@ class Step(TypedDict):
 
 
 OK: Step = {"ok": True, "code": "", "message": ""}
-# No task stores its return value in the result backend (each would cost a SET and a PUBLISH)
-# but ``encode``, the last step of each chord header chain: Celery's docs ask header tasks to keep
-# results. The chain passes each ``Step`` in the next message; the chord counts its parts on
-# completion whether or not a result is stored; task state lives in animgraph's own records.
 
 
 def _work_key(task_id: str, index: int, name: str, part: int | None = None) -> str:
@@ -233,7 +229,7 @@ def _inject_fault(spec: str, step: str) -> None:
 # --- the procedure -------------------------------------------------------------------------
 
 
-@app.task(name=PROCEDURE, bind=True, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
+@app.task(name=PROCEDURE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
 def procedure(self: Task, task_id: str) -> None:
     """Resolve templates and offsets once, then dispatch the chord of subtask chains."""
     rt = runtime()
@@ -471,7 +467,7 @@ _run_select = _guarded("select", _select)
 _run_encode = _guarded("encode", _encode)
 
 
-@app.task(name=DECODE, bind=True, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
+@app.task(name=DECODE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
 def decode(
     self: Task, prev: Step | None, task_id: str, index: int, part: int | None = None
 ) -> Step:
@@ -479,13 +475,13 @@ def decode(
     return _run_decode(self, prev, task_id, index, part)
 
 
-@app.task(name=SELECT, bind=True, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
+@app.task(name=SELECT, bind=True, **RETRY)  # type: ignore[untyped-decorator]
 def select(self: Task, prev: Step, task_id: str, index: int, part: int | None = None) -> Step:
     """Choose the frames shown and their display times on the source clock."""
     return _run_select(self, prev, task_id, index, part)
 
 
-@app.task(name=ENCODE, bind=True, **RETRY)  # type: ignore[untyped-decorator]
+@app.task(name=ENCODE, bind=True, **RETRY, ignore_result=False)  # type: ignore[untyped-decorator]
 def encode(self: Task, prev: Step, task_id: str, index: int, part: int | None = None) -> Step:
     """Encode the selected frames as the template's GIF or WebP (or one slice of it)."""
     return _run_encode(self, prev, task_id, index, part)
@@ -525,7 +521,7 @@ def _finish(rt: Runtime, task_id: str, reason: str) -> None:
         _publish(rt, task_id, event)
 
 
-@app.task(name=NOTIFY, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
+@app.task(name=NOTIFY, **RETRY)  # type: ignore[untyped-decorator]
 def notify(task_id: str) -> None:
     """Join split subtasks, assemble the MediaProcessResultSet, finish the task and emit
     ProcedureStateChanged."""
@@ -537,7 +533,7 @@ def notify(task_id: str) -> None:
     _finish(rt, task_id, "the subtask did not finish")
 
 
-@app.task(name=NOTIFY_FAILED, **RETRY, ignore_result=True)  # type: ignore[untyped-decorator]
+@app.task(name=NOTIFY_FAILED, **RETRY)  # type: ignore[untyped-decorator]
 def notify_failed(task_id: str) -> None:
     """The chord's errback: a step failed for good; finish what is left with InternalError."""
     _finish(runtime(), task_id, "a processing step failed repeatedly; retry the task")
@@ -546,7 +542,7 @@ def notify_failed(task_id: str) -> None:
 # --- push delivery -------------------------------------------------------------------------
 
 
-@app.task(name=DELIVER, bind=True, max_retries=None, ignore_result=True)  # type: ignore[untyped-decorator]
+@app.task(name=DELIVER, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
 def deliver(self: Task, key: str, seq: int) -> str:
     """POST push ``seq`` of ``key`` to its NotificationUrl, after ``seq - 1``; retry with
     exponential back-off and jitter until ``ANIMGRAPH_PUSH_RETRY_WINDOW_S`` has passed."""
