@@ -1,0 +1,89 @@
+"""Palette refinement for GIF: k-means (Lloyd) iterations from libavfilter's median cut.
+
+``palettegen`` splits the colour cube by median cut, which places each palette entry at the mean
+of a box but never revisits the boxes: entries end up far from many of the colours they stand
+for. A few Lloyd iterations (assign every colour to its nearest entry, move each entry to the
+mean of its colours) lower the quantisation error the dithering has to spread. Measured on the
+bench corpus at Quality 75, FLIP fell 1-5 % at the same bytes (``bench/README.md``).
+
+The iterations run on a histogram, not on pixels: sampled colours are binned to 5 bits a channel
+(32768 bins) and each bin keeps its pixel count and the exact sum of its colours, so a bin is one
+weighted point at the true mean of its pixels. A clip has a few thousand occupied bins, which
+makes ten iterations cost tens of milliseconds whatever the frame size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ColourHistogram", "refine_palette", "weighted_error"]
+
+Rgb = npt.NDArray[np.uint8]
+Centroids = npt.NDArray[np.float32]
+
+BITS = 5
+_BINS = 1 << (3 * BITS)
+
+
+class ColourHistogram:
+    """Counts and colour sums of RGB pixels in 5-bit-a-channel bins, fed frame by frame."""
+
+    def __init__(self) -> None:
+        self._count = np.zeros(_BINS, dtype=np.int64)
+        self._sums = np.zeros((3, _BINS), dtype=np.float64)
+
+    def add(self, rgb: Rgb) -> None:
+        """Count every pixel of an (..., 3) uint8 array."""
+        pixels = np.asarray(rgb, dtype=np.uint8).reshape(-1, 3)
+        shift = 8 - BITS
+        key = (pixels[:, 0] >> shift).astype(np.intp) << (2 * BITS)
+        key |= (pixels[:, 1] >> shift).astype(np.intp) << BITS
+        key |= pixels[:, 2] >> shift
+        self._count += np.bincount(key, minlength=_BINS)
+        for channel in range(3):
+            self._sums[channel] += np.bincount(key, weights=pixels[:, channel], minlength=_BINS)
+
+    @property
+    def total(self) -> int:
+        """Pixels counted so far."""
+        return int(self._count.sum())
+
+    def points(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """The occupied bins as (mean colours (N, 3), pixel counts (N,))."""
+        occupied = np.flatnonzero(self._count)
+        weights = self._count[occupied].astype(np.float64)
+        means = (self._sums[:, occupied] / weights).T
+        return means.astype(np.float32), weights.astype(np.float32)
+
+
+def refine_palette(hist: ColourHistogram, palette: Centroids, iterations: int = 10) -> Centroids:
+    """``palette`` (K, 3) moved by Lloyd iterations over the weighted colours of ``hist``.
+
+    An entry no colour is nearest to stays where it is. Never raises the histogram's weighted
+    squared error: each step is a k-means assignment or update.
+    """
+    centroids = np.array(palette, dtype=np.float32, copy=True)
+    points, weights = hist.points()
+    if len(points) == 0 or len(centroids) == 0:
+        return centroids
+    k = len(centroids)
+    for _ in range(iterations):
+        # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every c, so it is left out.
+        distance = points @ (-2 * centroids.T)
+        distance += (centroids * centroids).sum(axis=1)
+        nearest = distance.argmin(axis=1)
+        mass = np.bincount(nearest, weights=weights, minlength=k)
+        used = mass > 0
+        for channel in range(3):
+            moment = np.bincount(nearest, weights=weights * points[:, channel], minlength=k)
+            centroids[used, channel] = moment[used] / mass[used]
+    return centroids
+
+
+def weighted_error(hist: ColourHistogram, palette: Centroids) -> float:
+    """Mean squared distance (per pixel) from each histogram colour to its nearest entry."""
+    points, weights = hist.points()
+    c = np.asarray(palette, dtype=np.float32)
+    distance = ((points[:, None, :] - c[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+    return float((distance * weights).sum() / weights.sum())
