@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint unit e2e install deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml workers/media/_gifcore.c
+	bash scripts/ensure-build-tools.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=strict

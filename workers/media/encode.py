@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +22,11 @@ from typing import Any, cast
 import av
 import av.error
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from animgraph.workers.media.framestore import FrameReader, FrameSet
+from animgraph.workers.media.gifwriter import TRANSPARENT, Ditherer, GifWriter
 from animgraph.workers.media.palette import ColourHistogram, refine_palette
 from animgraph.workers.media.select import Selection
 from animgraph.workers.media.temporal import TemporalHold
@@ -38,15 +39,13 @@ __all__ = [
     "encode_gif",
     "encode_webp",
     "gif_hold_levels",
+    "gif_lossy",
     "gif_max_colors",
     "webp_quality",
 ]
 
 GIF_MIN_DELAY_CS = 2
 WEBP_MIN_DELAY_MS = 11
-# Sierra-2-4A error diffusion limited to the changed rectangle of each frame: pixels that did not
-# change keep their dithered value, so still areas do not shimmer from frame to frame.
-GIF_PALETTEUSE = "dither=sierra2_4a:diff_mode=rectangle"
 # palettegen counts every PALETTE_STEP-th pixel of every PALETTE_STEP-th row (point sampling keeps
 # the frames' real colours). Measured on the bench corpus: step 2 takes a third off the GIF encode
 # (the histogram and its median cut shrink 4x) with bytes within 0.3% and FLIP no worse.
@@ -54,6 +53,11 @@ PALETTE_STEP = 2
 # Lloyd iterations on palettegen's median cut (workers/media/palette.py); converged by 10 on the
 # bench corpus (25 changed FLIP by under 0.2 %).
 PALETTE_ITERATIONS = 10
+# Lossy LZW tolerance at Quality 1 (squared OkLab distance in 1e-5 units, see _gifcore.c), falling
+# with the square of (100 - Quality) to 0 at 100: 40 at the default 75 (a grey ~7 levels away).
+# Measured on the bench corpus at Quality 75: tolerance 40 took GIF bytes from 0.92x to 0.61x of
+# ffmpeg two-pass on cockatoo.mp4 at FLIP 0.86x -> 0.92x; 100 costs 5-15 % FLIP on every clip.
+GIF_LOSSY_AT_1 = 627
 # libwebp effort 0..6. With minimize_size (below) every candidate sub-frame is encoded at this
 # effort; measured on the bench corpus, 2 halves the encode time of 4 (city 1.11 -> 0.60 s) for
 # 2-7% more bytes and FLIP within 1%; 3 is no faster than 4 here, 6 is 15x slower for 2% less.
@@ -128,6 +132,12 @@ def gif_hold_levels(quality: float) -> float:
     return max(0.0, (100 - min(max(quality, 1.0), 100.0)) / 8)
 
 
+def gif_lossy(quality: float) -> int:
+    """Lossy LZW tolerance (squared RGB distance) for a template Quality: 0 at 100."""
+    q = min(max(quality, 1.0), 100.0)
+    return round(GIF_LOSSY_AT_1 * ((100 - q) / 99) ** 2)
+
+
 def webp_quality(quality: float) -> float:
     """libwebp's 0..100 quality for a template Quality 1..100, monotonic: 0 -> 0, 75 -> 60,
     100 -> 100, linear in between."""
@@ -148,12 +158,13 @@ def encode_gif(
 ) -> None:
     """Write ``selection`` of ``frames`` to ``dest`` as a GIF that loops forever.
 
-    One palette for the whole animation (libavfilter ``palettegen stats_mode=diff``), then
-    ``paletteuse`` with Sierra-2-4A dithering, a temporal hold (pixels whose source moved less
-    than ``gif_hold_levels(quality)`` keep what is on screen: no shimmer, fewer bytes) and
-    FFmpeg's GIF encoder, which writes only the changed rectangle of each frame with transparent
-    pixels for the unchanged ones. Memory is flat in the frame count: frames are read one at a
-    time from the FrameSet, twice.
+    One palette for the whole animation (libavfilter ``palettegen stats_mode=diff``, refined by
+    k-means), Sierra-2-4A dithering with nearest colours in OkLab, a temporal hold (pixels whose
+    source moved less than ``gif_hold_levels(quality)`` keep what is on screen: no shimmer,
+    fewer bytes) and a GIF writer of our own (``gifwriter``) that writes only the changed
+    rectangle of each frame, unchanged pixels transparent, with lossy LZW up to
+    ``gif_lossy(quality)``. Memory is flat in the frame count: frames are read one at a time
+    from the FrameSet, twice.
     """
     delays = display_delays(selection, 100, GIF_MIN_DELAY_CS)
     report = progress or _ignore
@@ -161,7 +172,7 @@ def encode_gif(
     with frames.reader() as reader:
         palette = _gif_palette(reader, delays, frames, gif_max_colors(quality), report)
         with _atomic_output(dest) as tmp:
-            _write_gif(reader, delays, frames, palette, hold, tmp, report)
+            _write_gif(reader, delays, frames, palette, hold, gif_lossy(quality), tmp, report)
     report(1.0)
 
 
@@ -266,112 +277,50 @@ def _gif_palette(
     return _refined(sink.pull(), hist, max_colors)
 
 
-def _refined(palette: Any, hist: ColourHistogram, max_colors: int) -> Any:
-    """palettegen's 16x16 BGRA palette with its colours moved by k-means.
+def _refined(palette: Any, hist: ColourHistogram, max_colors: int) -> GifPalette:
+    """palettegen's palette (16x16 BGRA) with its colours moved by k-means, as RGB entries.
 
     palettegen reserves the last entry for transparency and pads a palette of fewer than 256
     colours with copies of its last colour: only the first ``max_colors - 1`` entries are
-    refined, and the padding copies the last of them again.
+    kept and refined.
     """
     if palette.format.name != "bgra":  # pragma: no cover - palettegen's documented output
         raise ValueError(f"unexpected palette format {palette.format.name}")
-    entries = palette.to_ndarray().reshape(-1, 4).copy()
+    entries = palette.to_ndarray().reshape(-1, 4)
     opaque = int(np.count_nonzero(entries[:, 3] == 255))
-    count = max(1, min(max_colors - 1, opaque))
+    count = max(1, min(max_colors - 1, opaque, TRANSPARENT))
     refined = refine_palette(hist, entries[:count, 2::-1].astype(np.float32), PALETTE_ITERATIONS)
-    entries[:count, 2::-1] = np.clip(np.rint(refined), 0, 255).astype(np.uint8)
-    entries[count:opaque, :3] = entries[count - 1, :3]
-    out = av.VideoFrame.from_ndarray(entries.reshape(palette.height, palette.width, 4), "bgra")
-    return out
+    return GifPalette(np.clip(np.rint(refined), 0, 255).astype(np.uint8))
+
+
+@dataclass(frozen=True)
+class GifPalette:
+    """The animation's colours: (N, 3) RGB, N < 256 (the last index is kept for transparency)."""
+
+    colours: npt.NDArray[np.uint8]
 
 
 def _write_gif(
     reader: FrameReader,
     delays: Sequence[Delay],
     frames: FrameSet,
-    palette: Any,
+    palette: GifPalette,
     hold: TemporalHold,
+    threshold: int,
     dest: Path,
     progress: Progress,
 ) -> None:
-    """Pass 2: dither every frame to the palette, hold still pixels, mux with delays in cs.
-
-    ``paletteuse`` memoises the palette entry of every colour it has mapped, a table that grows
-    with the distinct colours of the animation (about 0.5 MB a 1280x720 frame of video). The
-    graph is rebuilt every ``_PALETTEUSE_PIXELS`` pixels, which bounds it; the output does not
-    change (the table is only a cache) and the smaller table is faster too.
-    """
-    duration_at = {d.start: d.delay for d in delays}
-    pending: deque[Any] = deque()  # sources of the frames pushed but not yet out of the graph
-    per_graph = max(1, _PALETTEUSE_PIXELS // (frames.width * frames.height))
-    with av.open(str(dest), mode="w", format="gif", options={"loop": "0"}) as container:
-        stream = container.add_stream("gif", rate=100)
-        stream.width, stream.height, stream.pix_fmt = frames.width, frames.height, "pal8"
-        stream.time_base = _CS
-        for first in range(0, len(delays), per_graph):
-            # Keep the graph referenced while its filters are used: freeing it frees them.
-            graph, source, sink = _paletteuse_graph(frames, palette)
-            for k in range(first, min(first + per_graph, len(delays))):
-                rgb = np.ascontiguousarray(reader.frame(delays[k].index))
-                pending.append(rgb)
-                source.push(_rgb_frame(rgb, delays[k]))
-                _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
-                progress(0.3 + 0.7 * (k + 1) / len(delays))
-            source.push(None)
-            _mux_gif(container, stream, _drain(sink), pending, hold, duration_at)
-            del graph
-        _mux_gif_packets(container, stream.encode(None), duration_at)
-
-
-# Pixels dithered by one paletteuse graph before it is rebuilt (8 frames of 1280x720).
-_PALETTEUSE_PIXELS = 8 * 1280 * 720
-
-
-def _paletteuse_graph(frames: FrameSet, palette: Any) -> tuple[Any, Any, Any]:
-    """A configured ``paletteuse`` graph holding ``palette``: (graph, RGB input, sink)."""
-    graph = av.filter.Graph()
-    source = _rgb_buffer(graph, frames.width, frames.height)
-    palette_in = graph.add_buffer(
-        width=palette.width, height=palette.height, format=palette.format.name, time_base=_CS
-    )
-    paletteuse = graph.add("paletteuse", GIF_PALETTEUSE)
-    sink = graph.add("buffersink")
-    source.link_to(paletteuse, 0, 0)
-    palette_in.link_to(paletteuse, 0, 1)
-    paletteuse.link_to(sink)
-    graph.configure()
-    palette.pts = 0
-    palette_in.push(palette)
-    palette_in.push(None)  # one palette for all frames: paletteuse keeps using the last one
-    return graph, source, sink
-
-
-def _mux_gif(
-    container: Any,
-    stream: Any,
-    paletted: list[Any],
-    pending: deque[Any],
-    hold: TemporalHold,
-    duration_at: dict[int, int],
-) -> None:
-    """Hold still pixels of the dithered frames, encode them and mux their packets."""
-    for frame in paletted:
-        indexes, argb = frame.to_ndarray()
-        picture = (hold.apply(indexes, pending.popleft()), argb)
-        held = av.VideoFrame.from_ndarray(cast(Any, picture), "pal8")  # stubs lack pal8 pairs
-        held.pts = frame.pts
-        held.time_base = _CS
-        _mux_gif_packets(container, stream.encode(held), duration_at)
-
-
-def _mux_gif_packets(container: Any, packets: list[Any], duration_at: dict[int, int]) -> None:
-    """Mux packets with an explicit duration: the GIF muxer writes it as the frame's delay.
-
-    Without it the muxer takes pts differences and gives the last frame 1 cs.
-    """
-    for packet in packets:
-        packet.duration = duration_at[int(packet.pts)]
-        container.mux(packet)
+    """Pass 2: dither every frame to the palette, hold still pixels, write with lossy LZW."""
+    ditherer = Ditherer(palette.colours, len(palette.colours))
+    with dest.open("wb") as out:
+        writer = GifWriter(out, frames.width, frames.height, palette.colours, threshold)
+        for k, delay in enumerate(delays):
+            rgb = np.ascontiguousarray(reader.frame(delay.index))
+            shown = writer.add(hold.apply(ditherer(rgb), rgb), delay.delay)
+            # Lossy LZW may have written near colours: the hold keeps what is really on screen.
+            hold.settle(shown)
+            progress(0.3 + 0.7 * (k + 1) / len(delays))
+        writer.close()
 
 
 _CS = Fraction(1, 100)

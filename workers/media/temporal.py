@@ -56,3 +56,12 @@ class TemporalHold:
         np.copyto(self._shown, indexes, where=changed)
         np.copyto(self._source, rgb, where=changed[..., None])
         return self._shown.copy()
+
+    def settle(self, shown: Indexes) -> None:
+        """Take ``shown`` as what is on screen now (an encoder wrote near colours, not exactly
+        what ``apply`` returned): later frames hold and compare against it."""
+        if self._shown is None:
+            raise ValueError("settle before the first apply")
+        if shown.shape != self._shown.shape:
+            raise ValueError(f"shown {shown.shape} does not match {self._shown.shape}")
+        np.copyto(self._shown, shown)

@@ -276,15 +276,3 @@ def test_gif_quality_is_monotonic_in_bytes(noisy_frames: FrameSet, tmp_path: Pat
     # pixels) may differ by a few bytes of LZW either way; beyond 1% the order must hold.
     assert all(b >= a * 0.99 for a, b in itertools.pairwise(sizes))
     assert sizes[0] < sizes[2] < sizes[-1]
-
-
-def test_gif_rebuilding_paletteuse_does_not_change_the_output(
-    noisy_frames: FrameSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The paletteuse graph is rebuilt every few frames to bound its colour cache (memory):
-    the cache is only a memo, so the bytes are the same as with one graph for every frame."""
-    selection = select_frames(noisy_frames.pts_s, start_s=0.0, end_s=1.0, fps=30)
-    encode_gif(noisy_frames, selection, tmp_path / "one.gif", quality=75)
-    monkeypatch.setattr(encode_module, "_PALETTEUSE_PIXELS", 96 * 64 * 4)  # every 4 frames
-    encode_gif(noisy_frames, selection, tmp_path / "many.gif", quality=75)
-    assert (tmp_path / "one.gif").read_bytes() == (tmp_path / "many.gif").read_bytes()
