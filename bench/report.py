@@ -70,13 +70,26 @@ NOTES = """\
   `city.mpg` 0.0986 -> 0.0918, GIF 10 fps `city.mpg` 0.1344 -> 0.1219 (bytes within 1%); the frame
   nearest the start measured equal or worse on each. It also aligns the output with the source at
   the slot middles where flicker is measured, which is most of the GIF flicker drop in the tables.
-- GIF (`workers/media/encode.py`, `workers/media/temporal.py`): one palette for the segment
-  (libavfilter `palettegen stats_mode=diff`, in PyAV's bundled FFmpeg) from every second pixel of
-  every second row (a third off the encode time, bytes within 0.3%, FLIP no worse on the three
-  clips), Sierra-2-4A dithering (`paletteuse`), then a **temporal hold**: a pixel keeps the index
-  on screen while its source moved by at most `gif_hold_levels(Quality)` since it was last written
-  (0 at 100, 3 at the default 75, 12 at 1). Held pixels equal the previous frame, so FFmpeg's GIF
-  encoder makes them transparent and crops each frame to the changed rectangle. Quality below 40
+- GIF (`workers/media/encode.py`, `palette.py`, `temporal.py`, `gifwriter.py`, `_gifcore.c`):
+  one palette for the segment: libavfilter's median cut (`palettegen stats_mode=diff`, in PyAV's
+  bundled FFmpeg) from every second pixel of every second row, then ten **k-means** steps over a
+  5-bit histogram of the same samples (FLIP at Quality 75, ratio to two-pass, before -> after:
+  `city.mpg` 1.035 -> 0.988 and 1.087 -> 1.036, `cockatoo.mp4` 0.903 -> 0.860 and 1.035 -> 0.995,
+  `vtest.avi` 0.945 -> 0.912 and 0.924 -> 0.884; bytes +0-1%; about 0.1 s). Sierra-2-4A error
+  diffusion in C with nearest colours in OkLab, as FFmpeg's `paletteuse` does since 6.0 (plain
+  RGB distance: 3-10% worse FLIP), cached per 7-bit cell (6 bits: 1-3% worse FLIP), errors
+  truncated and clipped as they land like `paletteuse` (same FLIP as `paletteuse` on the six
+  clip/job pairs, at about half its time). Then a **temporal hold**: a pixel keeps the index on
+  screen while its source moved by at most `gif_hold_levels(Quality)` since it was last written
+  (0 at 100, 3 at the default 75, 12 at 1). Then a GIF writer of our own: each frame cut to the
+  rectangle that changed on screen, unchanged pixels transparent, and **lossy LZW**
+  (`gif_lossy(Quality)`: 0 at 100, 40 at 75, 627 at 1, in squared OkLab distance x 1e5): a code
+  may stand for a run whose colours are within the tolerance of the wanted ones, and a
+  transparent pixel and the colour on screen under it count as the same (that one is free).
+  Lossy tolerance at Quality 75, bytes and FLIP against two-pass (10 fps job): 0 -> 40 ->
+  100: `cockatoo.mp4` 0.92x/0.86 -> 0.61x/0.92 -> 0.47x/0.98; `city.mpg` 0.92x/0.99 ->
+  0.83x/1.01 -> 0.69x/1.05; `vtest.avi` 0.25x/0.91 -> 0.19x/0.99 -> 0.15x/1.14. The tolerance in
+  OkLab rather than RGB is worth 2-5% FLIP at the same bytes on `vtest.avi`. Quality below 40
   also shrinks the palette (64 colours at 1).
 - WebP: libwebp's animation encoder through Pillow with no forced key frames (`kmin = kmax = 0`,
   libwebp's and ffmpeg's default; Pillow's default of one every 3-5 frames made `vtest.avi` 1.4x
@@ -84,7 +97,9 @@ NOTES = """\
   without it the lossy sub-frames drift: FLIP 0.136 vs 0.126 on `city.mpg` at the same bytes),
   method 2 (half the encode time of 4 for 2-7% more bytes) and template Quality mapped piecewise
   linearly to libwebp's (75 -> 60, 100 -> 100).
-- Tried and dropped: Bayer ordered dithering (temporally stable and faster, but worse FLIP per byte
+- Tried and dropped: Floyd-Steinberg, Sierra-3, Burkes and Atkinson kernels in `paletteuse`
+  (each worse FLIP than Sierra-2-4A after the k-means palette), k-means in a perceptually
+  weighted RGB (worse than plain RGB), Bayer ordered dithering (temporally stable and faster, but worse FLIP per byte
   than Sierra + hold), keeping a pixel only when the old colour is as close as the new one (worse
   on every clip), fewer colours instead of the hold (worse FLIP per byte), the GIF's hold in RGB
   before libwebp (5-25% bigger WebP), libwebp method 6 (2-3% smaller, 15-20x slower), method 3 (no
