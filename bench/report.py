@@ -97,14 +97,16 @@ NOTES = """\
   without it the lossy sub-frames drift: FLIP 0.136 vs 0.126 on `city.mpg` at the same bytes),
   method 2 (half the encode time of 4 for 2-7% more bytes) and template Quality mapped piecewise
   linearly to libwebp's (75 -> 60, 100 -> 100).
-- Tried and dropped: Floyd-Steinberg, Sierra-3, Burkes and Atkinson kernels in `paletteuse`
-  (each worse FLIP than Sierra-2-4A after the k-means palette), k-means in a perceptually
-  weighted RGB (worse than plain RGB), Bayer ordered dithering (temporally stable and faster, but worse FLIP per byte
-  than Sierra + hold), keeping a pixel only when the old colour is as close as the new one (worse
-  on every clip), fewer colours instead of the hold (worse FLIP per byte), the GIF's hold in RGB
-  before libwebp (5-25% bigger WebP), libwebp method 6 (2-3% smaller, 15-20x slower), method 3 (no
-  faster than 4), `allow_mixed` (no change), ffmpeg's libwebp presets photo/picture/drawing
-  (within 3% of the bytes at the same FLIP).
+- Tried and dropped: Floyd-Steinberg, Sierra-3, Burkes and Atkinson kernels in `paletteuse` (each
+  worse FLIP than Sierra-2-4A after the k-means palette), k-means in a perceptually weighted RGB
+  (worse than plain RGB), Bayer ordered dithering (temporally stable and faster, but worse FLIP
+  per byte than Sierra + hold), keeping a pixel only when the old colour is as close as the new
+  one (worse on every clip), fewer colours instead of the hold (worse FLIP per byte), the GIF's
+  hold in RGB before libwebp (5-25% bigger WebP), libwebp method 6 (2-3% smaller, 15-20x slower),
+  method 3 (no faster than 4), `allow_mixed` (no change), ffmpeg's libwebp presets
+  photo/picture/drawing (within 3% of the bytes at the same FLIP). Error diffusion from held
+  pixels (what they show minus their source) in the fused coder: 1-3% better FLIP on moving clips,
+  worse on `vtest.avi`, 3-13% more bytes and up to 40% more flicker.
 - FLIP is a mean over 24 sample times (12 on the 1280 px job); against the mean over every phase
   of every slot, 12 times were off by up to 13% on one output, so FLIP ratios within a few percent
   of 1.00 in the target table can go either way. Over every phase of every slot: GIF 10 fps

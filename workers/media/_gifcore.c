@@ -1,21 +1,7 @@
-/* The two per-pixel loops of the GIF encoder (workers/media/gifwriter.py), which Python and
- * numpy cannot vectorise: error-diffusion dithering and (lossy) LZW compression.
- *
- * dither(rgb, width, height, palette, colours, out, cache)
- *     Sierra-2-4A ("Sierra Lite") error diffusion of an RGB24 picture to the first `colours`
- *     entries of an RGB palette, into `out` (one index a pixel). The nearest entry is looked up
- *     in `cache`, 2^18 int16 slots keyed by 6 bits a channel (-1: not known yet), filled on
- *     demand by a linear search from the centre of the slot's cell; the cache is only valid
- *     for one palette, so callers keep one per animation.
- *
- * lzw(pixels, screen, palette, transparent, threshold, chosen) -> bytes
- *     GIF LZW (minimum code size 8, variable codes up to 12 bits, a clear code when the table
- *     is full) of one frame's `pixels`, where `transparent` (or -1) shows `screen` (what is on
- *     screen at that pixel). A code may stand for a run whose colours differ from the wanted
- *     ones by a squared RGB distance up to `threshold` (lossy LZW: longer matches, fewer
- *     codes); 0 is lossless except that a transparent pixel and the colour on screen under it,
- *     which look the same, are interchangeable. `chosen` receives the index written for each
- *     pixel. Returns the code stream, not yet cut into sub-blocks.
+/* The per-pixel loop of the GIF encoder (workers/media/gifwriter.py), which Python and numpy
+ * cannot vectorise: error-diffusion dithering and (lossy) LZW compression of one frame, fused
+ * so that the colour error of a lossy match is spread to the neighbours like any dithering
+ * error. See encode() below; lab_distances() builds its cost table.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -60,81 +46,6 @@ static inline int nearest(const float *pal_lab, int n, int r, int g, int b) {
 
 static inline int clamp255(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
 
-static PyObject *dither(PyObject *self, PyObject *args) {
-    Py_buffer rgb, pal, out, cache;
-    int width, height, colours;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*iiy*iw*w*", &rgb, &width, &height, &pal, &colours, &out,
-                          &cache))
-        return NULL;
-    PyObject *result = NULL;
-    int *rows = NULL;
-    Py_ssize_t pixels = (Py_ssize_t)width * height;
-    if (width <= 0 || height <= 0 || rgb.len < pixels * 3 || out.len < pixels ||
-        colours < 1 || colours > 256 || pal.len < colours * 3 ||
-        cache.len < (Py_ssize_t)(CACHE_SLOTS * sizeof(int16_t))) {
-        PyErr_SetString(PyExc_ValueError, "dither: buffer sizes do not match");
-        goto done;
-    }
-    /* Two rows of accumulated error, one pixel of padding at each end. */
-    Py_ssize_t stride = (Py_ssize_t)(width + 2) * 3;
-    rows = PyMem_Calloc((size_t)stride * 2, sizeof(int));
-    if (rows == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const uint8_t *src = rgb.buf;
-    const uint8_t *p = pal.buf;
-    uint8_t *dst = out.buf;
-    int16_t *lut = cache.buf;
-    float pal_lab[256 * 3];
-    for (int i = 0; i < colours; i++) oklab(p[3 * i], p[3 * i + 1], p[3 * i + 2], pal_lab + 3 * i);
-    Py_BEGIN_ALLOW_THREADS
-    /* Rows hold working pixel values (the source plus the error diffused into it so far,
-     * clipped at each step), one pixel of padding at each end. */
-    int *first = rows + 3;
-    for (int i = 0; i < width * 3; i++) first[i] = src[i];
-    for (int y = 0; y < height; y++) {
-        int *cur = rows + (y & 1) * stride + 3;
-        int *next = rows + ((y + 1) & 1) * stride + 3;
-        if (y + 1 < height) {
-            const uint8_t *below = src + (Py_ssize_t)(y + 1) * width * 3;
-            for (int i = 0; i < width * 3; i++) next[i] = below[i];
-        }
-        uint8_t *d = dst + (Py_ssize_t)y * width;
-        for (int x = 0; x < width; x++) {
-            int r = cur[3 * x], g = cur[3 * x + 1], b = cur[3 * x + 2];
-            int key = ((r >> 1) << 14) | ((g >> 1) << 7) | (b >> 1);
-            int idx = lut[key];
-            if (idx < 0) {
-                idx = nearest(pal_lab, colours, r, g, b);
-                lut[key] = (int16_t)idx;
-            }
-            d[x] = (uint8_t)idx;
-            int e[3] = {r - p[3 * idx], g - p[3 * idx + 1], b - p[3 * idx + 2]};
-            /* Sierra-2-4A: 2/4 right, 1/4 below left, 1/4 below; each share truncated toward
-             * zero and clipped as it lands, as FFmpeg's paletteuse does (the truncation
-             * drops the smallest errors: less noise in flat areas). */
-            for (int c = 0; c < 3; c++) {
-                if (x + 1 < width) cur[3 * (x + 1) + c] = clamp255(cur[3 * (x + 1) + c] + e[c] * 2 / 4);
-                if (y + 1 < height) {
-                    if (x > 0) next[3 * (x - 1) + c] = clamp255(next[3 * (x - 1) + c] + e[c] / 4);
-                    next[3 * x + c] = clamp255(next[3 * x + c] + e[c] / 4);
-                }
-            }
-        }
-    }
-    Py_END_ALLOW_THREADS
-    result = Py_NewRef(Py_None);
-done:
-    PyMem_Free(rows);
-    PyBuffer_Release(&rgb);
-    PyBuffer_Release(&pal);
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&cache);
-    return result;
-}
-
 typedef struct {
     uint8_t *buf;
     Py_ssize_t len;
@@ -160,106 +71,210 @@ static inline int distance(const float *lab, int a, int b) {
     return (int)((dl * dl + da * da + db * db) * 1e5f + 0.5f);
 }
 
-static PyObject *lzw(PyObject *self, PyObject *args) {
-    Py_buffer px, screen, pal, chosen;
-    int transparent, threshold;
+/* ---- dithering and lossy LZW in one pass ---------------------------------------------- */
+
+typedef struct {
+    BitWriter w;
+    int16_t first_child[MAX_CODES], next_sibling[MAX_CODES];
+    uint8_t value[MAX_CODES];
+    int size, next_code;
+} Lzw;
+
+static void lzw_reset(Lzw *z) {
+    for (int k = 0; k < MAX_CODES; k++) z->first_child[k] = -1;
+    z->size = 9;
+    z->next_code = 258;
+}
+
+/* Emit `cur` and add the string cur + `value` to the table (clearing it when full). */
+static inline void lzw_emit(Lzw *z, int cur, int value) {
+    put_code(&z->w, cur, z->size);
+    int code = z->next_code++;
+    z->value[code] = (uint8_t)value;
+    z->first_child[code] = -1;
+    z->next_sibling[code] = z->first_child[cur];
+    z->first_child[cur] = (int16_t)code;
+    if (z->next_code == MAX_CODES) {
+        put_code(&z->w, 256, z->size);
+        lzw_reset(z);
+    } else if (z->next_code - 1 == (1 << z->size) && z->size < 12) {
+        z->size++;
+    }
+}
+
+/* lab_distances(palette, out): out[a * 256 + b] = squared OkLab distance x 1e5 of two entries
+ * of a 256-entry RGB palette (int32), the lossy coder's cost table. */
+static PyObject *lab_distances(PyObject *self, PyObject *args) {
+    Py_buffer pal, out;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*y*y*iiw*", &px, &screen, &pal, &transparent, &threshold,
-                          &chosen))
+    if (!PyArg_ParseTuple(args, "y*w*", &pal, &out)) return NULL;
+    PyObject *result = NULL;
+    if (pal.len < 256 * 3 || out.len < (Py_ssize_t)(256 * 256 * sizeof(int32_t))) {
+        PyErr_SetString(PyExc_ValueError, "lab_distances: buffer sizes do not match");
+    } else {
+        float lab[256 * 3];
+        const uint8_t *p = pal.buf;
+        int32_t *d = out.buf;
+        for (int i = 0; i < 256; i++) oklab(p[3 * i], p[3 * i + 1], p[3 * i + 2], lab + 3 * i);
+        for (int a = 0; a < 256; a++)
+            for (int b = 0; b < 256; b++) d[a * 256 + b] = distance(lab, a, b);
+        result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&pal);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* encode(rgb, width, box, held, screen, palette, colours, cache, costs, transparent,
+ *        threshold, chosen) -> bytes
+ *
+ * One frame's rectangle box = (x0, y0, x1, y1) of the RGB24 picture `rgb` (rows of `width`
+ * pixels) dithered and LZW-coded in one pass. Where `held` (a byte a pixel of the whole
+ * picture; empty for none) is set, the pixel keeps what `screen` shows: it is written
+ * transparent, or as the same colour when that continues a match, and passes on no error.
+ * Elsewhere Sierra-2-4A diffuses the error of the colour actually written: the coder may
+ * extend its match with an entry whose OkLab distance (`costs`, from lab_distances) to the
+ * nearest entry is at most `threshold`, and the neighbours make up for the difference. With
+ * `transparent` < 0 (a first frame) nothing is transparent. `chosen` receives the index written
+ * for each pixel of the box, row by row. */
+static PyObject *encode(PyObject *self, PyObject *args) {
+    Py_buffer rgb, held, screen, pal, cache, costs, chosen;
+    int width, x0, y0, x1, y1, colours, transparent, threshold;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*i(iiii)y*y*y*iw*y*iiw*", &rgb, &width, &x0, &y0, &x1, &y1,
+                          &held, &screen, &pal, &colours, &cache, &costs, &transparent,
+                          &threshold, &chosen))
         return NULL;
     PyObject *result = NULL;
+    int *rows = NULL;
     uint8_t *codes = NULL;
-    Py_ssize_t n = px.len;
-    if (n < 1 || chosen.len < n || pal.len < 256 * 3 || transparent > 255 ||
-        (transparent >= 0 && screen.len < n)) {
-        PyErr_SetString(PyExc_ValueError, "lzw: buffer sizes do not match");
+    Lzw *z = NULL;
+    int bw = x1 - x0, bh = y1 - y0;
+    Py_ssize_t box = (Py_ssize_t)bw * bh;
+    Py_ssize_t height = width > 0 ? rgb.len / ((Py_ssize_t)width * 3) : 0;
+    int has_held = held.len > 0;
+    if (width <= 0 || x0 < 0 || y0 < 0 || bw <= 0 || bh <= 0 || x1 > width || y1 > height ||
+        chosen.len < box || colours < 1 || colours > 255 || pal.len < 256 * 3 ||
+        transparent > 255 || cache.len < (Py_ssize_t)(CACHE_SLOTS * sizeof(int16_t)) ||
+        costs.len < (Py_ssize_t)(256 * 256 * sizeof(int32_t)) ||
+        (has_held && held.len < height * width) ||
+        (transparent >= 0 && screen.len < height * width)) {
+        PyErr_SetString(PyExc_ValueError, "encode: buffer sizes do not match");
         goto done;
     }
-    /* At most one 12-bit code a pixel, plus clear codes (one per 4096 - 258 codes) and EOI. */
-    codes = PyMem_Malloc((size_t)(n * 2 + 64));
-    if (codes == NULL) {
+    Py_ssize_t stride = (Py_ssize_t)(bw + 2) * 3;
+    rows = PyMem_Calloc((size_t)stride * 2, sizeof(int));
+    codes = PyMem_Malloc((size_t)(box * 2 + 64));
+    z = PyMem_Malloc(sizeof(Lzw));
+    if (rows == NULL || codes == NULL || z == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    const uint8_t *want = px.buf;
-    const uint8_t *under = screen.buf;
-    const uint8_t *p = pal.buf;
+    const uint8_t *src = rgb.buf, *hold = held.buf, *under = screen.buf, *p = pal.buf;
+    const int32_t *cost = costs.buf;
+    int16_t *lut = cache.buf;
     uint8_t *out = chosen.buf;
-    BitWriter w = {codes, 0, 0, 0};
-    float lab[256 * 3];
-    for (int i = 0; i < 256; i++) oklab(p[3 * i], p[3 * i + 1], p[3 * i + 2], lab + 3 * i);
+    float pal_lab[256 * 3];
+    for (int i = 0; i < colours; i++) oklab(p[3 * i], p[3 * i + 1], p[3 * i + 2], pal_lab + 3 * i);
     Py_BEGIN_ALLOW_THREADS
-    static const int min_size = 8, clear = 256, eoi = 257;
-    int16_t first_child[MAX_CODES], next_sibling[MAX_CODES];
-    uint8_t value[MAX_CODES];
-    for (int i = 0; i < MAX_CODES; i++) first_child[i] = -1;
-    int size = min_size + 1, next_code = eoi + 1;
-    put_code(&w, clear, size);
-    int cur = want[0];
-    out[0] = (uint8_t)cur;
-    for (Py_ssize_t i = 1; i < n; i++) {
-        int target = want[i];
-        /* The colour the wanted index shows: under a transparent pixel, what is on screen. */
-        int shown = (transparent >= 0 && target == transparent) ? under[i] : target;
-        int best = -1, best_cost = INT_MAX;
-        for (int c = first_child[cur]; c >= 0; c = next_sibling[c]) {
-            int v = value[c];
-            if (v == target) {
-                best = c;
-                best_cost = 0;
-                break;
+    z->w = (BitWriter){codes, 0, 0, 0};
+    lzw_reset(z);
+    put_code(&z->w, 256, z->size);
+    int cur = -1;
+    int *first = rows + 3;
+    for (int i = 0; i < bw * 3; i++) first[i] = src[((Py_ssize_t)y0 * width + x0) * 3 + i];
+    for (int y = 0; y < bh; y++) {
+        int *row = rows + (y & 1) * stride + 3;
+        int *next = rows + ((y + 1) & 1) * stride + 3;
+        if (y + 1 < bh) {
+            const uint8_t *below = src + ((Py_ssize_t)(y0 + y + 1) * width + x0) * 3;
+            for (int i = 0; i < bw * 3; i++) next[i] = below[i];
+        }
+        for (int x = 0; x < bw; x++) {
+            Py_ssize_t at = (Py_ssize_t)(y0 + y) * width + x0 + x;
+            int kept = has_held && hold[at];
+            int on_screen = transparent >= 0 ? under[at] : -1;
+            int r = row[3 * x], g = row[3 * x + 1], b = row[3 * x + 2];
+            int want;  /* the exact choice: transparent when held, else the nearest entry */
+            if (kept) {
+                want = transparent;
+            } else {
+                int key = ((r >> 1) << 14) | ((g >> 1) << 7) | (b >> 1);
+                want = lut[key];
+                if (want < 0) {
+                    want = nearest(pal_lab, colours, r, g, b);
+                    lut[key] = (int16_t)want;
+                }
             }
-            int looks = (v == transparent) ? under[i] : v;
-            int cost = (looks == shown) ? 0 : (threshold > 0 ? distance(lab, looks, shown) : INT_MAX);
-            if (cost < best_cost) {
-                best_cost = cost;
-                best = c;
+            /* What the exact choice shows, and the best child of the current string. */
+            int shows = (want == transparent) ? on_screen : want;
+            int pick = -1;
+            if (cur >= 0) {
+                int best_cost = INT_MAX;
+                for (int c = z->first_child[cur]; c >= 0; c = z->next_sibling[c]) {
+                    int v = z->value[c];
+                    int looks = (v == transparent) ? on_screen : v;
+                    int d = (v == want || looks == shows) ? 0
+                            : (kept || threshold <= 0) ? INT_MAX
+                            : cost[looks * 256 + shows];
+                    if (d < best_cost) {
+                        best_cost = d;
+                        pick = c;
+                        if (d == 0) break;
+                    }
+                }
+                if (best_cost > threshold) pick = -1;
+            }
+            int written;
+            if (pick >= 0) {
+                cur = pick;
+                written = z->value[pick];
+            } else {
+                if (cur >= 0) lzw_emit(z, cur, want);
+                cur = want;
+                written = want;
+            }
+            out[(Py_ssize_t)y * bw + x] = (uint8_t)written;
+            if (kept) continue;  /* a held pixel passes on no error */
+            int looks = (written == transparent) ? on_screen : written;
+            int e[3] = {r - p[3 * looks], g - p[3 * looks + 1], b - p[3 * looks + 2]};
+            for (int c = 0; c < 3; c++) {
+                if (x + 1 < bw) row[3 * (x + 1) + c] = clamp255(row[3 * (x + 1) + c] + e[c] * 2 / 4);
+                if (y + 1 < bh) {
+                    if (x > 0) next[3 * (x - 1) + c] = clamp255(next[3 * (x - 1) + c] + e[c] / 4);
+                    next[3 * x + c] = clamp255(next[3 * x + c] + e[c] / 4);
+                }
             }
         }
-        if (best >= 0 && best_cost <= threshold) {
-            cur = best;
-            out[i] = value[best];
-            continue;
-        }
-        put_code(&w, cur, size);
-        value[next_code] = (uint8_t)target;
-        first_child[next_code] = -1;
-        next_sibling[next_code] = first_child[cur];
-        first_child[cur] = (int16_t)next_code;
-        next_code++;
-        if (next_code == MAX_CODES) {
-            put_code(&w, clear, size);
-            for (int k = 0; k < MAX_CODES; k++) first_child[k] = -1;
-            size = min_size + 1;
-            next_code = eoi + 1;
-        } else if (next_code - 1 == (1 << size) && size < 12) {
-            size++;
-        }
-        cur = target;
-        out[i] = (uint8_t)target;
     }
-    put_code(&w, cur, size);
-    put_code(&w, eoi, size);
-    if (w.bits > 0) w.buf[w.len++] = (uint8_t)(w.acc & 0xff);
+    put_code(&z->w, cur, z->size);
+    put_code(&z->w, 257, z->size);
+    if (z->w.bits > 0) z->w.buf[z->w.len++] = (uint8_t)(z->w.acc & 0xff);
     Py_END_ALLOW_THREADS
-    result = PyBytes_FromStringAndSize((const char *)codes, w.len);
+    result = PyBytes_FromStringAndSize((const char *)codes, z->w.len);
 done:
+    PyMem_Free(rows);
     PyMem_Free(codes);
-    PyBuffer_Release(&px);
+    PyMem_Free(z);
+    PyBuffer_Release(&rgb);
+    PyBuffer_Release(&held);
     PyBuffer_Release(&screen);
     PyBuffer_Release(&pal);
+    PyBuffer_Release(&cache);
+    PyBuffer_Release(&costs);
     PyBuffer_Release(&chosen);
     return result;
 }
 
 static PyMethodDef methods[] = {
-    {"dither", dither, METH_VARARGS, "Sierra-2-4A error diffusion to a palette (see module)."},
-    {"lzw", lzw, METH_VARARGS, "GIF LZW of one frame, lossy up to a threshold (see module)."},
+    {"encode", encode, METH_VARARGS, "Dither and LZW-code one frame's rectangle (see above)."},
+    {"lab_distances", lab_distances, METH_VARARGS, "OkLab distance table of a palette."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_gifcore", "GIF dithering and LZW loops.", -1, methods,
+    PyModuleDef_HEAD_INIT, "_gifcore", "GIF dithering and lossy LZW of one frame.", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__gifcore(void) { return PyModule_Create(&module); }

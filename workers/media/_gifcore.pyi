@@ -6,19 +6,17 @@ import numpy.typing as npt
 
 _Bytes = bytes | bytearray | npt.NDArray[Any]
 
-def dither(
+def lab_distances(palette: _Bytes, out: npt.NDArray[Any]) -> None: ...
+def encode(
     rgb: _Bytes,
     width: int,
-    height: int,
-    palette: _Bytes,
-    colours: int,
-    out: npt.NDArray[Any],
-    cache: npt.NDArray[Any],
-) -> None: ...
-def lzw(
-    pixels: _Bytes,
+    box: tuple[int, int, int, int],
+    held: _Bytes,
     screen: _Bytes,
     palette: _Bytes,
+    colours: int,
+    cache: npt.NDArray[Any],
+    costs: npt.NDArray[Any],
     transparent: int,
     threshold: int,
     chosen: npt.NDArray[Any],

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from animgraph.workers.media.framestore import FrameReader, FrameSet
-from animgraph.workers.media.gifwriter import TRANSPARENT, Ditherer, GifWriter
+from animgraph.workers.media.gifwriter import TRANSPARENT, GifWriter
 from animgraph.workers.media.palette import ColourHistogram, refine_palette
 from animgraph.workers.media.select import Selection
 from animgraph.workers.media.temporal import TemporalHold
@@ -53,11 +53,13 @@ PALETTE_STEP = 2
 # Lloyd iterations on palettegen's median cut (workers/media/palette.py); converged by 10 on the
 # bench corpus (25 changed FLIP by under 0.2 %).
 PALETTE_ITERATIONS = 10
-# Lossy LZW tolerance at Quality 1 (squared OkLab distance in 1e-5 units, see _gifcore.c), falling
-# with the square of (100 - Quality) to 0 at 100: 40 at the default 75 (a grey ~7 levels away).
-# Measured on the bench corpus at Quality 75: tolerance 40 took GIF bytes from 0.92x to 0.61x of
-# ffmpeg two-pass on cockatoo.mp4 at FLIP 0.86x -> 0.92x; 100 costs 5-15 % FLIP on every clip.
-GIF_LOSSY_AT_1 = 627
+# Lossy LZW tolerance at Quality 1 (squared OkLab distance x 1e5 between the entry written and
+# the nearest one, see _gifcore.c), falling with the square of (100 - Quality) to 0 at 100: 70 at
+# the default 75. Measured on the bench corpus at Quality 75 (10 fps job, bytes and FLIP against
+# ffmpeg two-pass), tolerance 40 -> 70 -> 200: cockatoo.mp4 0.70x/0.88 -> 0.63x/0.89 ->
+# 0.52x/0.92, city.mpg 0.86x/1.00 -> 0.79x/1.01 -> 0.63x/1.06, vtest.avi 0.27x/0.95 ->
+# 0.22x/0.98 -> 0.15x/1.06.
+GIF_LOSSY_AT_1 = 1100
 # libwebp effort 0..6. With minimize_size (below) every candidate sub-frame is encoded at this
 # effort; measured on the bench corpus, 2 halves the encode time of 4 (city 1.11 -> 0.60 s) for
 # 2-7% more bytes and FLIP within 1%; 3 is no faster than 4 here, 6 is 15x slower for 2% less.
@@ -133,7 +135,7 @@ def gif_hold_levels(quality: float) -> float:
 
 
 def gif_lossy(quality: float) -> int:
-    """Lossy LZW tolerance (squared RGB distance) for a template Quality: 0 at 100."""
+    """Lossy LZW tolerance for a template Quality (``GIF_LOSSY_AT_1``): 0 at 100, 70 at 75."""
     q = min(max(quality, 1.0), 100.0)
     return round(GIF_LOSSY_AT_1 * ((100 - q) / 99) ** 2)
 
@@ -310,15 +312,14 @@ def _write_gif(
     dest: Path,
     progress: Progress,
 ) -> None:
-    """Pass 2: dither every frame to the palette, hold still pixels, write with lossy LZW."""
-    ditherer = Ditherer(palette.colours, len(palette.colours))
+    """Pass 2: every frame dithered and coded in one pass, still pixels held."""
+    colours = palette.colours
     with dest.open("wb") as out:
-        writer = GifWriter(out, frames.width, frames.height, palette.colours, threshold)
+        writer = GifWriter(out, frames.width, frames.height, colours, threshold, len(colours))
         for k, delay in enumerate(delays):
             rgb = np.ascontiguousarray(reader.frame(delay.index))
-            shown = writer.add(hold.apply(ditherer(rgb), rgb), delay.delay)
-            # Lossy LZW may have written near colours: the hold keeps what is really on screen.
-            hold.settle(shown)
+            drawn = writer.add(rgb, hold.redraw(rgb), delay.delay)
+            hold.wrote(drawn, rgb)
             progress(0.3 + 0.7 * (k + 1) / len(delays))
         writer.close()
 

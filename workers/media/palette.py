@@ -24,6 +24,7 @@ Centroids = npt.NDArray[np.float32]
 
 BITS = 5
 _BINS = 1 << (3 * BITS)
+_CHUNK = 2048  # histogram points a step of refine_palette measures at once (2 MB of distances)
 
 
 class ColourHistogram:
@@ -68,11 +69,14 @@ def refine_palette(hist: ColourHistogram, palette: Centroids, iterations: int = 
     if len(points) == 0 or len(centroids) == 0:
         return centroids
     k = len(centroids)
+    nearest = np.empty(len(points), dtype=np.intp)
     for _ in range(iterations):
         # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 is the same for every c, so it is left out.
-        distance = points @ (-2 * centroids.T)
-        distance += (centroids * centroids).sum(axis=1)
-        nearest = distance.argmin(axis=1)
+        # In chunks: the whole (bins x entries) matrix would be up to 32 MB.
+        for start in range(0, len(points), _CHUNK):
+            distance = points[start : start + _CHUNK] @ (-2 * centroids.T)
+            distance += (centroids * centroids).sum(axis=1)
+            nearest[start : start + _CHUNK] = distance.argmin(axis=1)
         mass = np.bincount(nearest, weights=weights, minlength=k)
         used = mass > 0
         for channel in range(3):

@@ -1,9 +1,9 @@
 """Temporal hold for paletted animation frames: keep what the source did not change.
 
-A GIF frame only needs the pixels that differ from what is already on screen; every pixel equal
-to the previous frame becomes transparent (FFmpeg's GIF encoder, ``transdiff``), and the frame is
-cropped to the changed rectangle. Video sources are noisy and dithering turns a level or two of
-noise into a different palette index, so most pixels "change" and still areas shimmer.
+A GIF frame only needs the pixels that differ from what is already on screen; the others are
+written transparent and the frame is cut to the rectangle of the rest (``gifwriter``). Video
+sources are noisy and dithering turns a level or two of noise into a different palette index,
+so redrawing every pixel makes most of them "change" and still areas shimmer.
 
 ``TemporalHold`` keeps the index on screen wherever the source pixel moved by at most
 ``levels`` (on 0..255, largest channel) since the pixel was last written; the comparison is with
@@ -20,7 +20,6 @@ import numpy.typing as npt
 
 __all__ = ["TemporalHold"]
 
-Indexes = npt.NDArray[np.uint8]
 Rgb = npt.NDArray[np.uint8]
 
 
@@ -33,35 +32,26 @@ class TemporalHold:
         self.levels = levels
         # Source changes are whole levels: "moved by more than levels" is "more than floor(levels)".
         self._threshold = np.uint8(min(math.floor(levels), 255))
-        self._shown: Indexes | None = None
         self._source: Rgb | None = None
 
-    def apply(self, indexes: Indexes, rgb: Rgb) -> Indexes:
-        """The indexes to show for this frame: ``indexes`` where the source changed, else held.
-
-        ``indexes`` is the frame's (H, W) paletted picture, ``rgb`` its (H, W, 3) source.
-        """
-        if indexes.shape != rgb.shape[:2]:
-            raise ValueError(f"indexes {indexes.shape} do not match rgb {rgb.shape}")
-        if self._shown is None or self._source is None or self.levels <= 0:
-            self._shown = np.array(indexes, dtype=np.uint8, copy=True)
-            self._source = np.array(rgb, dtype=np.uint8, copy=True)
-            return self._shown.copy()
+    def redraw(self, rgb: Rgb) -> npt.NDArray[np.bool_]:
+        """Where ``rgb``, the next (H, W, 3) source frame, must be drawn anew: everywhere for
+        the first frame, else where the source moved by more than ``levels`` since the pixel
+        was last written. Call ``wrote`` once those pixels are written."""
+        if self._source is None or self.levels <= 0:
+            return np.ones(rgb.shape[:2], dtype=np.bool_)
+        if rgb.shape != self._source.shape:
+            raise ValueError(f"rgb {rgb.shape} does not match {self._source.shape}")
         # |source - last written| per channel in uint8 (max - min never wraps), then the largest
         # channel: no int16 copies and no reduction over a 3-wide axis (3x faster at 1280x720).
         moved = np.maximum(rgb, self._source)
         moved -= np.minimum(rgb, self._source)
         largest = np.maximum(np.maximum(moved[..., 0], moved[..., 1]), moved[..., 2])
-        changed = largest > self._threshold
-        np.copyto(self._shown, indexes, where=changed)
-        np.copyto(self._source, rgb, where=changed[..., None])
-        return self._shown.copy()
+        return largest > self._threshold
 
-    def settle(self, shown: Indexes) -> None:
-        """Take ``shown`` as what is on screen now (an encoder wrote near colours, not exactly
-        what ``apply`` returned): later frames hold and compare against it."""
-        if self._shown is None:
-            raise ValueError("settle before the first apply")
-        if shown.shape != self._shown.shape:
-            raise ValueError(f"shown {shown.shape} does not match {self._shown.shape}")
-        np.copyto(self._shown, shown)
+    def wrote(self, written: npt.NDArray[np.bool_], rgb: Rgb) -> None:
+        """Record that the pixels of ``written`` now show ``rgb`` (the source they came from)."""
+        if self._source is None:
+            self._source = np.array(rgb, dtype=np.uint8, copy=True)
+        else:
+            np.copyto(self._source, rgb, where=written[..., None])

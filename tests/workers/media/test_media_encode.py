@@ -83,36 +83,40 @@ def test_temporal_hold_keeps_still_pixels_and_redraws_changes() -> None:
     rng = np.random.default_rng(3)
     hold = TemporalHold(4)
     base = np.full((6, 8, 3), 100, np.uint8)
-    first = rng.integers(0, 8, (6, 8), dtype=np.uint8)
-    assert (hold.apply(first, base) == first).all()  # the first frame is shown as it is
+    first = hold.redraw(base)
+    assert first.all()  # the first frame is drawn whole
+    hold.wrote(first, base)
     noisy = base + rng.integers(0, 4, base.shape, dtype=np.uint8)  # sensor noise, 0..3 levels
     moved = noisy.copy()
     moved[2:4, 2:4] = 200  # a real change
-    redithered = rng.integers(0, 8, (6, 8), dtype=np.uint8)
-    shown = hold.apply(redithered, moved)
     changed = np.zeros((6, 8), bool)
     changed[2:4, 2:4] = True
-    assert (shown[changed] == redithered[changed]).all()
-    assert (shown[~changed] == first[~changed]).all()  # noise does not redraw (no flicker)
+    np.testing.assert_array_equal(hold.redraw(moved), changed)  # noise is not redrawn
 
 
 def test_temporal_hold_compares_with_the_source_at_the_last_write() -> None:
     hold = TemporalHold(4)
-    ones = np.ones((1, 1), np.uint8)
-    hold.apply(ones * 0, np.full((1, 1, 3), 100, np.uint8))
+    start = np.full((1, 1, 3), 100, np.uint8)
+    hold.wrote(hold.redraw(start), start)
     # a slow drift of 2 levels per frame redraws once it adds up past the tolerance
-    shown = [
-        int(hold.apply(ones * k, np.full((1, 1, 3), 100 + 2 * k, np.uint8))[0, 0])
-        for k in (1, 2, 3)
-    ]
-    assert shown == [0, 0, 3]
+    redrawn = []
+    for k in (1, 2, 3, 4):
+        rgb = np.full((1, 1, 3), 100 + 2 * k, np.uint8)
+        mask = hold.redraw(rgb)
+        hold.wrote(mask, rgb)
+        redrawn.append(bool(mask[0, 0]))
+    assert redrawn == [False, False, True, False]
 
 
-def test_temporal_hold_at_zero_levels_shows_every_frame() -> None:
+def test_temporal_hold_at_zero_levels_redraws_every_frame() -> None:
     hold = TemporalHold(0)
     rgb = np.zeros((2, 2, 3), np.uint8)
-    hold.apply(np.zeros((2, 2), np.uint8), rgb)
-    assert (hold.apply(np.ones((2, 2), np.uint8), rgb) == 1).all()
+    hold.wrote(hold.redraw(rgb), rgb)
+    assert hold.redraw(rgb).all()
+    other = TemporalHold(3)
+    other.wrote(other.redraw(rgb), rgb)
+    with pytest.raises(ValueError, match="does not match"):
+        other.redraw(np.zeros((3, 3, 3), np.uint8))
 
 
 def check_animation(path: Path, selection: Selection, size: tuple[int, int]) -> Image.Image:

@@ -1,4 +1,4 @@
-"""The GIF writer and its C loops (workers/media/gifwriter.py, _gifcore.c), decoded back by
+"""The GIF writer and its C loop (workers/media/gifwriter.py, _gifcore.c), decoded back by
 Pillow and by PyAV's FFmpeg."""
 
 from __future__ import annotations
@@ -10,17 +10,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animgraph.workers.media.gifwriter import TRANSPARENT, Ditherer, GifWriter, dither
+from animgraph.workers.media.gifwriter import TRANSPARENT, GifWriter
 
 H, W = 37, 53
 
 
-def _palette(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (255, 3)).astype(np.uint8)
+def _palette(seed: int = 0, count: int = 255) -> np.ndarray:
+    """Distinct colours, each alone in its cell of the nearest-colour cache (7 bits a channel):
+    even levels only, so a palette colour always maps to itself."""
+    rng = np.random.default_rng(seed)
+    cells = rng.choice(128**3, count, replace=False)
+    return np.stack([cells // 128**2, cells // 128 % 128, cells % 128], 1).astype(np.uint8) * 2
 
 
-def _frames(count: int = 30) -> list[np.ndarray]:
-    """Index pictures with still stretches, partial changes, a flat frame and a repeat."""
+def _index_frames(count: int = 30) -> list[np.ndarray]:
+    """Index pictures with still stretches, partial changes, a flat frame and a small change."""
     rng = np.random.default_rng(1)
     frame = rng.integers(0, 20, (H, W)).astype(np.uint8)
     out = []
@@ -36,10 +40,19 @@ def _frames(count: int = 30) -> list[np.ndarray]:
     return out
 
 
-def _write(frames: list[np.ndarray], palette: np.ndarray, threshold: int) -> tuple[bytes, list]:
+def _write(
+    rgbs: list[np.ndarray], palette: np.ndarray, threshold: int, redraw: bool = True
+) -> tuple[bytes, list[np.ndarray]]:
+    """Write frames, each redrawing where it differs from the frame before; the screens."""
     buf = io.BytesIO()
-    writer = GifWriter(buf, W, H, palette, threshold)
-    screens = [writer.add(frame, 7).copy() for frame in frames]
+    writer = GifWriter(buf, rgbs[0].shape[1], rgbs[0].shape[0], palette, threshold)
+    screens, before = [], None
+    for rgb in rgbs:
+        mask = None if before is None or not redraw else (rgb != before).any(axis=2)
+        writer.add(rgb, mask, 7)
+        assert writer.screen is not None
+        screens.append(writer.screen.copy())
+        before = rgb
     writer.close()
     return buf.getvalue(), screens
 
@@ -58,6 +71,12 @@ def _decoded_pyav(data: bytes) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
+def _table(palette: np.ndarray) -> np.ndarray:
+    table = np.zeros((256, 3), np.uint8)
+    table[: len(palette)] = palette
+    return table
+
+
 def _oklab(rgb: np.ndarray) -> np.ndarray:
     c = rgb.astype(np.float64) / 255
     c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -74,24 +93,43 @@ def _oklab(rgb: np.ndarray) -> np.ndarray:
     ).T  # fmt: skip
 
 
-def test_lossless_frames_decode_to_exactly_the_wanted_pictures() -> None:
+def test_palette_pictures_decode_to_exactly_themselves() -> None:
+    """Frames made of palette colours need no dithering: lossless, every frame comes back
+    exactly, through transparency, crops and a frame with nothing redrawn."""
     palette = _palette()
-    frames = _frames()
-    data, screens = _write(frames, palette, threshold=0)
-    table = np.vstack([palette, [[0, 0, 0]]]).astype(np.uint8)
-    for screen, frame in zip(screens, frames, strict=True):
-        np.testing.assert_array_equal(screen, frame)
+    frames = _index_frames()
+    rgbs = [palette[f] for f in frames]
+    rgbs.append(rgbs[-1].copy())  # nothing changed: a 1x1 transparent frame
+    data, screens = _write(rgbs, palette, threshold=0)
+    for screen, rgb in zip(screens, rgbs, strict=True):
+        np.testing.assert_array_equal(palette[screen], rgb)
     for decoded in (_decoded_pillow(data), _decoded_pyav(data)):
-        assert len(decoded) == len(frames)
-        for got, frame in zip(decoded, frames, strict=True):
-            np.testing.assert_array_equal(got, table[frame])
+        assert len(decoded) == len(rgbs)
+        for got, rgb in zip(decoded, rgbs, strict=True):
+            np.testing.assert_array_equal(got, rgb)
     image = Image.open(io.BytesIO(data))
     assert image.info["loop"] == 0 and image.info["duration"] == 70
+    # Later frames are cut to what changed: the frame after the small change is small.
+    assert len(data) < sum(f.nbytes for f in frames)
 
 
-def test_lossy_frames_stay_within_the_threshold_and_shrink() -> None:
-    # A smooth palette (neighbouring entries close) where lossy matches exist.
-    ramp = np.linspace(0, 255, 255)
+def test_large_noisy_frames_roll_the_code_table_over() -> None:
+    """Noise fills the 4096-entry LZW table many times a frame: clear codes and code sizes
+    from 9 to 12 bits must round-trip, lossless and lossy."""
+    rng = np.random.default_rng(9)
+    palette = _palette(3)
+    frames = [rng.integers(0, 255, (200, 300)).astype(np.uint8) for _ in range(2)]
+    frames.append(np.where(rng.random((200, 300)) < 0.3, frames[1], 17).astype(np.uint8))
+    for threshold in (0, 400):
+        data, screens = _write([palette[f] for f in frames], palette, threshold)
+        for decoded in (_decoded_pillow(data), _decoded_pyav(data)):
+            for got, screen in zip(decoded, screens, strict=True):
+                np.testing.assert_array_equal(got, _table(palette)[screen])
+
+
+def test_lossy_matches_stay_within_the_threshold_and_shrink_the_file() -> None:
+    # A smooth palette (neighbouring entries close) and a noisy gradient over it.
+    ramp = np.linspace(0, 254, 255)
     palette = np.stack([ramp, ramp[::-1], np.full(255, 128)], 1).astype(np.uint8)
     rng = np.random.default_rng(5)
     frames = [
@@ -100,52 +138,64 @@ def test_lossy_frames_stay_within_the_threshold_and_shrink() -> None:
         )
         for k in range(10)
     ]
-    lossless, _ = _write(frames, palette, threshold=0)
-    threshold = 60
-    lossy, screens = _write(frames, palette, threshold=threshold)
-    assert len(lossy) < 0.8 * len(lossless)
-    lab = _oklab(palette)
-    table = np.vstack([palette, [[0, 0, 0]]]).astype(np.uint8)
-    for screen, frame, got in zip(screens, frames, _decoded_pyav(lossy), strict=True):
-        error = ((lab[screen] - lab[frame]) ** 2).sum(axis=2) * 1e5
-        assert error.max() <= threshold + 1
-        np.testing.assert_array_equal(got, table[screen])  # the screen is what a viewer sees
+    rgbs = [palette[f] for f in frames]
+    sizes, errors = [], []
+    for threshold in (0, 60, 400):
+        data, screens = _write(rgbs, palette, threshold=threshold)
+        for screen, got in zip(screens, _decoded_pyav(data), strict=True):
+            np.testing.assert_array_equal(got, _table(palette)[screen])  # what a viewer sees
+        sizes.append(len(data))
+        # The dithering spreads the colour error of each lossy match to the neighbours: what
+        # the eye averages (4x4 blocks) stays close to the source.
+        shown = _blocks(palette[screens[0]])
+        source = _blocks(rgbs[0])
+        errors.append(float(np.abs(shown - source).mean()))
+    assert sizes[1] < 0.8 * sizes[0] and sizes[2] < sizes[1]
+    assert errors[0] < 0.5 and errors[1] < 1.0 and errors[2] < 2.0, errors
 
 
-def test_unchanged_frame_is_a_one_pixel_transparent_frame() -> None:
-    palette = _palette()
-    frame = np.full((H, W), 9, np.uint8)
-    data, _ = _write([frame, frame.copy(), frame.copy()], palette, threshold=0)
-    decoded = _decoded_pillow(data)
-    assert len(decoded) == 3
-    assert all((d == palette[9]).all() for d in decoded)
+def _blocks(rgb: np.ndarray) -> np.ndarray:
+    """Means of 4x4 blocks (the frame's whole blocks)."""
+    h, w = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
+    return rgb[:h, :w].astype(float).reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3))
 
 
-def test_writer_refuses_bad_frames() -> None:
+def test_held_pixels_keep_the_screen() -> None:
+    palette = _palette(4)
+    first = palette[np.full((H, W), 9, np.uint8)]
+    second = palette[np.full((H, W), 30, np.uint8)]
+    buf = io.BytesIO()
+    writer = GifWriter(buf, W, H, palette)
+    writer.add(first, None, 5)
+    redraw = np.zeros((H, W), bool)
+    redraw[10:20, 5:15] = True
+    drawn = writer.add(second, redraw, 5)
+    writer.close()
+    np.testing.assert_array_equal(drawn, redraw)
+    last = _decoded_pyav(buf.getvalue())[-1]
+    np.testing.assert_array_equal(last[redraw], second[redraw])
+    np.testing.assert_array_equal(last[~redraw], first[~redraw])
+
+
+def test_dithering_keeps_the_mean_and_uses_only_the_given_colours() -> None:
+    palette = np.array([[0, 0, 0], [254, 254, 254], [254, 0, 0], [0, 0, 254]], np.uint8)
+    grey = np.full((40, 60, 3), 128, np.uint8)
+    buf = io.BytesIO()
+    writer = GifWriter(buf, 60, 40, palette, colours=2)
+    writer.add(grey, None, 5)
+    assert writer.screen is not None
+    assert set(np.unique(writer.screen)) == {0, 1}
+    assert TRANSPARENT not in writer.screen
+    assert abs(palette[writer.screen].astype(float).mean() - 128) < 4
+
+
+def test_writer_refuses_bad_input() -> None:
     writer = GifWriter(io.BytesIO(), W, H, _palette())
     with pytest.raises(ValueError, match="is not"):
-        writer.add(np.zeros((H + 1, W), np.uint8), 5)
+        writer.add(np.zeros((H + 1, W, 3), np.uint8), None, 5)
     with pytest.raises(ValueError, match="delay"):
-        writer.add(np.zeros((H, W), np.uint8), -1)
+        writer.add(np.zeros((H, W, 3), np.uint8), None, -1)
     with pytest.raises(ValueError, match="threshold"):
         GifWriter(io.BytesIO(), W, H, _palette(), -1)
-
-
-def test_dither_keeps_palette_colours_and_the_mean() -> None:
-    palette = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]], np.uint8)
-    # A colour of the palette maps to its own entry everywhere, with no error to spread.
-    flat = np.full((20, 30, 3), (255, 0, 0), np.uint8)
-    assert (dither(flat, palette) == 2).all()
-    # Mid grey from black and white: about half of each, and never an entry beyond `colours`.
-    grey = np.full((40, 60, 3), 128, np.uint8)
-    out = Ditherer(palette, 2)(grey)
-    assert set(np.unique(out)) == {0, 1}
-    assert abs(palette[out].astype(float).mean() - 128) < 4
-    assert TRANSPARENT not in out
-
-
-def test_dither_refuses_bad_sizes() -> None:
     with pytest.raises(ValueError, match="colours"):
-        Ditherer(_palette(), 0)
-    with pytest.raises(ValueError, match="colours"):
-        Ditherer(_palette()[:4], 5)
+        GifWriter(io.BytesIO(), W, H, _palette()[:4], colours=5)
