@@ -83,13 +83,17 @@ NOTES = """\
   screen while its source moved by at most `gif_hold_levels(Quality)` since it was last written
   (0 at 100, 3 at the default 75, 12 at 1). Then a GIF writer of our own: each frame cut to the
   rectangle that changed on screen, unchanged pixels transparent, and **lossy LZW**
-  (`gif_lossy(Quality)`: 0 at 100, 40 at 75, 627 at 1, in squared OkLab distance x 1e5): a code
+  (`gif_lossy(Quality)`: 0 at 100, 70 at 75, 1100 at 1, in squared OkLab distance x 1e5): a code
   may stand for a run whose colours are within the tolerance of the wanted ones, and a
   transparent pixel and the colour on screen under it count as the same (that one is free).
-  Lossy tolerance at Quality 75, bytes and FLIP against two-pass (10 fps job): 0 -> 40 ->
-  100: `cockatoo.mp4` 0.92x/0.86 -> 0.61x/0.92 -> 0.47x/0.98; `city.mpg` 0.92x/0.99 ->
-  0.83x/1.01 -> 0.69x/1.05; `vtest.avi` 0.25x/0.91 -> 0.19x/0.99 -> 0.15x/1.14. The tolerance in
-  OkLab rather than RGB is worth 2-5% FLIP at the same bytes on `vtest.avi`. Quality below 40
+  Dithering and lossy LZW run fused in one pass, so the colour error of a lossy match is
+  diffused to the neighbours like any dithering error (at equal bytes, 1-6% better FLIP than
+  lossy LZW after dithering). Lossy tolerance at Quality 75, bytes and FLIP against two-pass
+  (10 fps job): 40 -> 70 (the default) -> 200: `cockatoo.mp4` 0.70x/0.88 -> 0.63x/0.89 ->
+  0.52x/0.92; `city.mpg` 0.86x/1.00 -> 0.79x/1.01 -> 0.63x/1.06; `vtest.avi` 0.27x/0.95 ->
+  0.22x/0.98 -> 0.15x/1.06. The tolerance in OkLab rather than RGB is worth 2-5% FLIP at the
+  same bytes on `vtest.avi`. The whole GIF encode is about half `paletteuse`'s time. Quality
+  below 40
   also shrinks the palette (64 colours at 1).
 - WebP: libwebp's animation encoder through Pillow with no forced key frames (`kmin = kmax = 0`,
   libwebp's and ffmpeg's default; Pillow's default of one every 3-5 frames made `vtest.avi` 1.4x
@@ -114,19 +118,21 @@ NOTES = """\
   0.1182 (1.03x), GIF 15 fps `city.mpg` 0.0918 vs 0.0853 (1.08x); WebP `city.mpg` 0.1272 vs 0.1295,
   `cockatoo.mp4` 0.1034 vs 0.1063 (both met at 0.89x and 0.87x the bytes), `vtest.avi` 0.0897 vs
   0.0816 (1.10x).
-- Gaps, and by how much (this run): (1) GIF bytes at the default are 0.83-0.92x two-pass on moving
-  footage (target 0.7x; met only on the fixed camera `vtest.avi`, 0.24-0.25x): at equal FLIP that
-  needs lossy LZW (what `gifsicle --lossy` does); animgraph has none (GIF LZW is FFmpeg's). GIF
-  FLIP on the `city.mpg` pan is 3-9% worse than two-pass; flicker is at or below gifski's
-  everywhere but `city.mpg` (1.07-1.13x). (2) WebP on `vtest.avi` (fixed camera, noisy): the
-  default is 0.71x the bytes at 1.10x the FLIP; no libwebp setting found reaches 0.9x the bytes
-  at equal FLIP there (libwebp 75, method 4: 1.02x the bytes at 0.99x the FLIP). (3) Time through
-  the queue is 0.84-1.09x the ffmpeg command (1.02x on the 1280 px job; the slowest are the other
-  `cockatoo.mp4` jobs, 1.04-1.09x): decode stores every source frame of the segment though 10 fps
-  from 20 fps shows half of them (`decode_segment` is not given the fps: the call in
-  `workers/tasks.py` would have to pass it), and `paletteuse` is now most of the GIF encode (about
-  95 ms a 1280x720 frame). Peak RSS of the worker (120-190 MB) is above ffmpeg's on every WebP
-  job (62-93 MB) and on some small GIF jobs: that is mostly the worker process itself.
+- Gaps, and by how much (this run): (1) GIF at the default is met on 4 of the 7 clip/job
+  pairs (`cockatoo.mp4` 10 fps and 1280 px, `vtest.avi` both). On the `city.mpg` pan FLIP is
+  1.01-1.08x two-pass, flicker 1.13-1.22x gifski's, bytes 0.75-0.79x; on `cockatoo.mp4` 15 fps
+  FLIP is 1.05x at 0.64x the bytes (1.00x without lossy LZW, at 0.89x). A sharper palette or
+  per-frame palettes on pans are what is left to try. The Quality curve beats every tool on
+  no pair: `gifsicle --lossy=80` (0.35-0.63x bytes at 1.15-1.27x FLIP) is beaten on `vtest.avi`
+  only; gifski q90/--fast on `vtest.avi` have FLIP 0.69-0.74x two-pass where animgraph's best
+  is 0.93x (gifski's per-frame palettes and lighter dithering on a grey, noisy scene).
+  (2) WebP on `vtest.avi` (fixed camera, noisy): 0.71x the bytes at 1.10x the FLIP; no libwebp
+  setting Pillow exposes reaches 0.9x the bytes at equal FLIP there (libwebp 75, method 4:
+  1.02x the bytes at 0.99x the FLIP). (3) Time through the queue: GIF 0.39-0.79x the ffmpeg
+  command, WebP 0.83-0.99x: met everywhere. Peak RSS of the worker's pool process is below
+  ffmpeg's on every GIF job (110-160 MB against 133-524 MB) and above it on every WebP job
+  (113-151 MB against 61-92 MB): a pool process forked from the Celery worker carries its
+  imports (Celery, PyAV, NumPy, Pillow: ~90 MB in a bare interpreter) before any work.
 """
 
 
