@@ -93,8 +93,7 @@ NOTES = """\
   0.52x/0.92; `city.mpg` 0.86x/1.00 -> 0.79x/1.01 -> 0.63x/1.06; `vtest.avi` 0.27x/0.95 ->
   0.22x/0.98 -> 0.15x/1.06. The tolerance in OkLab rather than RGB is worth 2-5% FLIP at the
   same bytes on `vtest.avi`. The whole GIF encode is about half `paletteuse`'s time. Quality
-  below 40
-  also shrinks the palette (64 colours at 1).
+  below 40 also shrinks the palette (64 colours at 1).
 - WebP: libwebp's animation encoder through Pillow with no forced key frames (`kmin = kmax = 0`,
   libwebp's and ffmpeg's default; Pillow's default of one every 3-5 frames made `vtest.avi` 1.4x
   the bytes of ffmpeg), `minimize_size` (libwebp keeps the smallest of its sub-frame candidates;
