@@ -279,7 +279,7 @@ def _gif_palette(
     return _refined(sink.pull(), hist, max_colors)
 
 
-def _refined(palette: Any, hist: ColourHistogram, max_colors: int) -> GifPalette:
+def _refined(palette: Any, hist: ColourHistogram, max_colors: int) -> npt.NDArray[np.uint8]:
     """palettegen's palette (16x16 BGRA) with its colours moved by k-means, as RGB entries.
 
     palettegen reserves the last entry for transparency and pads a palette of fewer than 256
@@ -292,30 +292,23 @@ def _refined(palette: Any, hist: ColourHistogram, max_colors: int) -> GifPalette
     opaque = int(np.count_nonzero(entries[:, 3] == 255))
     count = max(1, min(max_colors - 1, opaque, TRANSPARENT))
     refined = refine_palette(hist, entries[:count, 2::-1].astype(np.float32), PALETTE_ITERATIONS)
-    return GifPalette(np.clip(np.rint(refined), 0, 255).astype(np.uint8))
-
-
-@dataclass(frozen=True)
-class GifPalette:
-    """The animation's colours: (N, 3) RGB, N < 256 (the last index is kept for transparency)."""
-
-    colours: npt.NDArray[np.uint8]
+    return np.clip(np.rint(refined), 0, 255).astype(np.uint8)
 
 
 def _write_gif(
     reader: FrameReader,
     delays: Sequence[Delay],
     frames: FrameSet,
-    palette: GifPalette,
+    palette: npt.NDArray[np.uint8],
     hold: TemporalHold,
     threshold: int,
     dest: Path,
     progress: Progress,
 ) -> None:
-    """Pass 2: every frame dithered and coded in one pass, still pixels held."""
-    colours = palette.colours
+    """Pass 2: every frame dithered and coded in one pass, still pixels held. ``palette`` is
+    (N, 3) RGB, N < 256 (the last index is kept for transparency)."""
     with dest.open("wb") as out:
-        writer = GifWriter(out, frames.width, frames.height, colours, threshold, len(colours))
+        writer = GifWriter(out, frames.width, frames.height, palette, threshold)
         for k, delay in enumerate(delays):
             rgb = np.ascontiguousarray(reader.frame(delay.index))
             drawn = writer.add(rgb, hold.redraw(rgb), delay.delay)

@@ -13,7 +13,6 @@ the indexes the coder actually wrote, so later frames see what a viewer sees.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -29,15 +28,6 @@ Rgb = npt.NDArray[np.uint8]
 # The palette entry kept for transparency (palettegen's reserve_transparent puts it last).
 TRANSPARENT = 255
 _LZW_MIN_CODE_SIZE = 8
-
-
-@dataclass(frozen=True)
-class _Coder:
-    """What ``add`` keeps across frames: the nearest-entry cache and the cost table."""
-
-    colours: int
-    cache: npt.NDArray[np.int16]
-    costs: npt.NDArray[np.int32]
 
 
 # Nearest-entry cache slots of the C dithering: 7 bits a channel (4 MiB of int16). 6 bits
@@ -76,7 +66,10 @@ class GifWriter:
         self._colours = min(len(palette), TRANSPARENT) if colours is None else colours
         if not 1 <= self._colours <= min(len(palette), TRANSPARENT):
             raise ValueError(f"colours must be 1..{min(len(palette), TRANSPARENT)}")
-        self._coder_state: _Coder | None = None
+        # What the C coder keeps across frames: its nearest-entry cache and its cost table.
+        self._cache = np.full(_CACHE_SLOTS, -1, dtype=np.int16)
+        self._costs = np.empty((256, 256), dtype=np.int32)
+        _gifcore.lab_distances(self._palette, self._costs)
         out.write(b"GIF89a")
         # Logical screen: global table of 2^(7+1) entries, 8 bits a channel, background 0.
         out.write(struct.pack("<HHBBB", width, height, 0xF7, 0, 0))
@@ -106,7 +99,6 @@ class GifWriter:
             raise ValueError(f"frame {rgb.shape} is not {self._height}x{self._width}x3")
         if not 0 <= delay_cs <= 0xFFFF:
             raise ValueError(f"delay {delay_cs} cs out of range")
-        coder = self._coder()
         first = self._screen is None
         if first or redraw is None:
             drawn = np.ones((height, width), dtype=np.bool_)
@@ -125,9 +117,9 @@ class GifWriter:
             held,
             screen,
             self._palette,
-            coder.colours,
-            coder.cache,
-            coder.costs,
+            self._colours,
+            self._cache,
+            self._costs,
             transparent,
             self._threshold,
             chosen,
@@ -139,14 +131,6 @@ class GifWriter:
             region = self._screen[y0:y1, x0:x1]
             np.copyto(region, chosen, where=chosen != TRANSPARENT)
         return drawn
-
-    def _coder(self) -> _Coder:
-        if self._coder_state is None:
-            costs = np.empty((256, 256), dtype=np.int32)
-            _gifcore.lab_distances(self._palette, costs)
-            cache = np.full(_CACHE_SLOTS, -1, dtype=np.int16)
-            self._coder_state = _Coder(self._colours, cache, costs)
-        return self._coder_state
 
     def close(self) -> None:
         """Write the trailer (the stream is left open)."""

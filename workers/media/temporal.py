@@ -51,6 +51,8 @@ class TemporalHold:
 
     def wrote(self, written: npt.NDArray[np.bool_], rgb: Rgb) -> None:
         """Record that the pixels of ``written`` now show ``rgb`` (the source they came from)."""
+        if self.levels <= 0:
+            return  # every pixel is redrawn every frame: no source to remember
         if self._source is None:
             self._source = np.array(rgb, dtype=np.uint8, copy=True)
         else:
