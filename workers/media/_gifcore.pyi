@@ -20,4 +20,5 @@ def encode(
     transparent: int,
     threshold: int,
     chosen: npt.NDArray[Any],
+    scale: _Bytes,
 ) -> bytes: ...

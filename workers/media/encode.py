@@ -29,7 +29,7 @@ from animgraph.workers.media.framestore import FrameReader, FrameSet
 from animgraph.workers.media.gifwriter import TRANSPARENT, GifWriter
 from animgraph.workers.media.palette import ColourHistogram, refine_palette
 from animgraph.workers.media.select import Selection
-from animgraph.workers.media.temporal import TemporalHold
+from animgraph.workers.media.temporal import TemporalHold, texture
 
 __all__ = [
     "GIF_MIN_DELAY_CS",
@@ -54,12 +54,23 @@ PALETTE_STEP = 2
 # bench corpus (25 changed FLIP by under 0.2 %).
 PALETTE_ITERATIONS = 10
 # Lossy LZW tolerance at Quality 1 (squared OkLab distance x 1e5 between the entry written and
-# the nearest one, see _gifcore.c), falling with the square of (100 - Quality) to 0 at 100: 70 at
-# the default 75. Measured on the bench corpus at Quality 75 (10 fps job, bytes and FLIP against
-# ffmpeg two-pass), tolerance 40 -> 70 -> 200: cockatoo.mp4 0.70x/0.88 -> 0.63x/0.89 ->
-# 0.52x/0.92, city.mpg 0.86x/1.00 -> 0.79x/1.01 -> 0.63x/1.06, vtest.avi 0.27x/0.95 ->
-# 0.22x/0.98 -> 0.15x/1.06.
-GIF_LOSSY_AT_1 = 1100
+# the nearest one, see _gifcore.c), falling with the square of (100 - Quality) to 0 at 100: 100
+# at the default 75, before the texture scale below (so 40 on smooth areas, up to 300 on detail).
+GIF_LOSSY_AT_1 = 1571
+# Texture-scaled hold and lossy tolerance (``temporal.texture``, in luma levels): the hold's
+# levels are HOLD_AT_1 at Quality 1 falling linearly to 0 at 100 (0.76 at the default 75),
+# times 1 + HOLD_TEXTURE_GAIN x texture up to HOLD_TEXTURE_MAX; the lossy tolerance is
+# ``gif_lossy`` times LOSSY_SMOOTH + LOSSY_TEXTURE_GAIN x texture up to LOSSY_TEXTURE_MAX. A
+# smooth area (texture ~0.5: cockatoo.mp4) is held only where it did not move and coded almost
+# losslessly; fine detail (texture 15+: city.mpg) is held through 9 levels of change and coded
+# with 3x the tolerance, where the eye (and FLIP) cannot tell. Chosen on the bench corpus at
+# Quality 75 against the targets of DESIGN.md (bench/README.md has the search and the numbers).
+HOLD_AT_1 = 3.0
+HOLD_TEXTURE_GAIN = 3.0
+HOLD_TEXTURE_MAX = 12.0
+LOSSY_SMOOTH = 0.4
+LOSSY_TEXTURE_GAIN = 0.2
+LOSSY_TEXTURE_MAX = 3.0
 # libwebp effort 0..6. With minimize_size (below) every candidate sub-frame is encoded at this
 # effort; measured on the bench corpus, 2 halves the encode time of 4 (city 1.11 -> 0.60 s) for
 # 2-7% more bytes and FLIP within 1%; 3 is no faster than 4 here, 6 is 15x slower for 2% less.
@@ -126,12 +137,27 @@ def gif_max_colors(quality: float) -> int:
 
 
 def gif_hold_levels(quality: float) -> float:
-    """Source change (0..255, largest channel) below which a pixel keeps its shown index.
+    """Source change (0..255, largest channel) below which a smooth pixel keeps its shown index
+    (``hold_scale`` raises it on texture).
 
-    0 at Quality 100 (every change is redrawn), 3 at the default 75, 12 at Quality 1: the
-    higher the tolerance, the fewer pixels each frame redraws, the smaller and steadier the GIF.
+    0 at Quality 100 (every change is redrawn), 0.76 at the default 75 (only unchanged smooth
+    pixels are held), 3 at Quality 1: the higher, the fewer pixels each frame redraws, the
+    smaller and steadier the GIF.
     """
-    return max(0.0, (100 - min(max(quality, 1.0), 100.0)) / 8)
+    return max(0.0, HOLD_AT_1 * (100 - min(max(quality, 1.0), 100.0)) / 99)
+
+
+def hold_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per-pixel multiplier of ``gif_hold_levels`` for a ``texture`` map: 1 on smooth areas,
+    rising by HOLD_TEXTURE_GAIN a level of texture up to HOLD_TEXTURE_MAX."""
+    return np.clip(1 + HOLD_TEXTURE_GAIN * busy, 1, HOLD_TEXTURE_MAX)
+
+
+def lossy_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """Per-pixel multiplier of ``gif_lossy`` in sixteenths for a ``texture`` map: LOSSY_SMOOTH
+    on smooth areas, rising by LOSSY_TEXTURE_GAIN a level of texture up to LOSSY_TEXTURE_MAX."""
+    scale = np.clip(LOSSY_SMOOTH + LOSSY_TEXTURE_GAIN * busy, 0, LOSSY_TEXTURE_MAX)
+    return np.rint(scale * 16).astype(np.uint8)
 
 
 def gif_lossy(quality: float) -> int:
@@ -311,7 +337,9 @@ def _write_gif(
         writer = GifWriter(out, frames.width, frames.height, palette, threshold)
         for k, delay in enumerate(delays):
             rgb = np.ascontiguousarray(reader.frame(delay.index))
-            drawn = writer.add(rgb, hold.redraw(rgb), delay.delay)
+            busy = texture(rgb)
+            redraw = hold.redraw(rgb, hold_scale(busy))
+            drawn = writer.add(rgb, redraw, delay.delay, lossy_scale(busy))
             hold.wrote(drawn, rgb)
             progress(0.3 + 0.7 * (k + 1) / len(delays))
         writer.close()

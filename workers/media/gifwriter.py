@@ -83,7 +83,11 @@ class GifWriter:
         return self._screen
 
     def add(
-        self, rgb: Rgb, redraw: npt.NDArray[np.bool_] | None, delay_cs: int
+        self,
+        rgb: Rgb,
+        redraw: npt.NDArray[np.bool_] | None,
+        delay_cs: int,
+        tolerance: npt.NDArray[np.uint8] | None = None,
     ) -> npt.NDArray[np.bool_]:
         """Append an RGB frame, dithered and coded in one pass; returns the pixels written.
 
@@ -91,8 +95,9 @@ class GifWriter:
         when ``redraw`` is None). The others are dithered (Sierra-2-4A, nearest colours in
         OkLab) to the first ``colours`` palette entries, and the lossy coder may write a
         nearby colour when that extends its match, the dithering spreading the difference to
-        the neighbours. Returns the mask of pixels that were drawn anew (the caller's hold
-        records their source).
+        the neighbours. ``tolerance`` (H, W) scales the lossy threshold pixel by pixel, in
+        sixteenths (16: as given; None: 16 everywhere). Returns the mask of pixels that were
+        drawn anew (the caller's hold records their source).
         """
         height, width = rgb.shape[:2]
         if (height, width) != (self._height, self._width) or rgb.shape[2:] != (3,):
@@ -123,6 +128,7 @@ class GifWriter:
             transparent,
             self._threshold,
             chosen,
+            b"" if tolerance is None else np.ascontiguousarray(tolerance, dtype=np.uint8),
         )
         self._write_frame(box, transparent, delay_cs, data)
         if self._screen is None:

@@ -9,6 +9,13 @@ so redrawing every pixel makes most of them "change" and still areas shimmer.
 ``levels`` (on 0..255, largest channel) since the pixel was last written; the comparison is with
 the source at that write, not the previous frame, so slow drifts still update once they add up.
 Held pixels cost almost nothing (runs of transparency) and cannot flicker.
+
+How far a pixel may drift before it is redrawn depends on its neighbourhood (``texture``): in
+a smooth area (a sky, a dark gradient) a held pixel that is a few levels off shows as a contour
+against its redrawn neighbours, in busy texture the same error is masked. ``redraw`` takes a
+per-pixel scale of ``levels`` for that. Measured on the bench corpus (``bench/README.md``), a
+hold scaled by texture is what lets one setting keep the textured city.mpg pan small and steady
+and the smooth cockatoo.mp4 close-up sharp.
 """
 
 from __future__ import annotations
@@ -18,9 +25,33 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TemporalHold"]
+__all__ = ["TemporalHold", "texture"]
 
 Rgb = npt.NDArray[np.uint8]
+Map = npt.NDArray[np.float32]
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+TEXTURE_WIDTH_PER_RADIUS = 320
+
+
+def texture(rgb: Rgb) -> Map:
+    """Local texture of an (H, W, 3) frame, in luma levels: the mean over a small window of
+    each pixel's distance from the mean luma of that window (0 on flat or linear areas; about 1
+    on a clean smooth close-up, 15 and more on fine detail). The window's radius is the width
+    over TEXTURE_WIDTH_PER_RADIUS, rounded (3x3 at 320 px, 5x5 at 480, 9x9 at 1280), so a scene
+    measures about the same at any output size. Edges repeat the border pixels."""
+    y = np.asarray(rgb, dtype=np.float32) @ _LUMA
+    radius = max(1, round(y.shape[1] / TEXTURE_WIDTH_PER_RADIUS))
+    return _box(np.abs(y - _box(y, radius)), radius)
+
+
+def _box(a: Map, radius: int) -> Map:
+    """Mean over each pixel's (2 radius + 1)^2 neighbourhood (border pixels repeated)."""
+    k = 2 * radius + 1
+    p = np.pad(a, ((radius + 1, radius), (radius + 1, radius)), mode="edge")
+    c = p.cumsum(axis=0, dtype=np.float64).cumsum(axis=1)
+    s = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    return np.asarray(s / (k * k), dtype=np.float32)
 
 
 class TemporalHold:
@@ -34,10 +65,11 @@ class TemporalHold:
         self._threshold = np.uint8(min(math.floor(levels), 255))
         self._source: Rgb | None = None
 
-    def redraw(self, rgb: Rgb) -> npt.NDArray[np.bool_]:
+    def redraw(self, rgb: Rgb, scale: Map | None = None) -> npt.NDArray[np.bool_]:
         """Where ``rgb``, the next (H, W, 3) source frame, must be drawn anew: everywhere for
-        the first frame, else where the source moved by more than ``levels`` since the pixel
-        was last written. Call ``wrote`` once those pixels are written."""
+        the first frame, else where the source moved by more than ``levels`` (times ``scale``
+        at that pixel, when given) since the pixel was last written. Call ``wrote`` once those
+        pixels are written."""
         if self._source is None or self.levels <= 0:
             return np.ones(rgb.shape[:2], dtype=np.bool_)
         if rgb.shape != self._source.shape:
@@ -47,7 +79,9 @@ class TemporalHold:
         moved = np.maximum(rgb, self._source)
         moved -= np.minimum(rgb, self._source)
         largest = np.maximum(np.maximum(moved[..., 0], moved[..., 1]), moved[..., 2])
-        return largest > self._threshold
+        if scale is None:
+            return largest > self._threshold
+        return largest > np.floor(self.levels * scale)
 
     def wrote(self, written: npt.NDArray[np.bool_], rgb: Rgb) -> None:
         """Record that the pixels of ``written`` now show ``rgb`` (the source they came from)."""

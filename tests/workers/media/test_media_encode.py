@@ -231,8 +231,12 @@ def _frames_rgb(path: Path) -> list[np.ndarray]:
 
 
 def test_gif_still_area_does_not_flicker(noisy_frames: FrameSet, tmp_path: Path) -> None:
+    # At Quality 40 the hold covers the +-1 noise of a smooth area (levels 1.8, times the
+    # texture scale of the noise). At the default 75 a smooth area is held only where it did
+    # not change (levels 0.76): sharper smooth areas, chosen on the bench corpus, where the
+    # flicker of every clip stays under gifski's (bench/README.md).
     selection = select_frames(noisy_frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
-    encode_gif(noisy_frames, selection, tmp_path / "a.gif", quality=75)
+    encode_gif(noisy_frames, selection, tmp_path / "a.gif", quality=40)
     frames = _frames_rgb(tmp_path / "a.gif")
     still = (slice(0, 36), slice(None))  # above the moving square
     changes = [np.abs(b[still] - a[still]).max() for a, b in itertools.pairwise(frames)]
