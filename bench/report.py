@@ -70,30 +70,42 @@ NOTES = """\
   `city.mpg` 0.0986 -> 0.0918, GIF 10 fps `city.mpg` 0.1344 -> 0.1219 (bytes within 1%); the frame
   nearest the start measured equal or worse on each. It also aligns the output with the source at
   the slot middles where flicker is measured, which is most of the GIF flicker drop in the tables.
+- Reference frames: the source decoded with PyAV and scaled with Lanczos, with swscale's exact
+  rounding and full chroma interpolation (`metrics.REFERENCE_INTERPOLATION`). With plain
+  `LANCZOS` (before this run) swscale's fast 4:2:0 path made the reference of `city.mpg` and
+  `vtest.avi` 0.9-1.8 levels darker per channel than the exact BT.601 conversion (tested in
+  `tests/bench/test_reference_frames.py`): a perfect copy of the source frames scored FLIP 0.047
+  against it, and the reference tools, which convert through the same fast path, shared its bias.
+  animgraph's decode converts exactly (and always did); against the exact reference its GIF FLIP
+  on those two clips went from 0.96-1.08x two-pass to 0.70-0.88x at the same bytes. `cockatoo.mp4`
+  (4:4:4) is unchanged.
 - GIF (`workers/media/encode.py`, `palette.py`, `temporal.py`, `gifwriter.py`, `_gifcore.c`):
   one palette for the segment: libavfilter's median cut (`palettegen stats_mode=diff`, in PyAV's
   bundled FFmpeg) from every second pixel of every second row, then ten **k-means** steps over a
-  5-bit histogram of the same samples (FLIP at Quality 75, ratio to two-pass, before -> after:
-  `city.mpg` 1.035 -> 0.988 and 1.087 -> 1.036, `cockatoo.mp4` 0.903 -> 0.860 and 1.035 -> 0.995,
-  `vtest.avi` 0.945 -> 0.912 and 0.924 -> 0.884; bytes +0-1%; about 0.1 s). Sierra-2-4A error
-  diffusion in C with nearest colours in OkLab, as FFmpeg's `paletteuse` does since 6.0 (plain
-  RGB distance: 3-10% worse FLIP), cached per 7-bit cell (6 bits: 1-3% worse FLIP), errors
-  truncated and clipped as they land like `paletteuse` (same FLIP as `paletteuse` on the six
-  clip/job pairs, at about half its time). Then a **temporal hold**: a pixel keeps the index on
-  screen while its source moved by at most `gif_hold_levels(Quality)` since it was last written
-  (0 at 100, 3 at the default 75, 12 at 1). Then a GIF writer of our own: each frame cut to the
-  rectangle that changed on screen, unchanged pixels transparent, and **lossy LZW**
-  (`gif_lossy(Quality)`: 0 at 100, 70 at 75, 1100 at 1, in squared OkLab distance x 1e5): a code
-  may stand for a run whose colours are within the tolerance of the wanted ones, and a
-  transparent pixel and the colour on screen under it count as the same (that one is free).
-  Dithering and lossy LZW run fused in one pass, so the colour error of a lossy match is
-  diffused to the neighbours like any dithering error (at equal bytes, 1-6% better FLIP than
-  lossy LZW after dithering). Lossy tolerance at Quality 75, bytes and FLIP against two-pass
-  (10 fps job): 40 -> 70 (the default) -> 200: `cockatoo.mp4` 0.70x/0.88 -> 0.63x/0.89 ->
-  0.52x/0.92; `city.mpg` 0.86x/1.00 -> 0.79x/1.01 -> 0.63x/1.06; `vtest.avi` 0.27x/0.95 ->
-  0.22x/0.98 -> 0.15x/1.06. The tolerance in OkLab rather than RGB is worth 2-5% FLIP at the
-  same bytes on `vtest.avi`. The whole GIF encode is about half `paletteuse`'s time. Quality
-  below 40 also shrinks the palette (64 colours at 1).
+  5-bit histogram of the same samples (FLIP 1-5% lower at the same bytes; about 0.1 s).
+  Sierra-2-4A error diffusion in C with nearest colours in OkLab, as FFmpeg's `paletteuse` does
+  since 6.0 (plain RGB distance: 3-10% worse FLIP), cached per 7-bit cell (6 bits: 1-3% worse
+  FLIP), errors carried in 1/16 levels (truncated to whole levels as in `paletteuse`: 1-3% worse
+  FLIP, 1-4% fewer bytes). Then a **temporal hold**: a pixel keeps the index on screen while its
+  source moved by at most the hold's levels since it was last written, and a GIF writer of our
+  own: each frame cut to the rectangle that changed on screen, unchanged pixels transparent, and
+  **lossy LZW**: a code may stand for a run whose colours are within a tolerance (squared OkLab
+  distance) of the wanted ones, a transparent pixel and the colour on screen under it counting
+  as the same. Dithering and lossy LZW run fused in one pass, so the colour error of a lossy
+  match is diffused to the neighbours like any dithering error.
+  Both the hold and the lossy tolerance are scaled pixel by pixel by the **local texture**
+  (`temporal.texture`: mean distance of the luma from its local mean over a window that grows
+  with the width; ~0.5 on the smooth `cockatoo.mp4` close-up, 15+ on the `city.mpg` aerial
+  view). At Quality 75 a smooth pixel is held only if unchanged and coded at 0.4x the base
+  tolerance of 100; detail is held through up to 9 levels and coded at up to 3x. One uniform
+  setting could not meet the targets on both kinds of clip (in-process, Quality 75, bytes /
+  FLIP vs two-pass / flicker vs gifski q90): a uniform hold of 3 levels and tolerance 70 gave
+  `city.mpg` 10 fps 0.79x / 0.88x / 1.13x (too big, too much flicker) while a hold of 5 and
+  tolerance 100 that fixes it gave `cockatoo.mp4` 15 fps 0.58x / 1.11x / 0.11x (contours in
+  dark smooth areas held across frames); scaled by texture: 0.55x / 0.98x / 0.85x and
+  0.69x / 0.995x / 0.27x. Quality moves the hold (0 at 100, 0.76 levels at 75, 3 at 1, before
+  the texture scale) and the tolerance (0 at 100, 100 at 75, 1571 at 1); below 40 the palette
+  also shrinks (64 colours at 1).
 - WebP: libwebp's animation encoder through Pillow with no forced key frames (`kmin = kmax = 0`,
   libwebp's and ffmpeg's default; Pillow's default of one every 3-5 frames made `vtest.avi` 1.4x
   the bytes of ffmpeg), `minimize_size` (libwebp keeps the smallest of its sub-frame candidates;
@@ -110,13 +122,11 @@ NOTES = """\
   photo/picture/drawing (within 3% of the bytes at the same FLIP). Error diffusion from held
   pixels (what they show minus their source) in the fused coder: 1-3% better FLIP on moving clips,
   worse on `vtest.avi`, 3-13% more bytes and up to 40% more flicker.
-- FLIP is a mean over 24 sample times (12 on the 1280 px job); against the mean over every phase
-  of every slot, 12 times were off by up to 13% on one output, so FLIP ratios within a few percent
-  of 1.00 in the target table can go either way. Over every phase of every slot: GIF 10 fps
-  `cockatoo.mp4` animgraph 0.1154 vs two-pass 0.1172 (met), GIF 10 fps `city.mpg` 0.1220 vs
-  0.1182 (1.03x), GIF 15 fps `city.mpg` 0.0918 vs 0.0853 (1.08x); WebP `city.mpg` 0.1272 vs 0.1295,
-  `cockatoo.mp4` 0.1034 vs 0.1063 (both met at 0.89x and 0.87x the bytes), `vtest.avi` 0.0897 vs
-  0.0816 (1.10x).
+- FLIP is a mean over 24 sample times (12 on the 1280 px job). On sources whose rate the output
+  does not divide (`cockatoo.mp4` is 20 fps, the jobs 15 and 24 fps) a third of the samples fall
+  on a slot where the output shows a neighbouring source frame (FLIP about 0.2 there, against
+  0.04-0.05 elsewhere), and which samples those are differs between encoders: FLIP ratios within
+  a few percent of 1.00 in the target table can go either way.
 - Gaps, and by how much (this run): (1) GIF at the default is met on 4 of the 7 clip/job
   pairs (`cockatoo.mp4` 10 fps and 1280 px, `vtest.avi` both). On the `city.mpg` pan FLIP is
   1.01-1.08x two-pass, flicker 1.13-1.22x gifski's, bytes 0.75-0.79x; on `cockatoo.mp4` 15 fps

@@ -150,14 +150,14 @@ def gif_hold_levels(quality: float) -> float:
 def hold_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Per-pixel multiplier of ``gif_hold_levels`` for a ``texture`` map: 1 on smooth areas,
     rising by HOLD_TEXTURE_GAIN a level of texture up to HOLD_TEXTURE_MAX."""
-    return np.clip(1 + HOLD_TEXTURE_GAIN * busy, 1, HOLD_TEXTURE_MAX)
+    return np.asarray(np.clip(1 + HOLD_TEXTURE_GAIN * busy, 1, HOLD_TEXTURE_MAX), dtype=np.float32)
 
 
 def lossy_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     """Per-pixel multiplier of ``gif_lossy`` in sixteenths for a ``texture`` map: LOSSY_SMOOTH
     on smooth areas, rising by LOSSY_TEXTURE_GAIN a level of texture up to LOSSY_TEXTURE_MAX."""
     scale = np.clip(LOSSY_SMOOTH + LOSSY_TEXTURE_GAIN * busy, 0, LOSSY_TEXTURE_MAX)
-    return np.rint(scale * 16).astype(np.uint8)
+    return np.asarray(np.rint(scale * 16), dtype=np.uint8)
 
 
 def gif_lossy(quality: float) -> int:

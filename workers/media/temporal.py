@@ -81,7 +81,7 @@ class TemporalHold:
         largest = np.maximum(np.maximum(moved[..., 0], moved[..., 1]), moved[..., 2])
         if scale is None:
             return largest > self._threshold
-        return largest > np.floor(self.levels * scale)
+        return np.asarray(largest > np.floor(self.levels * scale), dtype=np.bool_)
 
     def wrote(self, written: npt.NDArray[np.bool_], rgb: Rgb) -> None:
         """Record that the pixels of ``written`` now show ``rgb`` (the source they came from)."""
