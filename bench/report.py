@@ -127,21 +127,20 @@ NOTES = """\
   on a slot where the output shows a neighbouring source frame (FLIP about 0.2 there, against
   0.04-0.05 elsewhere), and which samples those are differs between encoders: FLIP ratios within
   a few percent of 1.00 in the target table can go either way.
-- Gaps, and by how much (this run): (1) GIF at the default is met on 4 of the 7 clip/job
-  pairs (`cockatoo.mp4` 10 fps and 1280 px, `vtest.avi` both). On the `city.mpg` pan FLIP is
-  1.01-1.08x two-pass, flicker 1.13-1.22x gifski's, bytes 0.75-0.79x; on `cockatoo.mp4` 15 fps
-  FLIP is 1.05x at 0.64x the bytes (1.00x without lossy LZW, at 0.89x). A sharper palette or
-  per-frame palettes on pans are what is left to try. The Quality curve beats every tool on
-  no pair: `gifsicle --lossy=80` (0.35-0.63x bytes at 1.15-1.27x FLIP) is beaten on `vtest.avi`
-  only; gifski q90/--fast on `vtest.avi` have FLIP 0.69-0.74x two-pass where animgraph's best
-  is 0.93x (gifski's per-frame palettes and lighter dithering on a grey, noisy scene).
-  (2) WebP on `vtest.avi` (fixed camera, noisy): 0.71x the bytes at 1.10x the FLIP; no libwebp
-  setting Pillow exposes reaches 0.9x the bytes at equal FLIP there (libwebp 75, method 4:
-  1.02x the bytes at 0.99x the FLIP). (3) Time through the queue: GIF 0.39-0.79x the ffmpeg
-  command, WebP 0.83-0.99x: met everywhere. Peak RSS of the worker's pool process is below
-  ffmpeg's on every GIF job (110-160 MB against 133-524 MB) and above it on every WebP job
-  (113-151 MB against 61-92 MB): a pool process forked from the Celery worker carries its
-  imports (Celery, PyAV, NumPy, Pillow: ~90 MB in a bare interpreter) before any work.
+- Gaps, and by how much (this run): (1) GIF at the default Quality is met on all 7 clip/job
+  pairs (bytes 0.13-0.69x two-pass, FLIP 0.75-0.996x, flicker 0.03-0.97x gifski's); the
+  margins are thin on `cockatoo.mp4` (0.687x bytes at 10 fps, FLIP 0.995x at 15 fps, where a
+  third of the FLIP samples land on a slot showing the neighbouring source frame, see above).
+  The Quality curve beats every tool on `city.mpg` and `vtest.avi` but not `gifsicle -O3
+  --lossy=80` on `cockatoo.mp4` (0.30-0.40x bytes at 1.15-1.24x FLIP; animgraph's curve passes
+  at 0.31-0.44x bytes with 1.00-1.55x FLIP: its low end spends its bytes less well on a smooth
+  close-up). (2) WebP on `vtest.avi` (fixed camera, noisy): 0.71x the bytes at 1.10x the FLIP;
+  no libwebp setting Pillow exposes reaches 0.9x the bytes at equal FLIP there (libwebp 75,
+  method 4: about 1.0x the bytes at equal FLIP). (3) Time through the queue: GIF 0.36-0.72x the
+  ffmpeg command, WebP 0.57-0.91x: met everywhere. Peak RSS of the worker's pool process is
+  below ffmpeg's on every GIF job and above it on every WebP job (114-152 MB against 61-91 MB):
+  a pool process forked from the Celery worker carries its imports (Celery, PyAV, NumPy, Pillow:
+  ~90 MB in a bare interpreter) before any work.
 """
 
 
