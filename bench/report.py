@@ -136,7 +136,7 @@ NOTES = """\
   at 0.31-0.44x bytes with 1.00-1.55x FLIP: its low end spends its bytes less well on a smooth
   close-up). (2) WebP on `vtest.avi` (fixed camera, noisy): 0.71x the bytes at 1.10x the FLIP;
   no libwebp setting Pillow exposes reaches 0.9x the bytes at equal FLIP there (libwebp 75,
-  method 4: about 1.0x the bytes at equal FLIP). (3) Time through the queue: GIF 0.36-0.72x the
+  method 4: about 1.0x the bytes at equal FLIP). (3) Time through the queue: GIF 0.47-0.91x the
   ffmpeg command, WebP 0.57-0.91x: met everywhere. Peak RSS of the worker's pool process is
   below ffmpeg's on every GIF job and above it on every WebP job (114-152 MB against 61-91 MB):
   a pool process forked from the Celery worker carries its imports (Celery, PyAV, NumPy, Pillow:

@@ -46,12 +46,20 @@ def texture(rgb: Rgb) -> Map:
 
 
 def _box(a: Map, radius: int) -> Map:
-    """Mean over each pixel's (2 radius + 1)^2 neighbourhood (border pixels repeated)."""
+    """Mean over each pixel's (2 radius + 1)^2 neighbourhood (border pixels repeated).
+
+    Separable sums of shifted slices in float32: exact enough for means of 0..255 over a few
+    dozen pixels, and no float64 prefix sums of the whole frame (memory at 1280x720)."""
     k = 2 * radius + 1
-    p = np.pad(a, ((radius + 1, radius), (radius + 1, radius)), mode="edge")
-    c = p.cumsum(axis=0, dtype=np.float64).cumsum(axis=1)
-    s = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
-    return np.asarray(s / (k * k), dtype=np.float32)
+    p = np.pad(a, radius, mode="edge")
+    rows = p[: p.shape[0] - 2 * radius].copy()
+    for d in range(1, k):
+        rows += p[d : p.shape[0] - 2 * radius + d]
+    out = rows[:, : rows.shape[1] - 2 * radius].copy()
+    for d in range(1, k):
+        out += rows[:, d : rows.shape[1] - 2 * radius + d]
+    out *= np.float32(1 / (k * k))
+    return out
 
 
 class TemporalHold:
