@@ -6,7 +6,6 @@ import numpy.typing as npt
 
 _Bytes = bytes | bytearray | npt.NDArray[Any]
 
-def lab_distances(palette: _Bytes, out: npt.NDArray[Any]) -> None: ...
 def encode(
     rgb: _Bytes,
     width: int,
@@ -16,7 +15,6 @@ def encode(
     palette: _Bytes,
     colours: int,
     cache: npt.NDArray[Any],
-    costs: npt.NDArray[Any],
     transparent: int,
     threshold: int,
     chosen: npt.NDArray[Any],

@@ -53,19 +53,24 @@ PALETTE_STEP = 2
 # Lloyd iterations on palettegen's median cut (workers/media/palette.py); converged by 10 on the
 # bench corpus (25 changed FLIP by under 0.2 %).
 PALETTE_ITERATIONS = 10
-# Lossy LZW tolerance at Quality 1 (squared OkLab distance x 1e5 between the entry written and
-# the nearest one, see _gifcore.c), falling with the square of (100 - Quality) to 0 at 100: 100
-# at the default 75, before the texture scale below (so 40 on smooth areas, up to 300 on detail).
-GIF_LOSSY_AT_1 = 1571
+# Lossy LZW tolerance at the default Quality 75 (the extra squared OkLab distance x 1e5 a lossy
+# match may add over the nearest entry, see _gifcore.c), rising with the cube of (100 - Quality):
+# 0 at 100, 6 at 90, 1382 at 40, 6211 at 1, before the texture scale below.
+GIF_LOSSY_AT_DEFAULT = 100
+# The temporal hold's levels on a smooth area: HOLD_PER_QUALITY a step of Quality below 100
+# (0.76 at 75: only unchanged smooth pixels are held), at most HOLD_MAX (from Quality 34 down),
+# where the lossy tolerance alone goes on growing: enough to hold the +-1 noise of a smooth
+# area (tests/workers/media/test_media_encode.py), while held smooth pixels that drift further
+# show as contours.
+HOLD_PER_QUALITY = 0.76 / 25
+HOLD_MAX = 2.0
 # Texture-scaled hold and lossy tolerance (``temporal.texture``, in luma levels): the hold's
-# levels are HOLD_AT_1 at Quality 1 falling linearly to 0 at 100 (0.76 at the default 75),
-# times 1 + HOLD_TEXTURE_GAIN x texture up to HOLD_TEXTURE_MAX; the lossy tolerance is
-# ``gif_lossy`` times LOSSY_SMOOTH + LOSSY_TEXTURE_GAIN x texture up to LOSSY_TEXTURE_MAX. A
-# smooth area (texture ~0.5: cockatoo.mp4) is held only where it did not move and coded almost
-# losslessly; fine detail (texture 15+: city.mpg) is held through 9 levels of change and coded
-# with 3x the tolerance, where the eye (and FLIP) cannot tell. Chosen on the bench corpus at
-# Quality 75 against the targets of DESIGN.md (bench/README.md has the search and the numbers).
-HOLD_AT_1 = 3.0
+# levels times 1 + HOLD_TEXTURE_GAIN x texture up to HOLD_TEXTURE_MAX; the lossy tolerance
+# times LOSSY_SMOOTH + LOSSY_TEXTURE_GAIN x texture up to LOSSY_TEXTURE_MAX. A smooth area
+# (texture ~0.5: cockatoo.mp4) is held only where it did not move and coded almost losslessly;
+# fine detail (texture 15+: city.mpg) is held through 9 levels of change and coded with 3x the
+# tolerance, where the eye (and FLIP) cannot tell. Chosen on the bench corpus at Quality 75
+# against the targets of DESIGN.md (bench/README.md has the search and the numbers).
 HOLD_TEXTURE_GAIN = 3.0
 HOLD_TEXTURE_MAX = 12.0
 LOSSY_SMOOTH = 0.4
@@ -141,10 +146,10 @@ def gif_hold_levels(quality: float) -> float:
     (``hold_scale`` raises it on texture).
 
     0 at Quality 100 (every change is redrawn), 0.76 at the default 75 (only unchanged smooth
-    pixels are held), 3 at Quality 1: the higher, the fewer pixels each frame redraws, the
-    smaller and steadier the GIF.
+    pixels are held), 2 from Quality 34 down: the higher, the fewer pixels each frame redraws,
+    the smaller and steadier the GIF.
     """
-    return max(0.0, HOLD_AT_1 * (100 - min(max(quality, 1.0), 100.0)) / 99)
+    return min(HOLD_PER_QUALITY * (100 - min(max(quality, 1.0), 100.0)), HOLD_MAX)
 
 
 def hold_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -161,9 +166,10 @@ def lossy_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
 
 
 def gif_lossy(quality: float) -> int:
-    """Lossy LZW tolerance for a template Quality (``GIF_LOSSY_AT_1``): 0 at 100, 70 at 75."""
+    """Lossy LZW tolerance for a template Quality: 0 at 100, ``GIF_LOSSY_AT_DEFAULT`` at 75,
+    with the cube of (100 - Quality)."""
     q = min(max(quality, 1.0), 100.0)
-    return round(GIF_LOSSY_AT_1 * ((100 - q) / 99) ** 2)
+    return round(GIF_LOSSY_AT_DEFAULT * ((100 - q) / 25) ** 3)
 
 
 def webp_quality(quality: float) -> float:

@@ -66,10 +66,8 @@ class GifWriter:
         self._colours = min(len(palette), TRANSPARENT) if colours is None else colours
         if not 1 <= self._colours <= min(len(palette), TRANSPARENT):
             raise ValueError(f"colours must be 1..{min(len(palette), TRANSPARENT)}")
-        # What the C coder keeps across frames: its nearest-entry cache and its cost table.
+        # What the C coder keeps across frames: its nearest-entry cache.
         self._cache = np.full(_CACHE_SLOTS, -1, dtype=np.int16)
-        self._costs = np.empty((256, 256), dtype=np.int32)
-        _gifcore.lab_distances(self._palette, self._costs)
         out.write(b"GIF89a")
         # Logical screen: global table of 2^(7+1) entries, 8 bits a channel, background 0.
         out.write(struct.pack("<HHBBB", width, height, 0xF7, 0, 0))
@@ -124,7 +122,6 @@ class GifWriter:
             self._palette,
             self._colours,
             self._cache,
-            self._costs,
             transparent,
             self._threshold,
             chosen,

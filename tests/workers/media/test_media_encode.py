@@ -231,7 +231,7 @@ def _frames_rgb(path: Path) -> list[np.ndarray]:
 
 
 def test_gif_still_area_does_not_flicker(noisy_frames: FrameSet, tmp_path: Path) -> None:
-    # At Quality 40 the hold covers the +-1 noise of a smooth area (levels 1.8, times the
+    # At Quality 40 the hold covers the +-1 noise of a smooth area (levels 1.82, times the
     # texture scale of the noise). At the default 75 a smooth area is held only where it did
     # not change (levels 0.76): sharper smooth areas, chosen on the bench corpus, where the
     # flicker of every clip stays under gifski's (bench/README.md).
