@@ -15,10 +15,10 @@
 
 /* OkLab (Ottosson 2020) of an sRGB colour: nearest entries are found in this perceptual space,
  * as FFmpeg's paletteuse does since 6.0 (plain RGB distance measured 3-10 % worse FLIP). */
+static float linear[256]; /* sRGB level -> linear light, filled by the module's init */
+
 static void oklab(int r8, int g8, int b8, float lab[3]) {
-    float c[3] = {r8 / 255.0f, g8 / 255.0f, b8 / 255.0f};
-    for (int i = 0; i < 3; i++)
-        c[i] = c[i] <= 0.04045f ? c[i] / 12.92f : powf((c[i] + 0.055f) / 1.055f, 2.4f);
+    float c[3] = {linear[r8], linear[g8], linear[b8]};
     float l = cbrtf(0.4122214708f * c[0] + 0.5363325363f * c[1] + 0.0514459929f * c[2]);
     float m = cbrtf(0.2119034982f * c[0] + 0.6806995451f * c[1] + 0.1073969566f * c[2]);
     float s = cbrtf(0.0883024619f * c[0] + 0.2817188376f * c[1] + 0.6299787005f * c[2]);
@@ -281,4 +281,10 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__gifcore(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__gifcore(void) {
+    for (int i = 0; i < 256; i++) {
+        float c = i / 255.0f;
+        linear[i] = c <= 0.04045f ? c / 12.92f : powf((c + 0.055f) / 1.055f, 2.4f);
+    }
+    return PyModule_Create(&module);
+}
