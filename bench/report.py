@@ -23,8 +23,8 @@ make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator
 .venv/bin/python bench/run.py --report-only   # re-render this page from bench/results.json
 ```
 
-`make bench` (`bench/run.py` with its defaults) takes about 9 minutes on 2 cores: one timed run
-per contestant and a Quality sweep of 10, 40, 60, 90, 100 (40, 90 on the 1280 px job, where each
+`make bench` (`bench/run.py` with its defaults) takes about 11 minutes on 2 cores: one timed run
+per contestant and a Quality sweep of 10, 30, 40, 60, 90, 100 (40, 90 on the 1280 px job, where each
 point is an encode and FLIP on 1280x720 frames). `--full` (3 timed runs, median; the sweep 10, 25,
 40, 55, 65, 75, 85, 95, 100 on every job) takes about 20 minutes (estimated from the parts, not
 timed). `--quick` writes only `results.json` (give it `--results` elsewhere to keep this
