@@ -13,6 +13,7 @@ for faults worth retrying (``TransientError``); when retries run out, the chord'
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ from typing import Any, TypedDict
 import redis
 from celery import Task, chain, chord
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready
+from celery.signals import task_postrun, worker_ready
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import (
@@ -621,3 +622,24 @@ def _reconcile_forever() -> None:
 def _start_reconciler(**_: Any) -> None:
     """Every worker runs the periodic reconciler in a thread of its main process."""
     threading.Thread(target=_reconcile_forever, name="animgraph-reconciler", daemon=True).start()
+
+
+def _libc_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+@task_postrun.connect  # type: ignore[untyped-decorator]
+def _return_freed_memory(**_: Any) -> None:
+    """Give the heap a finished task freed back to the system: glibc keeps it, so without this
+    a pool process stays at the footprint of its largest past step (frame buffers of a 1280x720
+    decode, an encoder's tables) and every later step's peak starts from there."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
