@@ -135,19 +135,22 @@ NOTES = """\
   0.04-0.05 elsewhere), and which samples those are differs between encoders: FLIP ratios within
   a few percent of 1.00 in the target table can go either way.
 - Gaps, and by how much (this run): (1) GIF at the default Quality is met on all 7 clip/job
-  pairs (bytes 0.13-0.69x two-pass, FLIP 0.75-0.996x, flicker 0.03-0.97x gifski's); the
-  margins are thin on `cockatoo.mp4` (0.687x bytes at 10 fps, FLIP 0.995x at 15 fps, where a
-  third of the FLIP samples land on a slot showing the neighbouring source frame, see above).
-  The Quality curve beats every tool on `city.mpg` and `vtest.avi` but not `gifsicle -O3
-  --lossy=80` on `cockatoo.mp4` (0.30-0.40x bytes at 1.15-1.24x FLIP; animgraph's curve passes
-  at 0.31-0.44x bytes with 1.00-1.55x FLIP: its low end spends its bytes less well on a smooth
-  close-up). (2) WebP on `vtest.avi` (fixed camera, noisy): 0.71x the bytes at 1.10x the FLIP;
-  no libwebp setting Pillow exposes reaches 0.9x the bytes at equal FLIP there (libwebp 75,
-  method 4: about 1.0x the bytes at equal FLIP). (3) Time through the queue: GIF 0.47-0.91x the
-  ffmpeg command, WebP 0.57-0.91x: met everywhere. Peak RSS of the worker's pool process is
-  below ffmpeg's on every GIF job and above it on every WebP job (114-152 MB against 61-91 MB):
-  a pool process forked from the Celery worker carries its imports (Celery, PyAV, NumPy, Pillow:
-  ~90 MB in a bare interpreter) before any work.
+  pairs (bytes 0.12-0.66x two-pass, FLIP 0.74-0.98x, flicker 0.03-0.85x gifski's). The Quality
+  curve beats every tool on 5 of 7 pairs; not `gifsicle -O3 --lossy=80` on `cockatoo.mp4` at
+  15 fps (0.403x bytes at 1.239x FLIP: animgraph's curve passes through it, Quality 46 gave
+  0.391x at 1.252x in-process) and at 1280 px (0.300x at 1.181x; animgraph Quality 30 gave 0.298x
+  at 1.33x): the low end spends its bytes less well on a smooth close-up, most at 1280 px.
+  (2) WebP on `vtest.avi` (fixed camera, noisy): 0.71x the bytes at 1.10x the FLIP; Quality 85
+  reaches 0.97x the FLIP at 1.12x the bytes. At equal libwebp settings animgraph matches ffmpeg
+  there; the options Pillow exposes (and sns_strength, filter strength and segments, tried
+  through the `webp` package's full WebPConfig) do not reach 0.9x the bytes at equal FLIP.
+  (3) Time through the queue: GIF 0.44-0.90x the ffmpeg command, WebP 0.94-1.02x (one timed run;
+  the WebP job on `cockatoo.mp4` measured 0.87x in the run before, with the same encoder). Peak
+  RSS of the worker's pool process is below ffmpeg's on every GIF job and above it on every WebP
+  job (107-145 MB against 61-92 MB): a pool process forked from the Celery worker carries its
+  imports (Celery, PyAV, NumPy, Pillow: ~87 MB after importing the tasks module in a bare
+  interpreter) before any work. Returning freed heap after each task (`malloc_trim`) took the
+  WebP peaks from 145-153 MB to 107-145 MB.
 """
 
 
