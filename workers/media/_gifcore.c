@@ -112,7 +112,7 @@ static inline void lzw_emit(Lzw *z, int cur, int value) {
 }
 
 /* encode(rgb, width, box, held, screen, palette, colours, cache, transparent, threshold,
- *        chosen, scale) -> bytes
+ *        chosen, scale, carry) -> bytes
  *
  * One frame's rectangle box = (x0, y0, x1, y1) of the RGB24 picture `rgb` (rows of `width`
  * pixels) dithered and LZW-coded in one pass. Where `held` (a byte a pixel of the whole
@@ -124,16 +124,19 @@ static inline void lzw_emit(Lzw *z, int cur, int value) {
  * pixel plus the error diffused to it) than the nearest entry is, in squared OkLab distance
  * x 1e5, and the neighbours make up for the difference. Measuring the extra error rather than
  * the distance between the two entries (an entry on the far side of the wanted colour is as
- * good as the nearest) gave 3-6 % fewer bytes at 1-3 % lower FLIP on the bench corpus. With
+ * good as the nearest) gave 3-6 % fewer bytes at 1-3 % lower FLIP on the bench corpus. The
+ * neighbours get the dithering error of the exact choice plus `carry`/256 (0..256) of the
+ * colour change a lossy match made: all of it keeps the average colour, less of it keeps large
+ * tolerances from turning into grain. With
  * `transparent` < 0 (a first frame) nothing is transparent. `chosen` receives the index written
  * for each pixel of the box, row by row. */
 static PyObject *encode(PyObject *self, PyObject *args) {
     Py_buffer rgb, held, screen, pal, cache, chosen, scale;
-    int width, x0, y0, x1, y1, colours, transparent, threshold;
+    int width, x0, y0, x1, y1, colours, transparent, threshold, carry;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*i(iiii)y*y*y*iw*iiw*y*", &rgb, &width, &x0, &y0, &x1, &y1,
+    if (!PyArg_ParseTuple(args, "y*i(iiii)y*y*y*iw*iiw*y*i", &rgb, &width, &x0, &y0, &x1, &y1,
                           &held, &screen, &pal, &colours, &cache, &transparent, &threshold,
-                          &chosen, &scale))
+                          &chosen, &scale, &carry))
         return NULL;
     PyObject *result = NULL;
     int *rows = NULL;
@@ -147,7 +150,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         chosen.len < box || colours < 1 || colours > 255 || pal.len < 256 * 3 ||
         transparent > 255 || cache.len < (Py_ssize_t)(CACHE_SLOTS * sizeof(int16_t)) ||
         (has_held && held.len < height * width) ||
-        (scale.len > 0 && scale.len < height * width) ||
+        (scale.len > 0 && scale.len < height * width) || carry < 0 || carry > 256 ||
         (transparent >= 0 && screen.len < height * width)) {
         PyErr_SetString(PyExc_ValueError, "encode: buffer sizes do not match");
         goto done;
@@ -241,8 +244,13 @@ static PyObject *encode(PyObject *self, PyObject *args) {
             if (kept) continue;  /* a held pixel passes on no error */
             int looks = (written == transparent) ? on_screen : written;
             const int *want_rgb = row + 3 * x;
-            int e[3] = {want_rgb[0] - (p[3 * looks] << FRAC), want_rgb[1] - (p[3 * looks + 1] << FRAC),
-                        want_rgb[2] - (p[3 * looks + 2] << FRAC)};
+            /* The dithering error of the exact choice, plus `carry`/256 of what the lossy match
+             * changed (all of it at 256). */
+            int e[3];
+            for (int c = 0; c < 3; c++) {
+                int lossy = (p[3 * shows + c] - p[3 * looks + c]) << FRAC;
+                e[c] = want_rgb[c] - (p[3 * shows + c] << FRAC) + lossy * carry / 256;
+            }
             for (int c = 0; c < 3; c++) {
                 if (x + 1 < bw) row[3 * (x + 1) + c] = clamp_top(row[3 * (x + 1) + c] + e[c] * 2 / 4);
                 if (y + 1 < bh) {

@@ -19,4 +19,5 @@ def encode(
     threshold: int,
     chosen: npt.NDArray[Any],
     scale: _Bytes,
+    carry: int,
 ) -> bytes: ...

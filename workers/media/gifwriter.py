@@ -40,7 +40,9 @@ class GifWriter:
 
     ``palette`` is the global colour table (up to 255 RGB entries; entry ``TRANSPARENT`` is
     never drawn), of which frames are dithered to the first ``colours`` (all by default).
-    ``threshold`` is the lossy LZW tolerance, 0 for the nearest colours only.
+    ``threshold`` is the lossy LZW tolerance, 0 for the nearest colours only; ``carry``
+    (0..256) is how much of the colour change of a lossy match is diffused to the neighbours,
+    in 256ths.
     """
 
     def __init__(
@@ -51,17 +53,21 @@ class GifWriter:
         palette: Rgb,
         threshold: int = 0,
         colours: int | None = None,
+        carry: int = 256,
     ) -> None:
         if not (1 <= width <= 0xFFFF and 1 <= height <= 0xFFFF):
             raise ValueError(f"GIF size {width}x{height} out of range")
         if threshold < 0:
             raise ValueError(f"threshold must be >= 0, got {threshold}")
+        if not 0 <= carry <= 256:
+            raise ValueError(f"carry must be 0..256, got {carry}")
         table = np.zeros((256, 3), dtype=np.uint8)
         table[: min(len(palette), 256)] = np.asarray(palette, dtype=np.uint8)[:256]
         self._out = out
         self._width, self._height = width, height
         self._palette = table
         self._threshold = threshold
+        self._carry = carry
         self._screen: Indexes | None = None
         self._colours = min(len(palette), TRANSPARENT) if colours is None else colours
         if not 1 <= self._colours <= min(len(palette), TRANSPARENT):
@@ -126,6 +132,7 @@ class GifWriter:
             self._threshold,
             chosen,
             b"" if tolerance is None else np.ascontiguousarray(tolerance, dtype=np.uint8),
+            self._carry,
         )
         self._write_frame(box, transparent, delay_cs, data)
         if self._screen is None:

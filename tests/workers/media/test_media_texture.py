@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 
 from animgraph.workers.media.encode import hold_scale, lossy_scale
 from animgraph.workers.media.gifwriter import GifWriter
@@ -64,3 +65,31 @@ def test_zero_tolerance_everywhere_is_the_lossless_coder() -> None:
     assert write(500, zero) == write(0, None)
     assert len(write(500, np.full((30, 40), 16, np.uint8))) < len(write(0, None))
     assert write(500, np.full((30, 40), 16, np.uint8)) == write(500, None)
+
+
+def test_lossy_carry_is_whole_from_the_default_up_and_half_at_the_low_end() -> None:
+    from animgraph.workers.media.encode import gif_lossy_carry
+
+    carries = [gif_lossy_carry(q) for q in range(1, 101)]
+    assert carries == sorted(carries)
+    assert gif_lossy_carry(1) == gif_lossy_carry(50) == 128
+    assert gif_lossy_carry(75) == gif_lossy_carry(100) == 256
+
+
+def test_carrying_less_of_the_lossy_change_gives_a_different_coding() -> None:
+    rng = np.random.default_rng(7)
+    palette = rng.integers(0, 256, (200, 3)).astype(np.uint8)
+    y, x = np.mgrid[0:30, 0:40]
+    smooth = np.stack([x * 4 + 20, y * 5 + 30, (x + y) * 2 + 40], axis=2).astype(np.uint8)
+
+    def write(carry: int) -> bytes:
+        buf = io.BytesIO()
+        writer = GifWriter(buf, 40, 30, palette, 400, carry=carry)
+        writer.add(smooth, None, 5)
+        writer.close()
+        return buf.getvalue()
+
+    assert write(256) == write(256)
+    assert write(128) != write(256)
+    with pytest.raises(ValueError, match="carry"):
+        GifWriter(io.BytesIO(), 40, 30, palette, 400, carry=257)
