@@ -147,9 +147,10 @@ NOTES = """\
   reaches 0.97x the FLIP at 1.12x the bytes. At equal libwebp settings animgraph matches ffmpeg
   there; the options Pillow exposes (and sns_strength, filter strength and segments, tried
   through the `webp` package's full WebPConfig) do not reach 0.9x the bytes at equal FLIP.
-  (3) Time through the queue: GIF 0.44-0.90x the ffmpeg command, WebP 0.94-1.02x (one timed run;
-  the WebP job on `cockatoo.mp4` measured 0.87x in the run before, with the same encoder). Peak
-  RSS of the worker's pool process is below ffmpeg's on every GIF job and above it on every WebP
+  (3) Time through the queue: GIF 0.44-0.91x the ffmpeg command, WebP 0.90-1.04x (one timed run
+  each; ffmpeg's own WebP time on `vtest.avi` was 0.50-0.83 s across this session's runs with
+  the same command, so the WebP ratios are within noise of 1.0). Peak RSS of the worker's pool
+  process is below ffmpeg's on every GIF job and above it on every WebP
   job (107-145 MB against 61-92 MB): a pool process forked from the Celery worker carries its
   imports (Celery, PyAV, NumPy, Pillow: ~87 MB after importing the tasks module in a bare
   interpreter) before any work. Returning freed heap after each task (`malloc_trim`) took the
