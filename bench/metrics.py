@@ -39,7 +39,7 @@ STILL_LEVELS = 2.0
 # Lanczos with swscale's exact rounding and full chroma interpolation. Plain LANCZOS takes
 # swscale's fast 4:2:0 path, which on city.mpg and vtest.avi comes out 0.9-1.8 levels darker per
 # channel than the exact BT.601 conversion (FLIP 0.047 for a perfect copy of the source frames);
-# with these flags the mean error is under 0.05 levels (tests/bench/test_bench_checks.py).
+# with these flags the mean error is under 0.1 level (tests/bench/test_reference_frames.py).
 REFERENCE_INTERPOLATION = (
     Interpolation.LANCZOS | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 )

@@ -63,9 +63,11 @@ GIF_LOSSY_AT_DEFAULT = 100
 # where the lossy tolerance alone goes on growing: enough to hold the +-1 noise of a smooth
 # area (tests/workers/media/test_media_encode.py), while held smooth pixels that drift further
 # show as contours.
-LOSSY_CARRY_LOW_QUALITY = 50.0
 HOLD_PER_QUALITY = 0.76 / 25
 HOLD_MAX = 2.0
+# The Quality at and below which half of a lossy match's colour change is diffused (all of it
+# from 75 up, see ``gif_lossy_carry``).
+LOSSY_CARRY_LOW_QUALITY = 50.0
 # Texture-scaled hold and lossy tolerance (``temporal.texture``, in luma levels): the hold's
 # levels times 1 + HOLD_TEXTURE_GAIN x texture up to HOLD_TEXTURE_MAX; the lossy tolerance
 # times LOSSY_SMOOTH + LOSSY_TEXTURE_GAIN x texture up to LOSSY_TEXTURE_MAX. A smooth area
@@ -220,8 +222,8 @@ def encode_gif(
     with frames.reader() as reader:
         palette = _gif_palette(reader, delays, frames, gif_max_colors(quality), report)
         with _atomic_output(dest) as tmp:
-            lossy = (gif_lossy(quality), gif_lossy_carry(quality))
-            _write_gif(reader, delays, frames, palette, hold, lossy, tmp, report)
+            lossy, carry = gif_lossy(quality), gif_lossy_carry(quality)
+            _write_gif(reader, delays, frames, palette, hold, lossy, carry, tmp, report)
     report(1.0)
 
 
@@ -348,21 +350,24 @@ def _write_gif(
     frames: FrameSet,
     palette: npt.NDArray[np.uint8],
     hold: TemporalHold,
-    lossy: tuple[int, int],
+    lossy: int,
+    carry: int,
     dest: Path,
     progress: Progress,
 ) -> None:
     """Pass 2: every frame dithered and coded in one pass, still pixels held. ``palette`` is
-    (N, 3) RGB, N < 256 (the last index is kept for transparency); ``lossy`` is the lossy
-    tolerance and carry (``gif_lossy``, ``gif_lossy_carry``)."""
+    (N, 3) RGB, N < 256 (the last index is kept for transparency); ``lossy`` and ``carry`` are
+    the lossy LZW tolerance and carry (``gif_lossy``, ``gif_lossy_carry``). The texture map is
+    computed only when the hold or the tolerance uses it (not at Quality 100)."""
+    scaled = hold.levels > 0 or lossy > 0
     with dest.open("wb") as out:
-        threshold, carry = lossy
-        writer = GifWriter(out, frames.width, frames.height, palette, threshold, carry=carry)
+        writer = GifWriter(out, frames.width, frames.height, palette, lossy, carry=carry)
         for k, delay in enumerate(delays):
             rgb = np.ascontiguousarray(reader.frame(delay.index))
-            busy = texture(rgb)
-            redraw = hold.redraw(rgb, hold_scale(busy))
-            drawn = writer.add(rgb, redraw, delay.delay, lossy_scale(busy))
+            busy = texture(rgb) if scaled else None
+            redraw = hold.redraw(rgb, None if busy is None else hold_scale(busy))
+            tolerance = None if busy is None else lossy_scale(busy)
+            drawn = writer.add(rgb, redraw, delay.delay, tolerance)
             hold.wrote(drawn, rgb)
             progress(0.3 + 0.7 * (k + 1) / len(delays))
         writer.close()
