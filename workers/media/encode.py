@@ -280,7 +280,7 @@ def encode_webp(
     with frames.reader() as reader:
         # Pass 1: is it a still scene? (A few ms a frame.)
         hold: BlockHold | None = None
-        if shift > 0 and still_fraction(reader, indexes) >= WEBP_STILL_SCENE:
+        if shift > 0 and still_fraction(reader, indexes, WEBP_STILL_SCENE) >= WEBP_STILL_SCENE:
             hold = BlockHold(shift, peak)
             libwebp_quality += (100 - libwebp_quality) * WEBP_STILL_CLOSER
         report(0.1)
@@ -303,15 +303,24 @@ def encode_webp(
     report(1.0)
 
 
-def still_fraction(reader: FrameReader, indexes: Sequence[int]) -> float:
+def still_fraction(
+    reader: FrameReader, indexes: Sequence[int], enough: float | None = None
+) -> float:
     """The mean fraction of blocks ``BlockHold`` holds in the frames ``indexes`` after the first,
     at the default thresholds whatever the Quality: whether footage is a still scene is a
-    property of the footage, so the size/quality curve stays monotonic. 0 for one frame."""
+    property of the footage, so the size/quality curve stays monotonic. 0 for one frame.
+    With ``enough``, stops as soon as the mean can no longer reach it (and returns the mean so
+    far): moving footage is told after about half its frames."""
     if len(indexes) < 2:
         return 0.0
     probe = BlockHold(WEBP_STILL_SHIFT, WEBP_STILL_PEAK)
-    held = [probe.apply(_rgb_of(reader, i))[1] for i in indexes]
-    return sum(held[1:]) / (len(held) - 1)
+    probe.apply(_rgb_of(reader, indexes[0]))
+    total, count = 0.0, len(indexes) - 1
+    for k, index in enumerate(indexes[1:]):
+        total += probe.apply(_rgb_of(reader, index))[1]
+        if enough is not None and total + (count - k - 1) < enough * count:
+            return total / (k + 1)
+    return total / count
 
 
 def _rgb_of(reader: FrameReader, index: int) -> npt.NDArray[np.uint8]:

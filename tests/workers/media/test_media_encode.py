@@ -305,8 +305,11 @@ def test_still_scene_is_told_from_a_moving_camera(
     for frames, still in cases:
         selection = select_frames(frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
         with frames.reader() as reader:
-            fraction = still_fraction(reader, [s.index for s in selection])
+            indexes = [s.index for s in selection]
+            fraction = still_fraction(reader, indexes)
+            early = still_fraction(reader, indexes, encode_module.WEBP_STILL_SCENE)
         assert (fraction >= encode_module.WEBP_STILL_SCENE) is still, fraction
+        assert (early >= encode_module.WEBP_STILL_SCENE) is still, early
     with noisy_frames.reader() as reader:
         assert still_fraction(reader, [0]) == 0.0
 
