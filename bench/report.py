@@ -121,14 +121,23 @@ NOTES = """\
   the bytes of ffmpeg), `minimize_size` (libwebp keeps the smallest of its sub-frame candidates;
   without it the lossy sub-frames drift: FLIP 0.136 vs 0.126 on `city.mpg` at the same bytes),
   method 2 (half the encode time of 4 for 2-7% more bytes) and template Quality mapped piecewise
-  linearly to libwebp's (75 -> 60, 100 -> 100).
+  linearly to libwebp's (75 -> 60, 100 -> 100). Still scenes (a fixed camera): a first pass holds
+  every 16x16 block whose mean moved by at most 2 levels and no pixel by more than 40 since it
+  was last sent (scaled with Quality); when 60% of the blocks or more are held over the
+  animation, the held frames go to libwebp at a quality half-way to 100 (75 -> 80), so the bytes
+  go to what moves. Held fractions: `vtest.avi` 0.93, `city.mpg` 0.29, `cockatoo.mp4` 0.26 (at
+  most 0.49 at any threshold scale). In-process at Quality 75, `vtest.avi` went from 0.71x the
+  bytes at 1.10x the FLIP to 0.74x at 0.90x (Quality 60: 0.53x at 1.00x). On moving footage a
+  block hold saves about what it costs (`city.mpg` with it at libwebp 70: 0.75x at 1.04x; plain
+  libwebp 65: 0.94x at 0.96x), so it stays off there; a per-pixel hold is worse everywhere (a
+  patchwork of held and redrawn pixels costs a block coder more than the noise it saves).
 - Tried and dropped: Floyd-Steinberg, Sierra-3, Burkes and Atkinson kernels in `paletteuse` (each
   worse FLIP than Sierra-2-4A after the k-means palette), k-means in a perceptually weighted RGB
   (worse than plain RGB), Bayer ordered dithering (temporally stable and faster, but worse FLIP
   per byte than Sierra + hold), keeping a pixel only when the old colour is as close as the new
   one (worse on every clip), fewer colours instead of the hold (worse FLIP per byte), the GIF's
-  hold in RGB before libwebp (5-25% bigger WebP), libwebp method 6 (2-3% smaller, 15-20x slower),
-  method 3 (no faster than 4), `allow_mixed` (no change), ffmpeg's libwebp presets
+  per-pixel hold in RGB before libwebp (5-25% bigger WebP), libwebp method 6 (2-3% smaller,
+  15-20x slower), method 3 (no faster than 4), `allow_mixed` (no change), ffmpeg's libwebp presets
   photo/picture/drawing (within 3% of the bytes at the same FLIP). Error diffusion from held
   pixels (what they show minus their source) in the fused coder: 1-3% better FLIP on moving clips,
   worse on `vtest.avi`, 3-13% more bytes and up to 40% more flicker.
