@@ -147,23 +147,26 @@ NOTES = """\
   0.04-0.05 elsewhere), and which samples those are differs between encoders: FLIP ratios within
   a few percent of 1.00 in the target table can go either way.
 - Gaps, and by how much (this run): (1) GIF at the default Quality is met on all 7 clip/job
-  pairs (bytes 0.12-0.66x two-pass, FLIP 0.74-0.98x, flicker 0.03-0.85x gifski's). The Quality
+  pairs (bytes 0.12-0.66x two-pass, FLIP 0.74-0.99x, flicker 0.03-0.86x gifski's). The Quality
   curve beats every tool on 5 of 7 pairs; not `gifsicle -O3 --lossy=80` on `cockatoo.mp4` at
-  15 fps (0.403x bytes at 1.239x FLIP: animgraph's curve passes through it, Quality 46 gave
-  0.391x at 1.252x in-process) and at 1280 px (0.300x at 1.181x; animgraph Quality 30 gave 0.298x
-  at 1.33x): the low end spends its bytes less well on a smooth close-up, most at 1280 px.
-  (2) WebP on `vtest.avi` (fixed camera, noisy): 0.71x the bytes at 1.10x the FLIP; Quality 85
-  reaches 0.97x the FLIP at 1.12x the bytes. At equal libwebp settings animgraph matches ffmpeg
-  there; the options Pillow exposes (and sns_strength, filter strength and segments, tried
-  through the `webp` package's full WebPConfig) do not reach 0.9x the bytes at equal FLIP.
-  (3) Time through the queue: GIF 0.44-0.91x the ffmpeg command, WebP 0.90-1.04x (one timed run
-  each; ffmpeg's own WebP time on `vtest.avi` was 0.50-0.83 s across this session's runs with
-  the same command, so the WebP ratios are within noise of 1.0). Peak RSS of the worker's pool
-  process is below ffmpeg's on every GIF job and above it on every WebP
-  job (107-145 MB against 61-92 MB): a pool process forked from the Celery worker carries its
-  imports (Celery, PyAV, NumPy, Pillow: ~87 MB after importing the tasks module in a bare
-  interpreter) before any work. Returning freed heap after each task (`malloc_trim`) took the
-  WebP peaks from 145-153 MB to 107-145 MB.
+  15 fps (0.403x bytes at 1.239x FLIP: animgraph's curve passes through it, Quality 55 gave
+  0.403x at 1.227x in-process) and at 1280 px (0.300x at 1.181x; animgraph Quality 50 0.301x at
+  1.215x): the low end spends its bytes less well on a smooth close-up, most at 1280 px. Tried
+  at Quality 50 on that job, each on the same curve or worse: 128 colours, a flat 0.76-level
+  hold with 1.3-2.2x the lossy tolerance (0.297x at 1.195x, best; flicker 2.5x), carry 192/256,
+  a lower smooth-area tolerance with a higher texture gain.
+  (2) WebP is met on all 3 clips (bytes 0.74-0.89x, FLIP 0.90-0.98x); `vtest.avi` through the
+  still-scene hold above (before it: 0.71x at 1.10x).
+  (3) Time through the queue: GIF 0.35-0.79x the ffmpeg command, WebP 0.83-1.11x (one timed run
+  each; ffmpeg's own time for the same WebP command was 1.34 s on `city.mpg` in this run and
+  1.64 s in the previous one, so the WebP ratios are within noise of 1.0). Peak RSS of the
+  worker's pool process is below ffmpeg's on 6 of 7 GIF jobs (0.35-0.97x) and level with it on
+  `vtest.avi` at 15 fps (134 vs 133 MB; 126 MB in the previous run: the pool process's own
+  baseline moves by several MB between runs), and above it on every WebP job (111-147 MB against
+  61-93 MB): a pool process forked from the Celery worker carries its imports (Celery, PyAV,
+  NumPy, Pillow: ~91 MB after importing the tasks module in a bare interpreter) before any work.
+  The GIF palette pass was the peak of a GIF job (libavfilter's palettegen keeps an entry per
+  distinct colour: +24 MB on `city.mpg` at 320 px); fed 7 bits a channel it is +12 MB.
 """
 
 
