@@ -157,16 +157,18 @@ NOTES = """\
   a lower smooth-area tolerance with a higher texture gain.
   (2) WebP is met on all 3 clips (bytes 0.74-0.89x, FLIP 0.90-0.98x); `vtest.avi` through the
   still-scene hold above (before it: 0.71x at 1.10x).
-  (3) Time through the queue: GIF 0.35-0.79x the ffmpeg command, WebP 0.83-1.11x (one timed run
-  each; ffmpeg's own time for the same WebP command was 1.34 s on `city.mpg` in this run and
-  1.64 s in the previous one, so the WebP ratios are within noise of 1.0). Peak RSS of the
-  worker's pool process is below ffmpeg's on 6 of 7 GIF jobs (0.35-0.97x) and level with it on
-  `vtest.avi` at 15 fps (134 vs 133 MB; 126 MB in the previous run: the pool process's own
-  baseline moves by several MB between runs), and above it on every WebP job (111-147 MB against
-  61-93 MB): a pool process forked from the Celery worker carries its imports (Celery, PyAV,
-  NumPy, Pillow: ~91 MB after importing the tasks module in a bare interpreter) before any work.
-  The GIF palette pass was the peak of a GIF job (libavfilter's palettegen keeps an entry per
-  distinct colour: +24 MB on `city.mpg` at 320 px); fed 7 bits a channel it is +12 MB.
+  (3) Time through the queue: GIF 0.28-0.74x the ffmpeg command, WebP 0.87-1.14x (one timed run
+  each; ffmpeg's own time for the same WebP command on `cockatoo.mp4` was 1.49 s in this run and
+  1.60 s in the one before, on `city.mpg` 1.34-1.71 s, so the WebP ratios are within noise of
+  1.0). Peak RSS of the worker's pool process is below ffmpeg's on every GIF job (0.33-0.92x)
+  and above it on every WebP job (108-139 MB against 62-93 MB): a pool process forked from the
+  Celery worker carries its imports (Celery, PyAV, NumPy, Pillow: ~91 MB after importing the
+  tasks module in a bare interpreter) before any work. Two memory fixes this run: the GIF palette
+  pass was the peak of a GIF job (libavfilter's palettegen keeps an entry per distinct colour:
+  +24 MB on `city.mpg` at 320 px), fed 7 bits a channel it is +12 MB; and glibc's per-thread
+  malloc arenas kept 16 MB for good after a 1280x720 decode, which every later job's peak
+  started from: with two arenas (`workers/tasks.py`) the 320 px GIF jobs peak at 110-133 MB
+  (were 126-151 MB).
 """
 
 
