@@ -30,7 +30,7 @@ from typing import Any, TypedDict
 import redis
 from celery import Task, chain, chord
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import task_postrun, worker_ready
+from celery.signals import task_postrun, worker_init, worker_ready
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import (
@@ -640,10 +640,16 @@ _M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 # gives an arena's free pages back while it lives: after one 1280x720 decode (FFmpeg's frame
 # threads) a pool process kept 16 MB more for good, and every later job's peak started from
 # there (bench: a 320 px GIF job 124 MB after a cockatoo.mp4 job, 109 MB with two arenas).
-# Two arenas, unless MALLOC_ARENA_MAX says otherwise; set here, before the pool forks.
+# Two arenas, unless MALLOC_ARENA_MAX says otherwise.
 MALLOC_ARENAS = 2
-if _MALLOPT is not None and "MALLOC_ARENA_MAX" not in os.environ:
-    _MALLOPT(_M_ARENA_MAX, MALLOC_ARENAS)
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _limit_malloc_arenas(**_: Any) -> None:
+    """In the worker's main process, before the pool forks (its processes inherit the limit);
+    producers that import this module keep glibc's default."""
+    if _MALLOPT is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        _MALLOPT(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 @task_postrun.connect  # type: ignore[untyped-decorator]

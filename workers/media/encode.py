@@ -452,7 +452,7 @@ def _write_gif(
     with dest.open("wb") as out:
         writer = GifWriter(out, frames.width, frames.height, palette, lossy, carry=carry)
         for k, delay in enumerate(delays):
-            rgb = np.ascontiguousarray(reader.frame(delay.index))
+            rgb = _rgb_of(reader, delay.index)
             busy = texture(rgb) if scaled else None
             redraw = hold.redraw(rgb, None if busy is None else hold_scale(busy))
             tolerance = None if busy is None else lossy_scale(busy)

@@ -21,6 +21,7 @@ and the smooth cockatoo.mp4 close-up sharp.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -119,10 +120,7 @@ class BlockHold:
         self.shift = shift
         self.peak = peak
         self.block = block
-        self._sent: Rgb | None = None  # what was last sent, padded to whole blocks
-        self._sums: npt.NDArray[np.int32] | None = None  # its block sums per channel
-        self._limit: npt.NDArray[np.int32] | None = None  # shift x pixels, per block
-        self._shape: tuple[int, ...] = ()
+        self._sent: _Sent | None = None
 
     def apply(self, rgb: Rgb) -> tuple[Rgb, float]:
         """The frame to encode for source frame ``rgb`` (H, W, 3), and the fraction of its blocks
@@ -134,23 +132,35 @@ class BlockHold:
         hb, wb = padded.shape[0] // b, padded.shape[1] // b
         # One axis at a time: numpy reduces over two strided axes at once 10x slower.
         sums = padded.reshape(hb, b, wb, b, 3).sum(axis=1, dtype=np.int32).sum(axis=2)
-        if self._sent is None or self._sums is None or self._limit is None:
+        sent = self._sent
+        if sent is None:
             rows = np.minimum(b, h - b * np.arange(hb))
             cols = np.minimum(b, w - b * np.arange(wb))
-            self._limit = np.floor(self.shift * np.outer(rows, cols)).astype(np.int32)
-            self._sent, self._sums, self._shape = padded, sums, rgb.shape
+            limit = np.floor(self.shift * np.outer(rows, cols)).astype(np.int32)
+            self._sent = _Sent(padded, sums, limit, rgb.shape)
             return np.array(rgb, dtype=np.uint8, copy=True), 0.0
-        if rgb.shape != self._shape:
-            raise ValueError(f"rgb {rgb.shape} does not match the first frame's {self._shape}")
+        if rgb.shape != sent.shape:
+            raise ValueError(f"rgb {rgb.shape} does not match the first frame's {sent.shape}")
         # Largest |change| of a block in uint8 (max - min never wraps), mean change from the sums.
-        moved = np.maximum(padded, self._sent)
-        moved -= np.minimum(padded, self._sent)
+        moved = np.maximum(padded, sent.pixels)
+        moved -= np.minimum(padded, sent.pixels)
         peak = moved.reshape(hb, b, wb, b * 3).max(axis=1).max(axis=2)
-        shift = np.abs(sums - self._sums).max(axis=-1)
-        redraw = (peak > self.peak) | (shift > self._limit)
+        shift = np.abs(sums - sent.sums).max(axis=-1)
+        redraw = (peak > self.peak) | (shift > sent.limit)
         # Copy the redrawn blocks through an (H, W x 3) mask: no broadcast over the channels.
         mask = np.repeat(np.repeat(redraw, b, axis=0), b * 3, axis=1)
         rows_all = padded.shape[0]
-        np.copyto(self._sent.reshape(rows_all, -1), padded.reshape(rows_all, -1), where=mask)
-        self._sums[redraw] = sums[redraw]
-        return np.ascontiguousarray(self._sent[:h, :w]), 1.0 - float(redraw.mean())
+        np.copyto(sent.pixels.reshape(rows_all, -1), padded.reshape(rows_all, -1), where=mask)
+        sent.sums[redraw] = sums[redraw]
+        return np.ascontiguousarray(sent.pixels[:h, :w]), 1.0 - float(redraw.mean())
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What a ``BlockHold`` last sent: the pixels padded to whole blocks, their block sums per
+    channel, each block's mean-shift limit times its pixel count, and the frame shape."""
+
+    pixels: Rgb
+    sums: npt.NDArray[np.int32]
+    limit: npt.NDArray[np.int32]
+    shape: tuple[int, ...]
