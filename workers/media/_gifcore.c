@@ -111,8 +111,134 @@ static inline void lzw_emit(Lzw *z, int cur, int value) {
     }
 }
 
+/* One frame's coding state, shared by the search and the commit below. */
+typedef struct {
+    const uint8_t *hold, *under, *p, *tolerance;
+    int16_t *lut;
+    const float *pal_lab;
+    int colours, transparent, threshold, carry, has_held, bw;
+    Py_ssize_t at0;       /* index in the picture of the current row's first box pixel */
+    const int *row;       /* the current row's wanted colours (1/16 levels), before the run */
+    Lzw *z;
+    int budget;           /* alternatives the search may still try for this code */
+    int *path, *best_path;
+    int best_len;
+    long best_cost;
+} Coder;
+
+/* What one pixel asks for, given its wanted colour (the pixel plus the error diffused to it). */
+typedef struct {
+    int kept, on_screen, want, shows, allowed, r, g, b;
+    float q[3], base;
+} Pixel;
+
+static inline void pixel_eval(const Coder *k, int x, const int *w, Pixel *o) {
+    Py_ssize_t at = k->at0 + x;
+    o->kept = k->has_held && k->hold[at];
+    o->on_screen = k->transparent >= 0 ? k->under[at] : -1;
+    o->r = level(w[0]);
+    o->g = level(w[1]);
+    o->b = level(w[2]);
+    if (o->kept) {
+        o->want = k->transparent;
+    } else {
+        int key = ((o->r >> 1) << 14) | ((o->g >> 1) << 7) | (o->b >> 1);
+        int want = k->lut[key];
+        if (want < 0) {
+            want = nearest(k->pal_lab, k->colours, o->r, o->g, o->b);
+            k->lut[key] = (int16_t)want;
+        }
+        o->want = want;
+    }
+    o->shows = (o->want == k->transparent) ? o->on_screen : o->want;
+    o->allowed = k->tolerance ? (k->threshold * k->tolerance[at]) >> 4 : k->threshold;
+    o->base = -1;
+}
+
+/* The cost of writing entry `v` at a pixel: 0 for the exact choice (or what shows the same),
+ * INT_MAX where no other entry may go, else the extra squared OkLab error x 1e5 over the exact
+ * choice, at least 1 so that an exact match is preferred. */
+static inline int pixel_cost(const Coder *k, Pixel *o, int v) {
+    int looks = (v == k->transparent) ? o->on_screen : v;
+    if (v == o->want || looks == o->shows) return 0;
+    if (o->kept || o->allowed <= 0) return INT_MAX;
+    if (o->base < 0) {
+        oklab(o->r, o->g, o->b, o->q);
+        o->base = lab_distance(k->pal_lab + 3 * o->shows, o->q);
+    }
+    float extra = (lab_distance(k->pal_lab + 3 * looks, o->q) - o->base) * 1e5f;
+    return extra <= 0 ? 1 : (int)(extra + 0.5f);
+}
+
+/* The error a pixel passes on after `v` was written: the dithering error of the exact choice
+ * plus `carry`/256 of what the lossy match changed. */
+static inline void pixel_error(const Coder *k, const Pixel *o, const int *w, int v, int e[3]) {
+    int looks = (v == k->transparent) ? o->on_screen : v;
+    for (int c = 0; c < 3; c++) {
+        int lossy = (k->p[3 * o->shows + c] - k->p[3 * looks + c]) << FRAC;
+        e[c] = w[c] - (k->p[3 * o->shows + c] << FRAC) + lossy * k->carry / 256;
+    }
+}
+
+/* The wanted colour of pixel x + 1 once pixel x passed on error e (Sierra-2-4A: 2/4 right). */
+static inline void right_of(const Coder *k, int x, const int *e, int w[3]) {
+    for (int c = 0; c < 3; c++) w[c] = clamp_top(k->row[3 * (x + 1) + c] + e[c] * 2 / 4);
+}
+
+/* Depth-first search of the string table for the longest extension of `node` over pixels
+ * x, x + 1, ... of the current row, each pixel within its tolerance, the error carried along
+ * the row exactly as the commit will carry it; ties go to the lower total cost. The entry of
+ * least cost is tried first at every step (so with no budget this is the greedy coder), other
+ * entries within tolerance while the budget lasts. */
+static void search(Coder *k, int node, int x, const int *w, int depth, long cost) {
+    int extended = 0;
+    if (x < k->bw) {
+        Pixel o;
+        pixel_eval(k, x, w, &o);
+        int first = -1, first_cost = INT_MAX;
+        for (int c = k->z->first_child[node]; c >= 0; c = k->z->next_sibling[c]) {
+            int d = pixel_cost(k, &o, k->z->value[c]);
+            if (d < first_cost) {
+                first_cost = d;
+                first = c;
+                if (d == 0) break;
+            }
+        }
+        if (first >= 0 && first_cost <= o.allowed) {
+            extended = 1;
+            for (int c = first; c >= 0;) {
+                int d = c == first ? first_cost : pixel_cost(k, &o, k->z->value[c]);
+                if (d <= o.allowed) {
+                    int nw[3] = {0, 0, 0}, e[3];
+                    if (x + 1 < k->bw) {
+                        if (o.kept) {
+                            for (int i = 0; i < 3; i++) nw[i] = k->row[3 * (x + 1) + i];
+                        } else {
+                            pixel_error(k, &o, w, k->z->value[c], e);
+                            right_of(k, x, e, nw);
+                        }
+                    }
+                    k->path[depth] = c;
+                    search(k, c, x + 1, nw, depth + 1, cost + d);
+                    if (k->best_len >= k->bw - (x - depth)) return; /* to the row's end */
+                }
+                /* next alternative: the siblings other than the first, while budget lasts */
+                c = (c == first) ? k->z->first_child[node] : k->z->next_sibling[c];
+                while (c == first) c = k->z->next_sibling[c];
+                if (c < 0 || k->budget <= 0) break;
+                k->budget--;
+            }
+        }
+    }
+    if (!extended && (depth > k->best_len || (depth == k->best_len && cost < k->best_cost))) {
+        k->best_len = depth;
+        k->best_cost = cost;
+        memcpy(k->best_path, k->path, (size_t)depth * sizeof(int));
+    }
+}
+
 /* encode(rgb, width, box, held, screen, palette, colours, cache, transparent, threshold,
- *        chosen, scale, carry) -> bytes
+ *        chosen, scale, carry, budget) -> bytes
  *
  * One frame's rectangle box = (x0, y0, x1, y1) of the RGB24 picture `rgb` (rows of `width`
  * pixels) dithered and LZW-coded in one pass. Where `held` (a byte a pixel of the whole
@@ -127,19 +253,20 @@ static inline void lzw_emit(Lzw *z, int cur, int value) {
  * good as the nearest) gave 3-6 % fewer bytes at 1-3 % lower FLIP on the bench corpus. The
  * neighbours get the dithering error of the exact choice plus `carry`/256 (0..256) of the
  * colour change a lossy match made: all of it keeps the average colour, less of it keeps large
- * tolerances from turning into grain. With
- * `transparent` < 0 (a first frame) nothing is transparent. `chosen` receives the index written
- * for each pixel of the box, row by row. */
+ * tolerances from turning into grain. Each code is the longest match `search` finds within
+ * the row, trying up to `budget` alternatives to the cheapest entry (0: greedy).
+ * With `transparent` < 0 (a first frame) nothing is transparent. `chosen` receives the index
+ * written for each pixel of the box, row by row. */
 static PyObject *encode(PyObject *self, PyObject *args) {
     Py_buffer rgb, held, screen, pal, cache, chosen, scale;
-    int width, x0, y0, x1, y1, colours, transparent, threshold, carry;
+    int width, x0, y0, x1, y1, colours, transparent, threshold, carry, budget;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*i(iiii)y*y*y*iw*iiw*y*i", &rgb, &width, &x0, &y0, &x1, &y1,
+    if (!PyArg_ParseTuple(args, "y*i(iiii)y*y*y*iw*iiw*y*ii", &rgb, &width, &x0, &y0, &x1, &y1,
                           &held, &screen, &pal, &colours, &cache, &transparent, &threshold,
-                          &chosen, &scale, &carry))
+                          &chosen, &scale, &carry, &budget))
         return NULL;
     PyObject *result = NULL;
-    int *rows = NULL;
+    int *rows = NULL, *paths = NULL;
     uint8_t *codes = NULL;
     Lzw *z = NULL;
     int bw = x1 - x0, bh = y1 - y0;
@@ -151,24 +278,32 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         transparent > 255 || cache.len < (Py_ssize_t)(CACHE_SLOTS * sizeof(int16_t)) ||
         (has_held && held.len < height * width) ||
         (scale.len > 0 && scale.len < height * width) || carry < 0 || carry > 256 ||
-        (transparent >= 0 && screen.len < height * width)) {
+        budget < 0 || (transparent >= 0 && screen.len < height * width)) {
         PyErr_SetString(PyExc_ValueError, "encode: buffer sizes do not match");
         goto done;
     }
     Py_ssize_t stride = (Py_ssize_t)(bw + 2) * 3;
     rows = PyMem_Calloc((size_t)stride * 2, sizeof(int));
+    paths = PyMem_Malloc((size_t)(bw + 1) * 2 * sizeof(int));
     codes = PyMem_Malloc((size_t)(box * 2 + 64));
     z = PyMem_Malloc(sizeof(Lzw));
-    if (rows == NULL || codes == NULL || z == NULL) {
+    if (rows == NULL || paths == NULL || codes == NULL || z == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    const uint8_t *src = rgb.buf, *hold = held.buf, *under = screen.buf, *p = pal.buf;
-    const uint8_t *tolerance = scale.len > 0 ? scale.buf : NULL;
-    int16_t *lut = cache.buf;
+    const uint8_t *src = rgb.buf;
     uint8_t *out = chosen.buf;
     float pal_lab[256 * 3];
-    for (int i = 0; i < 256; i++) oklab(p[3 * i], p[3 * i + 1], p[3 * i + 2], pal_lab + 3 * i);
+    for (int i = 0; i < 256; i++) {
+        const uint8_t *e = (const uint8_t *)pal.buf + 3 * i;
+        oklab(e[0], e[1], e[2], pal_lab + 3 * i);
+    }
+    Coder k = {
+        .hold = held.buf, .under = screen.buf, .p = pal.buf,
+        .tolerance = scale.len > 0 ? scale.buf : NULL, .lut = cache.buf, .pal_lab = pal_lab,
+        .colours = colours, .transparent = transparent, .threshold = threshold, .carry = carry,
+        .has_held = has_held, .bw = bw, .z = z, .path = paths, .best_path = paths + bw + 1,
+    };
     Py_BEGIN_ALLOW_THREADS
     z->w = (BitWriter){codes, 0, 0, 0};
     lzw_reset(z);
@@ -183,81 +318,46 @@ static PyObject *encode(PyObject *self, PyObject *args) {
             const uint8_t *below = src + ((Py_ssize_t)(y0 + y + 1) * width + x0) * 3;
             for (int i = 0; i < bw * 3; i++) next[i] = below[i] << FRAC;
         }
-        for (int x = 0; x < bw; x++) {
-            Py_ssize_t at = (Py_ssize_t)(y0 + y) * width + x0 + x;
-            int kept = has_held && hold[at];
-            int on_screen = transparent >= 0 ? under[at] : -1;
-            int r = level(row[3 * x]), g = level(row[3 * x + 1]), b = level(row[3 * x + 2]);
-            int want;  /* the exact choice: transparent when held, else the nearest entry */
-            if (kept) {
-                want = transparent;
-            } else {
-                int key = ((r >> 1) << 14) | ((g >> 1) << 7) | (b >> 1);
-                want = lut[key];
-                if (want < 0) {
-                    want = nearest(pal_lab, colours, r, g, b);
-                    lut[key] = (int16_t)want;
-                }
+        k.at0 = (Py_ssize_t)(y0 + y) * width + x0;
+        k.row = row;
+        /* run: pixels of the extension found still to commit; dead: the string can't go on */
+        int x = 0, run = 0, dead = 0;
+        while (x < bw) {
+            if (cur >= 0 && run == 0 && !dead) {
+                k.budget = budget;
+                k.best_len = 0;
+                k.best_cost = 0;
+                search(&k, cur, x, row + 3 * x, 0, 0);
+                run = k.best_len;
+                memcpy(k.path, k.best_path, (size_t)run * sizeof(int));
+                dead = 1; /* after the run (or right here) the string ends */
             }
-            /* What the exact choice shows, and the best child of the current string. */
-            int shows = (want == transparent) ? on_screen : want;
-            int pick = -1;
-            if (cur >= 0) {
-                int best_cost = INT_MAX;
-                int allowed = tolerance ? (threshold * tolerance[at]) >> 4 : threshold;
-                float q[3];       /* the wanted colour in OkLab, computed on first need */
-                float base = -1;  /* its squared distance to what the exact choice shows */
-                for (int c = z->first_child[cur]; c >= 0; c = z->next_sibling[c]) {
-                    int v = z->value[c];
-                    int looks = (v == transparent) ? on_screen : v;
-                    int d;
-                    if (v == want || looks == shows) d = 0;
-                    else if (kept || allowed <= 0) d = INT_MAX;
-                    else {
-                        if (base < 0) {
-                            oklab(r, g, b, q);
-                            base = lab_distance(pal_lab + 3 * shows, q);
-                        }
-                        /* the extra error over the exact choice; at least 1, so an exact
-                         * match (0) is still preferred */
-                        float extra = (lab_distance(pal_lab + 3 * looks, q) - base) * 1e5f;
-                        d = extra <= 0 ? 1 : (int)(extra + 0.5f);
-                    }
-                    if (d < best_cost) {
-                        best_cost = d;
-                        pick = c;
-                        if (d == 0) break;
-                    }
-                }
-                if (best_cost > allowed) pick = -1;
-            }
+            Pixel o;
+            pixel_eval(&k, x, row + 3 * x, &o);
             int written;
-            if (pick >= 0) {
-                cur = pick;
-                written = z->value[pick];
+            if (run > 0) {
+                cur = k.path[k.best_len - run];
+                written = z->value[cur];
+                run--;
             } else {
-                if (cur >= 0) lzw_emit(z, cur, want);
-                cur = want;
-                written = want;
+                if (cur >= 0) lzw_emit(z, cur, o.want);
+                cur = o.want;
+                written = o.want;
+                dead = 0;
             }
             out[(Py_ssize_t)y * bw + x] = (uint8_t)written;
-            if (kept) continue;  /* a held pixel passes on no error */
-            int looks = (written == transparent) ? on_screen : written;
-            const int *want_rgb = row + 3 * x;
-            /* The dithering error of the exact choice, plus `carry`/256 of what the lossy match
-             * changed (all of it at 256). */
-            int e[3];
-            for (int c = 0; c < 3; c++) {
-                int lossy = (p[3 * shows + c] - p[3 * looks + c]) << FRAC;
-                e[c] = want_rgb[c] - (p[3 * shows + c] << FRAC) + lossy * carry / 256;
-            }
-            for (int c = 0; c < 3; c++) {
-                if (x + 1 < bw) row[3 * (x + 1) + c] = clamp_top(row[3 * (x + 1) + c] + e[c] * 2 / 4);
-                if (y + 1 < bh) {
-                    if (x > 0) next[3 * (x - 1) + c] = clamp_top(next[3 * (x - 1) + c] + e[c] / 4);
-                    next[3 * x + c] = clamp_top(next[3 * x + c] + e[c] / 4);
+            if (!o.kept) { /* a held pixel passes on no error */
+                int e[3];
+                pixel_error(&k, &o, row + 3 * x, written, e);
+                for (int c = 0; c < 3; c++) {
+                    if (x + 1 < bw) row[3 * (x + 1) + c] = clamp_top(row[3 * (x + 1) + c] + e[c] * 2 / 4);
+                    if (y + 1 < bh) {
+                        if (x > 0) next[3 * (x - 1) + c] = clamp_top(next[3 * (x - 1) + c] + e[c] / 4);
+                        next[3 * x + c] = clamp_top(next[3 * x + c] + e[c] / 4);
+                    }
                 }
             }
+            x++;
         }
     }
     put_code(&z->w, cur, z->size);
@@ -267,6 +367,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     result = PyBytes_FromStringAndSize((const char *)codes, z->w.len);
 done:
     PyMem_Free(rows);
+    PyMem_Free(paths);
     PyMem_Free(codes);
     PyMem_Free(z);
     PyBuffer_Release(&rgb);

@@ -20,4 +20,5 @@ def encode(
     chosen: npt.NDArray[Any],
     scale: _Bytes,
     carry: int,
+    budget: int,
 ) -> bytes: ...

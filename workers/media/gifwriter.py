@@ -54,11 +54,14 @@ class GifWriter:
         threshold: int = 0,
         colours: int | None = None,
         carry: int = 256,
+        search: int = 0,
     ) -> None:
         if not (1 <= width <= 0xFFFF and 1 <= height <= 0xFFFF):
             raise ValueError(f"GIF size {width}x{height} out of range")
         if threshold < 0:
             raise ValueError(f"threshold must be >= 0, got {threshold}")
+        if search < 0:
+            raise ValueError(f"search must be >= 0, got {search}")
         if not 0 <= carry <= 256:
             raise ValueError(f"carry must be 0..256, got {carry}")
         table = np.zeros((256, 3), dtype=np.uint8)
@@ -68,6 +71,7 @@ class GifWriter:
         self._palette = table
         self._threshold = threshold
         self._carry = carry
+        self._search = search
         self._screen: Indexes | None = None
         self._colours = min(len(palette), TRANSPARENT) if colours is None else colours
         if not 1 <= self._colours <= min(len(palette), TRANSPARENT):
@@ -133,6 +137,7 @@ class GifWriter:
             chosen,
             b"" if tolerance is None else np.ascontiguousarray(tolerance, dtype=np.uint8),
             self._carry,
+            self._search,
         )
         self._write_frame(box, transparent, delay_cs, data)
         if self._screen is None:

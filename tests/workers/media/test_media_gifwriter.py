@@ -41,11 +41,16 @@ def _index_frames(count: int = 30) -> list[np.ndarray]:
 
 
 def _write(
-    rgbs: list[np.ndarray], palette: np.ndarray, threshold: int, redraw: bool = True
+    rgbs: list[np.ndarray],
+    palette: np.ndarray,
+    threshold: int,
+    redraw: bool = True,
+    search: int = 0,
 ) -> tuple[bytes, list[np.ndarray]]:
     """Write frames, each redrawing where it differs from the frame before; the screens."""
     buf = io.BytesIO()
-    writer = GifWriter(buf, rgbs[0].shape[1], rgbs[0].shape[0], palette, threshold)
+    height, width = rgbs[0].shape[:2]
+    writer = GifWriter(buf, width, height, palette, threshold, search=search)
     screens, before = [], None
     for rgb in rgbs:
         mask = None if before is None or not redraw else (rgb != before).any(axis=2)
@@ -154,6 +159,43 @@ def test_lossy_matches_stay_within_the_threshold_and_shrink_the_file() -> None:
     assert errors[0] < 0.5 and errors[1] < 1.0 and errors[2] < 2.0, errors
 
 
+def test_the_match_search_finds_longer_codes_within_the_same_tolerance() -> None:
+    """With a search budget each code is the longest match the string table offers within the
+    tolerance (not the greedy cheapest step): fewer bytes, the frames still decode to exactly
+    what the writer says is on screen, and the eye's average stays as close to the source."""
+    ramp = np.linspace(0, 254, 255)
+    palette = np.stack([ramp, ramp[::-1], np.full(255, 128)], 1).astype(np.uint8)
+    rng = np.random.default_rng(6)
+    frames = [
+        np.clip(np.arange(W)[None, :] * 4 + rng.integers(-3, 4, (H, W)) + k, 0, 254).astype(
+            np.uint8
+        )
+        for k in range(10)
+    ]
+    rgbs = [palette[f] for f in frames]
+    sizes, errors = [], []
+    for search in (0, 64):
+        data, screens = _write(rgbs, palette, threshold=60, search=search)
+        for screen, got in zip(screens, _decoded_pyav(data), strict=True):
+            np.testing.assert_array_equal(got, _table(palette)[screen])
+        sizes.append(len(data))
+        errors.append(float(np.abs(_blocks(palette[screens[0]]) - _blocks(rgbs[0])).mean()))
+    assert sizes[1] < 0.95 * sizes[0], sizes
+    assert errors[1] < 1.0, errors
+
+
+def test_the_match_search_stays_lossless_without_tolerance() -> None:
+    """At threshold 0 the search only chooses between entries that show the same (a held
+    pixel's transparent index or the colour on screen): every frame comes back exactly."""
+    palette = _palette()
+    rgbs = [palette[f] for f in _index_frames()]
+    greedy, _ = _write(rgbs, palette, threshold=0)
+    data, _ = _write(rgbs, palette, threshold=0, search=64)
+    for got, rgb in zip(_decoded_pyav(data), rgbs, strict=True):
+        np.testing.assert_array_equal(got, rgb)
+    assert len(data) <= len(greedy)
+
+
 def _blocks(rgb: np.ndarray) -> np.ndarray:
     """Means of 4x4 blocks (the frame's whole blocks)."""
     h, w = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
@@ -197,5 +239,7 @@ def test_writer_refuses_bad_input() -> None:
         writer.add(np.zeros((H, W, 3), np.uint8), None, -1)
     with pytest.raises(ValueError, match="threshold"):
         GifWriter(io.BytesIO(), W, H, _palette(), -1)
+    with pytest.raises(ValueError, match="search"):
+        GifWriter(io.BytesIO(), W, H, _palette(), search=-1)
     with pytest.raises(ValueError, match="colours"):
         GifWriter(io.BytesIO(), W, H, _palette()[:4], colours=5)
