@@ -89,6 +89,7 @@ class Result:
     checks: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     timed: bool = True
+    idle_rss_mb: float = 0.0  # animgraph: the pool process's RSS before the job
 
     @property
     def time_s(self) -> float:
@@ -228,6 +229,7 @@ class Animgraph:
         wait_for_workers(self.redis.url, self.settings, timeout_s=60)
         self.client = Client(self.settings)
         self.templates: dict[tuple[str, int, int, float], int] = {}
+        self.idle_mb = 0.0
 
     def close(self) -> None:
         self.client.close()
@@ -242,9 +244,15 @@ class Animgraph:
             return []
 
     def _reset_peaks(self) -> None:
+        """Reset the pool's peak RSS; keep its RSS now (idle, before the job) in ``idle_mb``."""
+        idle = 0
         for pid in self._pool():
             with contextlib.suppress(OSError):
                 Path(f"/proc/{pid}/clear_refs").write_text("5")
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        idle = max(idle, int(line.split()[1]))
+        self.idle_mb = idle / 1024
 
     def _peak_mb(self) -> float:
         peak = 0
@@ -370,6 +378,7 @@ def run_job(
     ag.run(c, DEFAULT_QUALITY)  # warm the worker's code paths for this format
     times, rss = timed(lambda: ag.run(c, DEFAULT_QUALITY), runs)
     main = add(f"animgraph q{DEFAULT_QUALITY}", c, times, rss, DEFAULT_QUALITY)
+    main.idle_rss_mb = ag.idle_mb
     main.checks["cli_s"] = ag.cli(ctx("animgraph cli"), DEFAULT_QUALITY)
     for name, runner in (GIF_TOOLS if job.fmt == "gif" else WEBP_TOOLS).items():
         c = ctx(name)
@@ -380,13 +389,51 @@ def run_job(
                 pc = ctx(post_name)
                 ptimes, prss = timed(lambda pc=pc, post=post, c=c: post(c.out, pc.out), runs)  # type: ignore[misc]
                 add(post_name, pc, [base.time_s + t for t in ptimes], max(base.peak_rss_mb, prss))
+    measured = {DEFAULT_QUALITY: main}
+
+    def point(q: int) -> Result:
+        if q not in measured:
+            c = ctx(f"animgraph q{q}")
+            rss = ag.run(c, q)
+            measured[q] = add(f"animgraph q{q}", c, [], rss, q)
+        return measured[q]
+
     for q in job.default_sweep if sweep is None else sweep:
-        if q == DEFAULT_QUALITY:
-            continue
-        c = ctx(f"animgraph q{q}")
-        rss = ag.run(c, q)
-        add(f"animgraph q{q}", c, [], rss, q)
+        point(q)
+    if job.fmt == "gif":
+        for ref in [r for r in results if not r.contestant.startswith("animgraph")]:
+            beating_quality(ref, measured, point)
     return results
+
+
+def beating_quality(
+    ref: Result, measured: dict[int, Result], point: Callable[[int], Result]
+) -> int | None:
+    """The Quality whose output is smaller than ``ref`` and sharper (lower FLIP), if any.
+
+    Bytes grow with Quality and FLIP falls, so the best candidate is the highest Quality under
+    ``ref``'s bytes: found by bisection between the measured points around it (``point``
+    measures a Quality once: a job through the queue and its metrics), about five more jobs
+    for a reference point the sweep did not already beat.
+    """
+
+    def beats(r: Result) -> bool:
+        return r.bytes < ref.bytes and r.flip < ref.flip
+
+    for q, r in sorted(measured.items()):
+        if beats(r):
+            return q
+    if not any(r.bytes < ref.bytes for r in measured.values()) and point(1).bytes >= ref.bytes:
+        return None  # even the smallest output is bigger
+    lo = max(q for q, r in measured.items() if r.bytes < ref.bytes)
+    hi = min((q for q, r in measured.items() if r.bytes >= ref.bytes), default=101)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if point(mid).bytes < ref.bytes:
+            lo = mid
+        else:
+            hi = mid
+    return lo if beats(point(lo)) else None
 
 
 def slug(name: str) -> str:

@@ -77,6 +77,9 @@ GIF_LOSSY_AT_DEFAULT = 60
 # takes 8 % of the bytes off, 64 12 %, 256 no more than 64; 1280x720 frames encode ~40 ms slower
 # each at 64.
 GIF_SEARCH = 64
+# Frames the GIF coder works on at once (``gifwriter``: the later one a row behind the earlier,
+# the same bytes either way): two where there are two cores or more.
+GIF_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
 # The temporal hold's levels on a smooth area: HOLD_PER_QUALITY a step of Quality below 100
 # (0.76 at 75: only unchanged smooth pixels are held), at most HOLD_MAX (from Quality 34 down),
 # where the lossy tolerance alone goes on growing: enough to hold the +-1 noise of a smooth
@@ -461,16 +464,27 @@ def _write_gif(
     scaled = hold.levels > 0 or lossy > 0
     with dest.open("wb") as out:
         writer = GifWriter(
-            out, frames.width, frames.height, palette, lossy, carry=carry, search=GIF_SEARCH
+            out,
+            frames.width,
+            frames.height,
+            palette,
+            lossy,
+            carry=carry,
+            search=GIF_SEARCH,
+            threads=GIF_THREADS,
         )
-        for k, delay in enumerate(delays):
-            rgb = _rgb_of(reader, delay.index)
-            busy = texture(rgb) if scaled else None
-            redraw = hold.redraw(rgb, None if busy is None else hold_scale(busy))
-            tolerance = None if busy is None else lossy_scale(busy)
-            drawn = writer.add(rgb, redraw, delay.delay, tolerance)
-            hold.wrote(drawn, rgb)
-            progress(0.3 + 0.7 * (k + 1) / len(delays))
+        try:
+            for k, delay in enumerate(delays):
+                rgb = _rgb_of(reader, delay.index)
+                busy = texture(rgb) if scaled else None
+                redraw = hold.redraw(rgb, None if busy is None else hold_scale(busy))
+                tolerance = None if busy is None else lossy_scale(busy)
+                drawn = writer.add(rgb, redraw, delay.delay, tolerance)
+                hold.wrote(drawn, rgb)
+                progress(0.3 + 0.7 * (k + 1) / len(delays))
+        except BaseException:
+            writer.abandon()
+            raise
         writer.close()
 
 

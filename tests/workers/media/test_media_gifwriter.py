@@ -196,6 +196,44 @@ def test_the_match_search_stays_lossless_without_tolerance() -> None:
     assert len(data) <= len(greedy)
 
 
+def test_two_coder_threads_write_the_same_bytes() -> None:
+    """Two frames coded at once (the later a row behind the earlier, reading the screen the
+    earlier leaves) give exactly the file one coder gives: held pixels, transparency, crops,
+    lossy matches and the match search all read the screen."""
+    rng = np.random.default_rng(8)
+    ramp = np.linspace(0, 254, 255)
+    palette = np.stack([ramp, ramp[::-1], np.full(255, 128)], 1).astype(np.uint8)
+    frames = [palette[f] for f in _index_frames(24)]
+    frames = [np.clip(f.astype(int) + rng.integers(-6, 7, f.shape), 0, 255).astype(np.uint8)
+              for f in frames]  # fmt: skip
+    files = []
+    for threads in (1, 2):
+        buf = io.BytesIO()
+        writer = GifWriter(buf, W, H, palette, 300, search=64, threads=threads)
+        before = None
+        for rgb in frames:
+            mask = None if before is None else np.abs(rgb.astype(int) - before).max(axis=2) > 20
+            writer.add(rgb, mask, 4)
+            before = rgb.astype(int)
+        writer.close()
+        files.append(buf.getvalue())
+    assert files[0] == files[1]
+    assert len(_decoded_pyav(files[1])) == len(frames)
+
+
+@pytest.mark.timeout(20)
+def test_a_frame_the_coder_refuses_does_not_hang_the_next() -> None:
+    palette = _palette()
+    writer = GifWriter(io.BytesIO(), W, H, palette, threads=2)
+    good = palette[_index_frames(1)[0]]
+    writer.add(good, None, 4)
+    with pytest.raises(ValueError, match="buffer sizes"):
+        writer.add(good, np.ones((H, W), bool), 4, tolerance=np.ones((2, 2), np.uint8))
+        writer.add(good, np.ones((H, W), bool), 4)
+        writer.close()
+    writer.abandon()
+
+
 def _blocks(rgb: np.ndarray) -> np.ndarray:
     """Means of 4x4 blocks (the frame's whole blocks)."""
     h, w = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
@@ -241,5 +279,7 @@ def test_writer_refuses_bad_input() -> None:
         GifWriter(io.BytesIO(), W, H, _palette(), -1)
     with pytest.raises(ValueError, match="search"):
         GifWriter(io.BytesIO(), W, H, _palette(), search=-1)
+    with pytest.raises(ValueError, match="threads"):
+        GifWriter(io.BytesIO(), W, H, _palette(), threads=3)
     with pytest.raises(ValueError, match="colours"):
         GifWriter(io.BytesIO(), W, H, _palette()[:4], colours=5)
