@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from urllib.parse import urlparse
 
+import httpx
+
 from animgraph.shared.errors import ApiError
 from animgraph.shared.events import (
     EVENT_ID_HEADER,
@@ -38,10 +40,6 @@ def post_event(record: PushRecord, settings: Settings) -> str | None:
     }
     if settings.callback_sign_key:
         headers[SIGNATURE_HEADER] = sign_callback(settings.callback_sign_key, timestamp, body)
-    # Imported here, on the first delivery: httpx (with the rich and pygments its command line
-    # pulls in) is 7 MB of every worker process's memory, and most events are only queued.
-    import httpx
-
     try:
         answer = httpx.post(
             record.url,
