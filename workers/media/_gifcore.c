@@ -202,12 +202,14 @@ static inline void pixel_eval(const Coder *k, int x, const int *w, Pixel *o) {
         o->want = k->transparent;
     } else {
         int key = ((o->r >> 1) << 14) | ((o->g >> 1) << 7) | (o->b >> 1);
-        int want = __atomic_load_n(k->lut + key, __ATOMIC_RELAXED);
+        /* the cache holds entry + 1, 0 for not known yet: a zeroed cache costs no memory
+         * until the cells the frames meet are written */
+        int want = __atomic_load_n(k->lut + key, __ATOMIC_RELAXED) - 1;
         if (want < 0) {
             /* the entry nearest the cell's own colour (its odd corner), whichever pixel comes
              * first: the cache is the same whatever order frames are coded in */
             want = nearest(k->pal_lab, k->by_light, o->r | 1, o->g | 1, o->b | 1);
-            __atomic_store_n(k->lut + key, (int16_t)want, __ATOMIC_RELAXED);
+            __atomic_store_n(k->lut + key, (int16_t)(want + 1), __ATOMIC_RELAXED);
         }
         o->want = want;
     }

@@ -112,8 +112,9 @@ class GifWriter:
         self._colours = min(len(palette), TRANSPARENT) if colours is None else colours
         if not 1 <= self._colours <= min(len(palette), TRANSPARENT):
             raise ValueError(f"colours must be 1..{min(len(palette), TRANSPARENT)}")
-        # What the C coder keeps across frames: its nearest-entry cache.
-        self._cache = np.full(_CACHE_SLOTS, -1, dtype=np.int16)
+        # What the C coder keeps across frames: its nearest-entry cache (entry + 1, 0 for
+        # unknown: np.zeros maps zero pages, resident only once written).
+        self._cache = np.zeros(_CACHE_SLOTS, dtype=np.int16)
         out.write(b"GIF89a")
         # Logical screen: global table of 2^(7+1) entries, 8 bits a channel, background 0.
         out.write(struct.pack("<HHBBB", width, height, 0xF7, 0, 0))
