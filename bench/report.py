@@ -99,7 +99,28 @@ NOTES = """\
   is diffused to the neighbours like any dithering error. Measuring the tolerance as the extra
   error over the nearest entry, rather than as the distance between the two entries (an entry on
   the far side of the wanted colour is as good as the nearest), gave at Quality 75 3-6% fewer
-  bytes, 1-3% lower FLIP and less flicker on every clip/job pair.
+  bytes, 1-3% lower FLIP and less flicker on every clip/job pair. Each code is the **longest
+  match** a depth-first search of the string table finds within the tolerance (the cheapest
+  entry tried first at every step, then up to 64 alternatives a code; the error carried along
+  the row exactly as the commit carries it), as `gifsicle --lossy` searches, where the coder
+  used to take the cheapest entry step by step and stop at the first pixel without one. At the
+  same tolerance that took 8-15% of the bytes off every GIF job for 1-3% FLIP; with the base
+  tolerance at Quality 75 lowered from 100 to 60 to spend some of it on FLIP, every GIF job is
+  both smaller and sharper than with the step-by-step coder (in-process, bytes / FLIP vs
+  two-pass: `city.mpg` 10 fps 0.527x / 0.971x -> 0.542x / 0.945x, 15 fps 0.495x / 0.935x ->
+  0.500x / 0.899x; `cockatoo.mp4` 10 fps 0.654x / 0.853x -> 0.646x / 0.845x, 15 fps 0.658x /
+  0.989x -> 0.650x / 0.977x; `vtest.avi` 0.122x / 0.739x -> 0.115x / 0.721x, 0.129x / 0.737x ->
+  0.121x / 0.720x), and the low end moved below `gifsicle --lossy=80` (1280 px `cockatoo.mp4`:
+  Quality 55 gives 10.8 MB at FLIP 0.1068 against its 10.9 MB at 0.1112; before, Quality 50 gave
+  11.0 MB at 0.1143). Budgets: 16 takes 8% off, 64 12%, 256 no more than 64. The search costs
+  0.15-0.2 s of CPU on a 320 px job; the coder got faster to pay for it: nearest entries by a
+  walk outwards in OkLab lightness (the same answer as trying all 255), a cube root by two Newton
+  steps, and **two frames coded at once** on two threads, the later a row behind the earlier (a
+  frame reads the screen only in the row it codes; the nearest-entry cache is keyed to each
+  7-bit cell's own colour, so the bytes do not depend on the order): the same file, 0.6x the
+  encode time on 2 cores. And workers use one OpenBLAS thread (`workers/__init__.py`): after
+  each small product (luma of a frame, k-means) OpenBLAS's threads spun on the other core, 13%
+  of a GIF encode's CPU time in `perf`.
   Both the hold and the lossy tolerance are scaled pixel by pixel by the **local texture**
   (`temporal.texture`: mean distance of the luma from its local mean over a window that grows
   with the width; ~0.5 on the smooth `cockatoo.mp4` close-up, 15+ on the `city.mpg` aerial
