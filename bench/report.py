@@ -23,11 +23,12 @@ make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator
 .venv/bin/python bench/run.py --report-only   # re-render this page from bench/results.json
 ```
 
-`make bench` (`bench/run.py` with its defaults) takes about 12 minutes on 2 cores: one timed run
-per contestant and a Quality sweep of 10, 30, 40, 60, 85, 90, 100 (40, 90 on the 1280 px job,
-where each point is an encode and FLIP on 1280x720 frames). `--full` (3 timed runs, median;
-the sweep 10, 25, 40, 55, 65, 75, 85, 95, 100 on every job) takes about 20 minutes (estimated
-from the parts, not timed). `--quick` writes only `results.json` (give it `--results`
+`make bench` (`bench/run.py` with its defaults) takes about 17 minutes on 2 cores: one timed run
+per contestant, a Quality sweep of 10, 30, 40, 60, 85, 90, 100 (40, 90 on the 1280 px job,
+where each point is an encode and FLIP on 1280x720 frames) and the bisection for the Quality
+that beats each reference output the sweep did not (3-6 more points per GIF job). `--full` (3
+timed runs, median; the sweep 10, 25, 40, 55, 65, 75, 85, 95, 100 on every job) takes about
+25 minutes (estimated from the parts, not timed). `--quick` writes only `results.json` (give it `--results`
 elsewhere to keep this page's data).
 
 Every job runs on each clip (from `../shared/corpus`, or fetched by `bench/setup.sh` from the
@@ -170,29 +171,25 @@ NOTES = """\
   on a slot where the output shows a neighbouring source frame (FLIP about 0.2 there, against
   0.04-0.05 elsewhere), and which samples those are differs between encoders: FLIP ratios within
   a few percent of 1.00 in the target table can go either way.
-- Gaps, and by how much (this run): (1) GIF at the default Quality is met on all 7 clip/job
-  pairs (bytes 0.12-0.66x two-pass, FLIP 0.74-0.99x, flicker 0.03-0.86x gifski's). The Quality
-  curve beats every tool on 5 of 7 pairs; not `gifsicle -O3 --lossy=80` on `cockatoo.mp4` at
-  15 fps (0.403x bytes at 1.239x FLIP: animgraph's curve passes through it, Quality 55 gave
-  0.403x at 1.227x in-process) and at 1280 px (0.300x at 1.181x; animgraph Quality 50 0.301x at
-  1.215x): the low end spends its bytes less well on a smooth close-up, most at 1280 px. Tried
-  at Quality 50 on that job, each on the same curve or worse: 128 colours, a flat 0.76-level
-  hold with 1.3-2.2x the lossy tolerance (0.297x at 1.195x, best; flicker 2.5x), carry 192/256,
-  a lower smooth-area tolerance with a higher texture gain.
-  (2) WebP is met on all 3 clips (bytes 0.74-0.89x, FLIP 0.90-0.98x); `vtest.avi` through the
-  still-scene hold above (before it: 0.71x at 1.10x).
-  (3) Time through the queue: GIF 0.28-0.74x the ffmpeg command, WebP 0.87-1.14x (one timed run
-  each; ffmpeg's own time for the same WebP command on `cockatoo.mp4` was 1.49 s in this run and
-  1.60 s in the one before, on `city.mpg` 1.34-1.71 s, so the WebP ratios are within noise of
-  1.0). Peak RSS of the worker's pool process is below ffmpeg's on every GIF job (0.33-0.92x)
-  and above it on every WebP job (108-139 MB against 62-93 MB): a pool process forked from the
-  Celery worker carries its imports (Celery, PyAV, NumPy, Pillow: ~91 MB after importing the
-  tasks module in a bare interpreter) before any work. Two memory fixes this run: the GIF palette
-  pass was the peak of a GIF job (libavfilter's palettegen keeps an entry per distinct colour:
-  +24 MB on `city.mpg` at 320 px), fed 7 bits a channel it is +12 MB; and glibc's per-thread
-  malloc arenas kept 16 MB for good after a 1280x720 decode, which every later job's peak
-  started from: with two arenas (`workers/tasks.py`) the 320 px GIF jobs peak at 110-133 MB
-  (were 126-151 MB).
+- Gaps, and by how much (this run): every GIF target is met on all 7 clip/job pairs: at the
+  default Quality bytes 0.12-0.65x two-pass, FLIP 0.71-0.98x, flicker 0.03-0.80x gifski's; the
+  Quality curve beats every reference output (`gifsicle -O3 --lossy=80`, the last point not
+  beaten before this run, by Quality 53-58 on `cockatoo.mp4`, 55 at 1280 px); time through the
+  queue 0.36-0.70x the ffmpeg two-pass command, peak RSS 0.35-0.88x ffmpeg's. WebP: bytes
+  0.74-0.89x libwebp_anim at FLIP 0.90-0.98x, time 0.75-0.87x. **Not met: WebP peak RSS**,
+  113-135 MB against ffmpeg's 62-94 MB, on all 3 clips. The pool process holds 104-105 MB before
+  the job starts (the "idle" figure in the table): forked from the Celery worker it carries the
+  worker's Python heap (74 MB anonymous in a fresh pool process: Celery, kombu, redis-py with
+  asyncio, pydantic, NumPy, PyAV, Pillow, our tasks; 83 MB RSS in all), and after its first jobs
+  the code pages it ran (libavcodec 13 MB, NumPy's core 7 MB) and the heap it kept. What the
+  WebP job itself adds is 9-31 MB (31 MB for decoding 1280x720 H.264, the peak of the cockatoo
+  jobs), less than ffmpeg's whole process, but a Python worker with these libraries cannot start
+  below ffmpeg's total; measured and not changed by this run: importing httpx lazily (no change
+  in the worker), OPENBLAS threads (none). Earlier memory fixes: the GIF palette pass fed 7 bits
+  a channel (+12 MB instead of +24 MB on `city.mpg` at 320 px) and two glibc malloc arenas in
+  workers (`workers/tasks.py`: a 1280x720 decode's thread arenas had kept 16 MB for good). The
+  1280 px GIF job peaks 13 MB higher than before this run (184 MB against 171, ffmpeg 525):
+  two 1280x720 frames in flight in the coder.
 """
 
 

@@ -45,7 +45,7 @@ RESULTS = HERE / "results.json"
 
 DEFAULT_QUALITY = 75  # the default template Quality (shared.models)
 SWEEP = (10, 25, 40, 55, 65, 75, 85, 95, 100)  # --full
-# The default run (about 12 minutes on 2 cores): one timed run, a shorter sweep, and a shorter
+# The default run (about 17 minutes on 2 cores): one timed run, a shorter sweep, and a shorter
 # one still on the 1280 px job, where each point costs an encode and FLIP on 1280x720 frames.
 DEFAULT_RUNS = 1
 FULL_RUNS = 3
