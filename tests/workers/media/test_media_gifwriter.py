@@ -132,18 +132,27 @@ def test_large_noisy_frames_roll_the_code_table_over() -> None:
                 np.testing.assert_array_equal(got, _table(palette)[screen])
 
 
-def test_lossy_matches_stay_within_the_threshold_and_shrink_the_file() -> None:
-    # A smooth palette (neighbouring entries close) and a noisy gradient over it.
+def _smooth_palette() -> np.ndarray:
+    """Neighbouring entries close to each other: lossy matches have somewhere to go."""
     ramp = np.linspace(0, 254, 255)
-    palette = np.stack([ramp, ramp[::-1], np.full(255, 128)], 1).astype(np.uint8)
-    rng = np.random.default_rng(5)
+    return np.stack([ramp, ramp[::-1], np.full(255, 128)], 1).astype(np.uint8)
+
+
+def _noisy_gradient(seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A smooth palette and ten frames of a slowly moving noisy gradient over it."""
+    palette = _smooth_palette()
+    rng = np.random.default_rng(seed)
     frames = [
         np.clip(np.arange(W)[None, :] * 4 + rng.integers(-3, 4, (H, W)) + k, 0, 254).astype(
             np.uint8
         )
         for k in range(10)
     ]
-    rgbs = [palette[f] for f in frames]
+    return palette, [palette[f] for f in frames]
+
+
+def test_lossy_matches_stay_within_the_threshold_and_shrink_the_file() -> None:
+    palette, rgbs = _noisy_gradient(5)
     sizes, errors = [], []
     for threshold in (0, 60, 400):
         data, screens = _write(rgbs, palette, threshold=threshold)
@@ -163,16 +172,7 @@ def test_the_match_search_finds_longer_codes_within_the_same_tolerance() -> None
     """With a search budget each code is the longest match the string table offers within the
     tolerance (not the greedy cheapest step): fewer bytes, the frames still decode to exactly
     what the writer says is on screen, and the eye's average stays as close to the source."""
-    ramp = np.linspace(0, 254, 255)
-    palette = np.stack([ramp, ramp[::-1], np.full(255, 128)], 1).astype(np.uint8)
-    rng = np.random.default_rng(6)
-    frames = [
-        np.clip(np.arange(W)[None, :] * 4 + rng.integers(-3, 4, (H, W)) + k, 0, 254).astype(
-            np.uint8
-        )
-        for k in range(10)
-    ]
-    rgbs = [palette[f] for f in frames]
+    palette, rgbs = _noisy_gradient(6)
     sizes, errors = [], []
     for search in (0, 64):
         data, screens = _write(rgbs, palette, threshold=60, search=search)
@@ -201,8 +201,7 @@ def test_two_coder_threads_write_the_same_bytes() -> None:
     earlier leaves) give exactly the file one coder gives: held pixels, transparency, crops,
     lossy matches and the match search all read the screen."""
     rng = np.random.default_rng(8)
-    ramp = np.linspace(0, 254, 255)
-    palette = np.stack([ramp, ramp[::-1], np.full(255, 128)], 1).astype(np.uint8)
+    palette = _smooth_palette()
     frames = [palette[f] for f in _index_frames(24)]
     frames = [np.clip(f.astype(int) + rng.integers(-6, 7, f.shape), 0, 255).astype(np.uint8)
               for f in frames]  # fmt: skip
