@@ -28,8 +28,8 @@ per contestant, a Quality sweep of 10, 30, 40, 60, 85, 90, 100 (40, 90 on the 12
 where each point is an encode and FLIP on 1280x720 frames) and the bisection for the Quality
 that beats each reference output the sweep did not (3-6 more points per GIF job). `--full` (3
 timed runs, median; the sweep 10, 25, 40, 55, 65, 75, 85, 95, 100 on every job) takes about
-25 minutes (estimated from the parts, not timed). `--quick` writes only `results.json` (give it `--results`
-elsewhere to keep this page's data).
+25 minutes (estimated from the parts, not timed). `--quick` writes only `results.json` (give
+it `--results` elsewhere to keep this page's data).
 
 Every job runs on each clip (from `../shared/corpus`, or fetched by `bench/setup.sh` from the
 Debian packages named there) through animgraph (through the queue: register, ProcessMedia, wait,
