@@ -190,6 +190,16 @@ NOTES = """\
   workers (`workers/tasks.py`: a 1280x720 decode's thread arenas had kept 16 MB for good). The
   1280 px GIF job peaks 13 MB higher than before this run (184 MB against 171, ffmpeg 525):
   two 1280x720 frames in flight in the coder.
+- Peak RSS depends on the page cache, by up to 20 MB: the same run in a fresh clone right after
+  its venv was installed found the idle pool process at 118-124 MB instead of 98-106 (GIF
+  `cockatoo.mp4` 10 fps 153 MB, 1.01x ffmpeg's 152; 15 fps `vtest.avi` 134 MB, 1.00x; every
+  other target as here). `smaps` showed why: libavcodec 13.3 MB resident instead of 3.2, NumPy's
+  core 7.1 instead of 3.1, the same code run. Pages of freshly written library files sit in the
+  page cache in large folios and a fault maps a whole folio; after `sync; echo 3 >
+  /proc/sys/vm/drop_caches` the fresh clone's pool process maps 3.2 MB of libavcodec too.
+  ffmpeg's peak (mostly palettegen/paletteuse heap) does not move (151-154 MB either way). So the
+  GIF memory margins on `cockatoo.mp4` and `vtest.avi` (0.83-0.88x here) are within what the
+  machine's state can take away.
 """
 
 
