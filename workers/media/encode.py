@@ -68,7 +68,8 @@ PALETTE_MASK_MID = np.uint8(0x01)
 # 0 at 100, 4 at 90, 829 at 40, 3726 at 1, before the texture scale below. Chosen with the match
 # search (GIF_SEARCH) on: at 100 (the greedy coder's value) the search's longer codes took
 # 8-15 % of the bytes off but cost 1-3 % FLIP at Quality 75; at 60 every GIF job of the bench
-# corpus is both smaller and sharper than the greedy coder at 100 was (bench/README.md).
+# corpus is 1-4 % sharper than the greedy coder at 100 was, and smaller but on city.mpg (+1-3 %
+# bytes); 70 was smaller everywhere but sharper by less (bench/README.md).
 GIF_LOSSY_AT_DEFAULT = 60
 # Alternatives the coder's match search may try for each LZW code, beyond the cheapest entry at
 # each step (0: the greedy coder). Like gifsicle's lossy mode, each code is then the longest
