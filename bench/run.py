@@ -243,25 +243,25 @@ class Animgraph:
         except OSError:
             return []
 
+    def _pool_mb(self, field: str) -> float:
+        """The largest ``field`` (VmRSS, VmHWM) of /proc/PID/status over the pool, in MB."""
+        kb = 0
+        for pid in self._pool():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith(f"{field}:"):
+                        kb = max(kb, int(line.split()[1]))
+        return kb / 1024
+
     def _reset_peaks(self) -> None:
         """Reset the pool's peak RSS; keep its RSS now (idle, before the job) in ``idle_mb``."""
-        idle = 0
         for pid in self._pool():
             with contextlib.suppress(OSError):
                 Path(f"/proc/{pid}/clear_refs").write_text("5")
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        idle = max(idle, int(line.split()[1]))
-        self.idle_mb = idle / 1024
+        self.idle_mb = self._pool_mb("VmRSS")
 
     def _peak_mb(self) -> float:
-        peak = 0
-        for pid in self._pool():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-        return peak / 1024
+        return self._pool_mb("VmHWM")
 
     def run(self, c: Ctx, quality: float) -> float:
         """One job through the queue; returns the pool's peak RSS (MB) during it."""

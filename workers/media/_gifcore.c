@@ -175,12 +175,12 @@ typedef struct {
     int16_t *lut;
     const float *pal_lab;
     const ByLight *by_light;
-    int colours, transparent, threshold, carry, has_held, bw;
+    int transparent, threshold, carry, has_held, bw;
     Py_ssize_t at0;       /* index in the picture of the current row's first box pixel */
     const int *row;       /* the current row's wanted colours (1/16 levels), before the run */
     Lzw *z;
     int budget;           /* alternatives the search may still try for this code */
-    int *path, *best_path;
+    int *path, *best_path; /* the path being tried; the best found, committed as it stands */
     int best_len;
     long best_cost;
 } Coder;
@@ -243,8 +243,9 @@ static inline void pixel_error(const Coder *k, const Pixel *o, const int *w, int
     }
 }
 
-/* The wanted colour of pixel x + 1 once pixel x passed on error e (Sierra-2-4A: 2/4 right). */
-static inline void right_of(const Coder *k, int x, const int *e, int w[3]) {
+/* The wanted colour of pixel x + 1 once pixel x passed on error e (Sierra-2-4A: 2/4 right);
+ * `w` may be the row itself (the commit). */
+static inline void right_of(const Coder *k, int x, const int *e, int *w) {
     for (int c = 0; c < 3; c++) w[c] = clamp_top(k->row[3 * (x + 1) + c] + e[c] * 2 / 4);
 }
 
@@ -385,7 +386,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         .hold = held.buf, .under = screen.buf, .p = pal.buf,
         .tolerance = scale.len > 0 ? scale.buf : NULL, .lut = cache.buf, .pal_lab = pal_lab,
         .by_light = &by_light,
-        .colours = colours, .transparent = transparent, .threshold = threshold, .carry = carry,
+        .transparent = transparent, .threshold = threshold, .carry = carry,
         .has_held = has_held, .bw = bw, .z = z, .path = paths, .best_path = paths + bw + 1,
     };
     Py_BEGIN_ALLOW_THREADS
@@ -414,14 +415,13 @@ static PyObject *encode(PyObject *self, PyObject *args) {
                 k.best_cost = 0;
                 search(&k, cur, x, row + 3 * x, 0, 0);
                 run = k.best_len;
-                memcpy(k.path, k.best_path, (size_t)run * sizeof(int));
                 dead = 1; /* after the run (or right here) the string ends */
             }
             Pixel o;
             pixel_eval(&k, x, row + 3 * x, &o);
             int written;
             if (run > 0) {
-                cur = k.path[k.best_len - run];
+                cur = k.best_path[k.best_len - run];
                 written = z->value[cur];
                 run--;
             } else {
@@ -434,12 +434,10 @@ static PyObject *encode(PyObject *self, PyObject *args) {
             if (!o.kept) { /* a held pixel passes on no error */
                 int e[3];
                 pixel_error(&k, &o, row + 3 * x, written, e);
-                for (int c = 0; c < 3; c++) {
-                    if (x + 1 < bw) row[3 * (x + 1) + c] = clamp_top(row[3 * (x + 1) + c] + e[c] * 2 / 4);
-                    if (y + 1 < bh) {
-                        if (x > 0) next[3 * (x - 1) + c] = clamp_top(next[3 * (x - 1) + c] + e[c] / 4);
-                        next[3 * x + c] = clamp_top(next[3 * x + c] + e[c] / 4);
-                    }
+                if (x + 1 < bw) right_of(&k, x, e, row + 3 * (x + 1));
+                for (int c = 0; c < 3 && y + 1 < bh; c++) { /* 1/4 below-left, 1/4 below */
+                    if (x > 0) next[3 * (x - 1) + c] = clamp_top(next[3 * (x - 1) + c] + e[c] / 4);
+                    next[3 * x + c] = clamp_top(next[3 * x + c] + e[c] / 4);
                 }
             }
             x++;
