@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define CACHE_SLOTS (1 << 21)
 #define MAX_CODES 4096
@@ -302,9 +303,19 @@ static void search(Coder *k, int node, int x, const int *w, int depth, long cost
 }
 
 /* Wait until the coder of the frame before has finished picture row `row` (its `done` count
- * passed it): rows are published with release order, so its screen writes are visible. */
+ * passed it): rows are published with release order, so its screen writes are visible. A row
+ * takes microseconds, so the wait spins (yielding) a little, then sleeps 50 us at a time: on a
+ * machine with more coder threads than cores a spinning waiter would take the core from the
+ * very coder it waits for. */
 static void wait_for_row(const int32_t *done, int32_t row) {
-    while (__atomic_load_n(done, __ATOMIC_ACQUIRE) <= row) sched_yield();
+    for (int spins = 0; __atomic_load_n(done, __ATOMIC_ACQUIRE) <= row; spins++) {
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec pause = {0, 50000};
+            nanosleep(&pause, NULL);
+        }
+    }
 }
 
 static void publish(int32_t *done, int32_t rows) {
