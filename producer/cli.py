@@ -264,17 +264,16 @@ def worker(
     if not settings.redis_url:
         err.print("[red]Set ANIMGRAPH_REDIS_URL[/]: a worker serves a Redis shared with producers.")
         raise typer.Exit(2)
-    argv = ["worker", "-Q", queues, "-n", name, "-l", loglevel, "-P", "prefork", "-E"]
+    command = [sys.executable, "-m", "animgraph.workers", "-Q", queues, "-n", name]
+    command += ["-l", loglevel, "-P", "prefork", "-E"]
     if concurrency or settings.worker_concurrency:
-        argv += ["-c", str(concurrency or settings.worker_concurrency)]
+        command += ["-c", str(concurrency or settings.worker_concurrency)]
     if supervise:
-        raise typer.Exit(_supervise([sys.executable, "-m", "celery", "-A", CELERY_APP, *argv]))
-    from animgraph.workers.app import app as celery_app
-
-    celery_app.worker_main(argv)
-
-
-CELERY_APP = "animgraph.workers.app"
+        raise typer.Exit(_supervise(command))
+    # In this process's place (same PID), without the CLI's imports: pool processes fork from it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
 
 
 def _supervise(command: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""The worker's Celery app: ``celery -A animgraph.workers.app worker -Q control,media,io``."""
+"""The worker's Celery app, started by ``python -m animgraph.workers`` (``animgraph worker``)."""
 
 from __future__ import annotations
 

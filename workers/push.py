@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from urllib.parse import urlparse
 
-import httpx
-
 from animgraph.shared.errors import ApiError
 from animgraph.shared.events import (
     EVENT_ID_HEADER,
@@ -23,6 +21,10 @@ __all__ = ["post_event"]
 
 def post_event(record: PushRecord, settings: Settings) -> str | None:
     """POST the event; None when a 2xx answer took it, else what went wrong (to retry)."""
+    # Imported on first use: ``import httpx`` also loads its command line (rich, pygments,
+    # click: 4 MB), and every pool process would carry that whether it delivers events or not.
+    import httpx
+
     try:
         # Checked again at delivery: the name may resolve elsewhere than when it was configured.
         check_callback_url(
