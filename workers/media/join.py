@@ -129,7 +129,7 @@ def join_webps(parts: Sequence[Path], dest: Path, still_ms: Sequence[int]) -> No
     Animation frames are copied chunk by chunk; a still part (small) becomes one frame.
     """
     vp8x = anim = b""
-    width = height = 0
+    width = height = flags = 0  # flags: every part's VP8X flags (alpha in any part: alpha)
     pieces: list[bytes | tuple[Path, int, int]] = []  # built chunks, or chunks to copy
     for part, ms in zip(parts, still_ms, strict=True):
         heads = _chunk_heads(part)
@@ -139,6 +139,7 @@ def join_webps(parts: Sequence[Path], dest: Path, still_ms: Sequence[int]) -> No
             width = int.from_bytes(payload[4:7], "little") + 1
             height = int.from_bytes(payload[7:10], "little") + 1
             vp8x = vp8x or payload
+            flags |= payload[0]
         if b"ANIM" in tags:
             anim = anim or _payload(part, *tags[b"ANIM"])
             pieces += [
@@ -152,10 +153,12 @@ def join_webps(parts: Sequence[Path], dest: Path, still_ms: Sequence[int]) -> No
             }
             if not width:
                 width, height = _still_size(picture)
+            if b"ALPH" in picture:
+                flags |= 0x10
             pieces.append(_still_as_frame(picture, width, height, ms))
     if not vp8x:
         vp8x = b"\0\0\0\0" + _u24(width - 1) + _u24(height - 1)
-    header = _chunk(b"VP8X", bytes([vp8x[0] | 0x02]) + vp8x[1:])  # the animation flag
+    header = _chunk(b"VP8X", bytes([flags | 0x02]) + vp8x[1:])  # and the animation flag
     anim_chunk = _chunk(b"ANIM", anim or b"\0\0\0\0" + struct.pack("<H", 0))  # loop forever
     size = 4 + len(header) + len(anim_chunk)
     size += sum(len(p) if isinstance(p, bytes) else p[2] for p in pieces)

@@ -21,6 +21,7 @@ from animgraph.workers.media.encode import (
     gif_max_colors,
     still_fraction,
     webp_quality,
+    webp_runs,
 )
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
 from animgraph.workers.media.select import Selection, Shown, select_frames
@@ -180,6 +181,72 @@ def test_webp(frames: FrameSet, tmp_path: Path, fps: int) -> None:
     assert seen == sorted(seen) and seen[-1] == 1.0
     assert (tmp_path / "a.webp").read_bytes()[:4] == b"RIFF"
     assert [p.name for p in tmp_path.iterdir()] == ["a.webp"]
+
+
+def test_webp_runs_cover_every_frame_once() -> None:
+    for count in (1, 11, 23, 24, 25, 45, 301):
+        for threads in (1, 2, 3):
+            runs = webp_runs(count, threads)
+            assert [i for run in runs for i in range(count)[run]] == list(range(count))
+            assert len(runs) == max(1, min(threads, count // 12))
+            assert len(runs) == 1 or min(run.stop - run.start for run in runs) >= 12
+    assert webp_runs(25, 2) == [slice(0, 13), slice(13, 25)]
+
+
+@pytest.fixture(scope="module")
+def jumping_frames(tmp_path_factory: pytest.TempPathFactory) -> FrameSet:
+    """36 frames at 30 fps, 80x60: a flat grey that jumps by 37 levels from frame to frame (too
+    far for libwebp to keep the last frame's pixels, which it does for small changes) and a
+    moving textured square."""
+    rng = np.random.default_rng(5)
+    texture = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    with FrameWriter(tmp_path_factory.mktemp("jumping"), 80, 60) as writer:
+        for i in range(36):
+            rgb = np.full((60, 80, 3), 20 + (37 * i) % 200, np.uint8)
+            rgb[30:50, i : i + 20] = texture
+            writer.append(rgb, i / 30)
+    return FrameSet.load(writer.directory)
+
+
+def test_webp_runs_on_threads_make_the_same_animation(
+    jumping_frames: FrameSet, tmp_path: Path
+) -> None:
+    # 36 frames: three runs of 12, each its own libwebp encoder, joined
+    selection = select_frames(jumping_frames.pts_s, start_s=0.0, end_s=1.2, fps=30)
+    made = {}
+    for threads in (1, 3):
+        seen: list[float] = []
+        dest = tmp_path / f"{threads}.webp"
+        encode_webp(
+            jumping_frames, selection, dest, quality=90, threads=threads, progress=seen.append
+        )
+        assert seen == sorted(seen) and seen[-1] == 1.0
+        check_animation(dest, selection, (80, 60))
+        image, durations = read_back(dest)
+        levels = []
+        for k in range(image.n_frames):
+            image.seek(k)
+            levels.append(float(np.asarray(image.convert("RGB"))[:20, 30:].mean()))
+        made[threads] = (durations, levels)
+    assert made[1][0] == made[3][0]
+    for k, shown in enumerate(selection):  # each frame shows its own source frame
+        want = 20 + (37 * shown.index) % 200
+        assert abs(made[1][1][k] - want) < 2.5
+        assert abs(made[3][1][k] - want) < 2.5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.webp", "3.webp"]
+
+
+def test_webp_run_failure_stops_the_others_and_leaves_nothing(
+    frames: FrameSet, tmp_path: Path
+) -> None:
+    # Quality 100: no still-scene pass, which would read the broken frame first. The first
+    # frame of the second run (of 23 and 22) is missing while the first run goes on.
+    selection = select_frames(frames.pts_s, start_s=0.0, end_s=1.5, fps=30)
+    gone = Shown(999, selection[23].start_s, selection[23].duration_s)
+    broken = (*selection[:23], gone, *selection[24:])
+    with pytest.raises(IndexError, match="frame 999"):
+        encode_webp(frames, broken, tmp_path / "a.webp", quality=100, threads=2)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_webp_colours(frames: FrameSet, tmp_path: Path) -> None:

@@ -84,3 +84,20 @@ def test_a_still_webp_part_becomes_one_frame(tmp_path: Path) -> None:
     got = _decoded(joined)
     assert len(got) == 4 and sum(ms for _, ms in got) == 2500
     assert np.abs(got[-1][0] - np.asarray(COLOURS[3])).mean() < 40
+
+
+def test_alpha_in_any_webp_part_marks_the_whole_animation(tmp_path: Path) -> None:
+    opaque = _frames(tmp_path / "a", COLOURS[:3], 0.0)
+    first, second = tmp_path / "a.webp", tmp_path / "b.webp"
+    encode_webp(opaque, select_frames(opaque.pts_s, start_s=0, end_s=1.5, fps=2), first, quality=90)
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[:, :32] = (*COLOURS[3], 255)  # the right half transparent
+    Image.fromarray(rgba, "RGBA").save(second, format="WEBP", quality=90)
+    assert first.read_bytes()[20] & 0x10 == 0  # VP8X flags: the first part has no alpha
+    joined = tmp_path / "joined.webp"
+    join_webps([first, second], joined, still_ms=[1500, 500])
+    flags = joined.read_bytes()[20]
+    assert flags & 0x02 and flags & 0x10  # animation, alpha
+    with Image.open(joined) as image:
+        image.seek(3)
+        assert image.mode == "RGBA" and image.getpixel((60, 10))[3] == 0
