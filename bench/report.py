@@ -23,7 +23,7 @@ make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator
 .venv/bin/python bench/run.py --report-only   # re-render this page from bench/results.json
 ```
 
-`make bench` (`bench/run.py` with its defaults) takes about 17 minutes on 2 cores: one timed run
+`make bench` (`bench/run.py` with its defaults) takes 17-27 minutes on 2 cores: one timed run
 per contestant, a Quality sweep of 10, 30, 40, 60, 85, 90, 100 (40, 90 on the 1280 px job,
 where each point is an encode and FLIP on 1280x720 frames) and the bisection for the Quality
 that beats each reference output the sweep did not (3-6 more points per GIF job). `--full` (3
@@ -173,34 +173,52 @@ NOTES = """\
   0.04-0.05 elsewhere), and which samples those are differs between encoders: FLIP ratios within
   a few percent of 1.00 in the target table can go either way.
 - Gaps, and by how much (this run): every GIF target is met on all 7 clip/job pairs: at the
-  default Quality bytes 0.12-0.65x two-pass, FLIP 0.71-0.98x, flicker 0.03-0.80x gifski's; the
-  Quality curve beats every reference output (`gifsicle -O3 --lossy=80`, the last point not
-  beaten before this run, by Quality 53-58 on `cockatoo.mp4`, 55 at 1280 px); time through the
-  queue 0.36-0.70x the ffmpeg two-pass command, peak RSS 0.35-0.88x ffmpeg's. WebP: bytes
-  0.74-0.89x libwebp_anim at FLIP 0.90-0.98x, time 0.75-0.87x. **Not met: WebP peak RSS**,
-  113-135 MB against ffmpeg's 62-94 MB, on all 3 clips. The pool process holds 104-105 MB before
-  the job starts (the "idle" figure in the table): forked from the Celery worker it carries the
-  worker's Python heap (74 MB anonymous in a fresh pool process: Celery, kombu, redis-py with
-  asyncio, pydantic, NumPy, PyAV, Pillow, our tasks; 83 MB RSS in all), and after its first jobs
-  the code pages it ran (libavcodec 13 MB, NumPy's core 7 MB) and the heap it kept. What the
-  WebP job itself adds is 9-31 MB (31 MB for decoding 1280x720 H.264, the peak of the cockatoo
-  jobs), less than ffmpeg's whole process, but a Python worker with these libraries cannot start
-  below ffmpeg's total; measured and not changed by this run: importing httpx lazily (no change
-  in the worker), OPENBLAS threads (none). Earlier memory fixes: the GIF palette pass fed 7 bits
-  a channel (+12 MB instead of +24 MB on `city.mpg` at 320 px) and two glibc malloc arenas in
-  workers (`workers/tasks.py`: a 1280x720 decode's thread arenas had kept 16 MB for good). The
-  1280 px GIF job peaks 13 MB higher than before this run (184 MB against 171, ffmpeg 525):
-  two 1280x720 frames in flight in the coder.
-- Peak RSS depends on the page cache, by up to 20 MB: the same run in a fresh clone right after
-  its venv was installed found the idle pool process at 118-124 MB instead of 98-106 (GIF
-  `cockatoo.mp4` 10 fps 153 MB, 1.01x ffmpeg's 152; 15 fps `vtest.avi` 134 MB, 1.00x; every
-  other target as here). `smaps` showed why: libavcodec 13.3 MB resident instead of 3.2, NumPy's
-  core 7.1 instead of 3.1, the same code run. Pages of freshly written library files sit in the
-  page cache in large folios and a fault maps a whole folio; after `sync; echo 3 >
-  /proc/sys/vm/drop_caches` the fresh clone's pool process maps 3.2 MB of libavcodec too.
-  ffmpeg's peak (mostly palettegen/paletteuse heap) does not move (151-154 MB either way). So the
-  GIF memory margins on `cockatoo.mp4` and `vtest.avi` (0.83-0.88x here) are within what the
-  machine's state can take away.
+  default Quality bytes 0.12-0.65x two-pass, FLIP 0.71-0.98x, flicker 0.03-0.79x gifski's; the
+  Quality curve beats every reference output (`gifsicle -O3 --lossy=80` by Quality 53-58 on
+  `cockatoo.mp4`, 55 at 1280 px); time through the queue 0.30-0.71x the ffmpeg two-pass
+  command, peak RSS 0.31-0.75x ffmpeg's. WebP: bytes 0.78-0.89x libwebp_anim at FLIP
+  0.87-0.98x, time 0.63-0.92x. **Not met: WebP peak RSS**, 99-115 MB against ffmpeg's 62-91 MB
+  (1.27-1.60x), on all 3 clips. A pool process starts at 62 MB (fresh from the fork) and holds
+  78-91 MB once it has run jobs (the "idle" figure in the table): Python with Celery, kombu,
+  redis-py, pydantic, NumPy, PyAV and Pillow imported (PyAV alone 15 MB, NumPy 10), then the
+  code pages its jobs ran (libavcodec 3.6 MB, NumPy's core 2.8, libavformat 2.3, pydantic-core
+  2.1, ...). ffmpeg's whole process is 48 MB before it reads a byte (`ffmpeg -version`) and
+  62 MB for the `vtest.avi` WebP job, so a Python worker with these libraries cannot come in
+  under it; what the WebP job itself adds (9-35 MB; the most for decoding 1280x720 H.264,
+  the peak of the `cockatoo.mp4` job) is less than what the job adds to ffmpeg. Changed by
+  this run: workers start through `python -m animgraph.workers` (Celery's `app.Worker`)
+  instead of Celery's command line, which loads every subcommand and plugin (Flower, Tornado,
+  click-repl, prompt_toolkit) into the worker and so into each pool process, and the event
+  POST imports httpx on first use (its import loads its own CLI: rich, pygments): pool
+  process 62 MB fresh instead of 82, and every peak in the table ~20 MB lower (WebP 113-135
+  -> 99-115 MB; GIF 110-134 -> 91-114 MB). Measured and not taken: one decoding thread for
+  the source (-9 MB on the `cockatoo.mp4` job, +0.18 s: the time target would go), two
+  (-4 MB, +0.03 s). Earlier memory fixes: the GIF palette pass fed 7 bits a channel (+12 MB
+  instead of +24 MB on `city.mpg` at 320 px) and two glibc malloc arenas in workers
+  (`workers/tasks.py`: a 1280x720 decode's thread arenas had kept 16 MB for good).
+- WebP speed: a WebP of 24 frames or more is encoded in two runs of consecutive frames at
+  once, each by its own libwebp animation encoder on its own thread (Pillow lets go of the GIL
+  in `WebPAnimEncoderAdd`), joined chunk by chunk (`join.join_webps`, as for time slices split
+  across workers). In-process on the bench jobs: encode 0.50-0.55x the time (`city.mpg` 1.07
+  -> 0.60 s), bytes +0.0 % on `city.mpg` and `cockatoo.mp4` (with `minimize_size` libwebp
+  sends many key frames there anyway), +5 % on the still `vtest.avi`, FLIP the same or better.
+  Before it, on this machine in the slower phase of this run, the WebP jobs took 0.99-1.08x
+  the time of ffmpeg libwebp_anim (0.75-0.87x in an earlier run): the encode was one thread.
+  libwebp's animation encoder keeps a pixel that changed by less than its quality allows, so
+  a slow fade can stay stale for many frames (ffmpeg's libwebp_anim too; a run's key frame
+  catches up): seen on a synthetic fade, not measured on the corpus.
+- Timing phases: this machine's speed drifts by up to 2.6x between runs (ffmpeg two-pass on
+  `city.mpg` 10 fps: 2.03 s in an earlier run, 5.87 s in this one) and not alike for every
+  tool, so ratios move between runs by more than the run-to-run noise within one run.
+- Peak RSS depends on the page cache, by up to 20 MB: pages of freshly written library files
+  (a new venv) sit in the page cache in large folios and a fault maps a whole folio, so a
+  fresh clone right after its install found libavcodec 13.3 MB resident instead of 3.2 and
+  NumPy's core 7.1 instead of 3.1 (the same code run); after `sync; echo 3 >
+  /proc/sys/vm/drop_caches` it maps 3.2 MB too. This run started after a drop of the caches.
+  ffmpeg's peak (mostly palettegen/paletteuse heap) does not move (151-154 MB either way). The
+  GIF memory margins on `cockatoo.mp4` and `vtest.avi` (0.72-0.75x here) now hold with 20 MB
+  more (0.85-0.88x); before the leaner worker they were 0.83-0.88x and a fresh clone's run
+  found 1.00-1.01x.
 """
 
 
