@@ -216,9 +216,11 @@ NOTES = """\
   NumPy's core 7.1 instead of 3.1 (the same code run); after `sync; echo 3 >
   /proc/sys/vm/drop_caches` it maps 3.2 MB too. This run started after a drop of the caches.
   ffmpeg's peak (mostly palettegen/paletteuse heap) does not move (151-154 MB either way). The
-  GIF memory margins on `cockatoo.mp4` and `vtest.avi` (0.72-0.75x here) now hold with 20 MB
-  more (0.85-0.88x); before the leaner worker they were 0.83-0.88x and a fresh clone's run
-  found 1.00-1.01x.
+  GIF memory margins on `cockatoo.mp4` and `vtest.avi` (0.72-0.75x here) now hold with that
+  much more: the same commit's `make bench` in a fresh clone right after its install found GIF
+  peaks 0.72-0.87x ffmpeg's (idle pool process 95-103 MB), WebP 1.43-1.84x, WebP time
+  0.53-0.66x, every other target as here; before the leaner worker a fresh clone's run found
+  GIF 1.00-1.01x on two jobs.
 """
 
 
