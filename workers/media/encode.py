@@ -9,6 +9,7 @@ dropped and their time given to the frame before, which only happens above 50 fp
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -324,38 +325,14 @@ def encode_webp(
         libwebp_quality += (100 - libwebp_quality) * WEBP_STILL_CLOSER
     report(0.1)
     runs = webp_runs(len(delays), threads)
-    done = [0.0] * len(runs)
-    stop = threading.Event()
-
-    def encode_run(k: int, out: Path) -> None:
-        def seen(fraction: float) -> None:
-            done[k] = fraction
-            if len(runs) == 1:
-                report(0.1 + 0.9 * fraction)
-
-        hold = BlockHold(shift, peak) if still else None
-        _encode_webp_run(frames, delays[runs[k]], out, libwebp_quality, hold, seen, stop)
-
+    holds = [BlockHold(shift, peak) if still else None for _ in runs]  # one per run
     with _atomic_output(dest) as tmp:
         if len(runs) == 1:
-            encode_run(0, tmp)
+            _encode_webp_run(
+                frames, delays, tmp, libwebp_quality, holds[0], lambda f: report(0.1 + 0.9 * f)
+            )
         else:
-            with (
-                tempfile.TemporaryDirectory(prefix=".runs.", dir=dest.parent) as scratch,
-                ThreadPoolExecutor(len(runs), "webp-run") as pool,
-            ):
-                parts = [Path(scratch) / f"{k}.webp" for k in range(len(runs))]
-                pending = {pool.submit(encode_run, k, part) for k, part in enumerate(parts)}
-                try:
-                    while pending:
-                        finished, pending = wait(pending, 0.25, FIRST_EXCEPTION)
-                        for future in finished:
-                            future.result()  # the first error, once the others stop
-                        report(0.1 + 0.9 * sum(done) / len(runs))
-                finally:
-                    stop.set()  # after an error: the other runs stop at their next frame
-                still_ms = [sum(d.delay for d in delays[run]) for run in runs]
-                join_webps(parts, tmp, still_ms)
+            _encode_webp_runs(frames, delays, runs, tmp, libwebp_quality, holds, report)
     report(1.0)
 
 
@@ -370,6 +347,43 @@ def webp_runs(count: int, threads: int) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
+def _encode_webp_runs(
+    frames: FrameSet,
+    delays: Sequence[Delay],
+    runs: Sequence[slice],
+    dest: Path,
+    libwebp_quality: float,
+    holds: Sequence[BlockHold | None],
+    report: Progress,
+) -> None:
+    """Encode each run of ``delays`` on its own thread and join them into ``dest``; progress
+    (0.1..1) is reported from this thread. After an error the other runs stop at their next
+    frame and the first error is raised."""
+    done = [0.0] * len(runs)
+    stop = threading.Event()
+    with (
+        tempfile.TemporaryDirectory(prefix=".runs.", dir=dest.parent) as scratch,
+        ThreadPoolExecutor(len(runs), "webp-run") as pool,
+    ):
+        parts = [Path(scratch) / f"{k}.webp" for k in range(len(runs))]
+        pending = {
+            pool.submit(
+                _encode_webp_run, frames, delays[run], part, libwebp_quality, hold,
+                functools.partial(done.__setitem__, k), stop,
+            )
+            for k, (run, part, hold) in enumerate(zip(runs, parts, holds, strict=True))
+        }  # fmt: skip
+        try:
+            while pending:
+                finished, pending = wait(pending, 0.25, FIRST_EXCEPTION)
+                for future in finished:
+                    future.result()
+                report(0.1 + 0.9 * sum(done) / len(runs))
+        finally:
+            stop.set()
+        join_webps(parts, dest, [sum(d.delay for d in delays[run]) for run in runs])
+
+
 def _encode_webp_run(
     frames: FrameSet,
     delays: Sequence[Delay],
@@ -377,7 +391,7 @@ def _encode_webp_run(
     libwebp_quality: float,
     hold: BlockHold | None,
     progress: Progress,
-    stop: threading.Event,
+    stop: threading.Event | None = None,
 ) -> None:
     """One libwebp animation of ``delays``' frames (a still picture for one frame)."""
     with frames.reader() as reader:
@@ -438,7 +452,7 @@ class _LazyFrames:
         indexes: Sequence[int],
         hold: BlockHold | None,
         progress: Progress,
-        stop: threading.Event,
+        stop: threading.Event | None,
     ) -> None:
         self._reader = reader
         self._indexes = indexes
@@ -471,7 +485,7 @@ class _LazyFrames:
             return
         if frame != self._at + 1:  # the hold needs the frames in order
             raise ValueError(f"frames are read in order: {frame} after {self._at}")
-        if self._stop.is_set():
+        if self._stop is not None and self._stop.is_set():
             raise _Stopped
         rgb = _rgb_of(self._reader, self._indexes[frame + 1])
         if self._hold is not None:
