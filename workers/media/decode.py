@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +29,7 @@ from animgraph.workers.media.probe import (
     open_source,
     stream_origin_s,
 )
+from animgraph.workers.media.progress import Progress
 from animgraph.workers.media.select import shown_during, slot_middles
 
 __all__ = ["DEFAULT_MAX_PIXELS", "INVALID_TIME_OFFSET", "decode_segment", "rgb_frame"]
@@ -58,7 +59,6 @@ _COLORSPACES = {
 }
 _AVCOL_RANGE_JPEG = 2
 
-Progress = Callable[[float], None]
 Frame = Any  # av.VideoFrame: PyAV ships no type stubs
 
 

@@ -29,6 +29,8 @@ from typing import IO, Self
 import numpy as np
 import numpy.typing as npt
 
+from animgraph.workers.media.atomic import atomic_path
+
 __all__ = [
     "DATA_NAME",
     "FORMAT_VERSION",
@@ -104,8 +106,10 @@ class FrameSet:
             "count": len(self),
             "pts_s": list(self.pts_s),
         }
-        with _atomic_file(self.manifest_path) as out:
+        with atomic_path(self.manifest_path) as tmp, tmp.open("wb") as out:
             out.write(json.dumps(manifest, separators=(",", ":")).encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())
 
     @contextmanager
     def reader(self) -> Iterator[FrameReader]:
@@ -137,7 +141,7 @@ class FrameReader:
         return len(self._frames)
 
     def frame(self, index: int) -> RgbArray:
-        """Frame ``index`` as a new (height, width, 3) array."""
+        """Frame ``index`` as a new C-contiguous (height, width, 3) array."""
         if not 0 <= index < len(self._frames):
             raise IndexError(f"frame {index} out of range 0..{len(self._frames) - 1}")
         size = self._frames.frame_bytes
@@ -219,18 +223,3 @@ class FrameWriter:
         if not self._out.closed:
             self._out.close()
         self._tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def _atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Write ``path`` through a unique temporary file renamed into place on success."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

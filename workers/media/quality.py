@@ -1,0 +1,104 @@
+"""The template Quality (1..100) mapped to each encoder setting it steers, one rule a function.
+
+Every number here was chosen on the bench corpus: bench/README.md, "Where the encoder's settings
+come from", has the measurements, one item per function and constant named as here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "GIF_LOSSY_AT_DEFAULT",
+    "WEBP_DEFAULT_QUALITY",
+    "WEBP_QUALITY_AT_DEFAULT",
+    "WEBP_STILL_PEAK",
+    "WEBP_STILL_SHIFT",
+    "gif_hold_levels",
+    "gif_lossy",
+    "gif_lossy_carry",
+    "gif_max_colors",
+    "hold_scale",
+    "lossy_scale",
+    "webp_hold",
+    "webp_quality",
+    "webp_still_quality",
+]
+
+GIF_LOSSY_AT_DEFAULT = 60  # lossy LZW tolerance at Quality 75 (``gif_lossy``)
+HOLD_PER_QUALITY = 0.76 / 25  # hold levels a step of Quality below 100 (``gif_hold_levels``)
+HOLD_MAX = 2.0  # the most hold levels, from Quality 34 down
+LOSSY_CARRY_LOW_QUALITY = 50.0  # half of a lossy match's change diffused at and below this
+HOLD_TEXTURE_GAIN = 3.0  # ``hold_scale``: 1 + gain x texture ...
+HOLD_TEXTURE_MAX = 12.0  # ... up to this
+LOSSY_SMOOTH = 0.4  # ``lossy_scale``: smooth + gain x texture ...
+LOSSY_TEXTURE_GAIN = 0.2
+LOSSY_TEXTURE_MAX = 3.0  # ... up to this
+WEBP_DEFAULT_QUALITY = 75  # the template Quality at which libwebp gets ...
+WEBP_QUALITY_AT_DEFAULT = 60  # ... this (``webp_quality``)
+WEBP_STILL_SHIFT = 2.0  # still-scene block hold at Quality 75: block mean change, levels
+WEBP_STILL_PEAK = 40.0  # and any one pixel's change, levels (``webp_hold``)
+WEBP_STILL_CLOSER = 0.5  # a still scene's libwebp quality goes this part of the way to 100
+
+
+def gif_max_colors(quality: float) -> int:
+    """Palette size: 256 from Quality 40 up, then down to 64 at Quality 1."""
+    if quality >= 40:
+        return 256
+    return max(64, min(256, round(2 ** (6 + 2 * (max(quality, 1.0) - 1) / 39))))
+
+
+def gif_hold_levels(quality: float) -> float:
+    """Source change (0..255, largest channel) below which a smooth pixel keeps its shown index:
+    0 at Quality 100, 0.76 at 75, 2 from 34 down (``hold_scale`` raises it on texture)."""
+    return min(HOLD_PER_QUALITY * (100 - min(max(quality, 1.0), 100.0)), HOLD_MAX)
+
+
+def hold_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Per-pixel multiplier of ``gif_hold_levels`` for a ``temporal.texture`` map: 1 on smooth
+    areas, rising by HOLD_TEXTURE_GAIN a level of texture up to HOLD_TEXTURE_MAX."""
+    return np.asarray(np.clip(1 + HOLD_TEXTURE_GAIN * busy, 1, HOLD_TEXTURE_MAX), dtype=np.float32)
+
+
+def lossy_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
+    """Per-pixel multiplier of ``gif_lossy`` in sixteenths for a ``temporal.texture`` map:
+    LOSSY_SMOOTH on smooth areas, rising by LOSSY_TEXTURE_GAIN a level up to LOSSY_TEXTURE_MAX."""
+    scale = np.clip(LOSSY_SMOOTH + LOSSY_TEXTURE_GAIN * busy, 0, LOSSY_TEXTURE_MAX)
+    return np.asarray(np.rint(scale * 16), dtype=np.uint8)
+
+
+def gif_lossy_carry(quality: float) -> int:
+    """256ths of a lossy match's colour change diffused to the neighbours: all of it from
+    Quality 75 up, falling linearly to half at LOSSY_CARRY_LOW_QUALITY and below."""
+    q = min(max(quality, LOSSY_CARRY_LOW_QUALITY), 75.0)
+    return round(128 + 128 * (q - LOSSY_CARRY_LOW_QUALITY) / (75 - LOSSY_CARRY_LOW_QUALITY))
+
+
+def gif_lossy(quality: float) -> int:
+    """Lossy LZW tolerance (see _gifcore.c): 0 at Quality 100, GIF_LOSSY_AT_DEFAULT at 75,
+    with the cube of (100 - Quality)."""
+    q = min(max(quality, 1.0), 100.0)
+    return round(GIF_LOSSY_AT_DEFAULT * ((100 - q) / 25) ** 3)
+
+
+def webp_quality(quality: float) -> float:
+    """libwebp's 0..100 quality, piecewise linear: 0 -> 0, 75 -> 60, 100 -> 100."""
+    q = min(max(quality, 0.0), 100.0)
+    if q <= WEBP_DEFAULT_QUALITY:
+        return q * WEBP_QUALITY_AT_DEFAULT / WEBP_DEFAULT_QUALITY
+    rest = (q - WEBP_DEFAULT_QUALITY) / (100 - WEBP_DEFAULT_QUALITY)
+    return WEBP_QUALITY_AT_DEFAULT + rest * (100 - WEBP_QUALITY_AT_DEFAULT)
+
+
+def webp_hold(quality: float) -> tuple[float, float]:
+    """The still-scene hold's (mean shift, peak) thresholds in levels: (WEBP_STILL_SHIFT,
+    WEBP_STILL_PEAK) at Quality 75, scaled by (100 - Quality) / 25 up to twice; (0, 0) at 100."""
+    q = min(max(quality, 1.0), 100.0)
+    scale = min((100 - q) / 25, 2.0)
+    return WEBP_STILL_SHIFT * scale, WEBP_STILL_PEAK * scale
+
+
+def webp_still_quality(libwebp_quality: float) -> float:
+    """The libwebp quality of a still scene's held frames: WEBP_STILL_CLOSER of the way to 100."""
+    return libwebp_quality + (100 - libwebp_quality) * WEBP_STILL_CLOSER
