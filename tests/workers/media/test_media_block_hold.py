@@ -1,13 +1,10 @@
-"""The still-scene block hold of lossy WebP (temporal.BlockHold) and its Quality mapping."""
+"""The still-scene block hold of lossy WebP (temporal.BlockHold)."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
 
-from animgraph.workers.media.encode import WEBP_STILL_PEAK, WEBP_STILL_SHIFT, webp_hold
 from animgraph.workers.media.temporal import BlockHold
 
 
@@ -77,11 +74,3 @@ def test_edge_blocks_and_shapes() -> None:
         hold.apply(_scene(20, 35))
     with pytest.raises(ValueError):
         BlockHold(-1, 40)
-
-
-def test_webp_hold_scales_with_quality() -> None:
-    assert webp_hold(75) == (WEBP_STILL_SHIFT, WEBP_STILL_PEAK)
-    assert webp_hold(100) == (0.0, 0.0)
-    shifts = [webp_hold(q)[0] for q in range(1, 101)]
-    assert all(a >= b for a, b in itertools.pairwise(shifts))
-    assert webp_hold(1) == webp_hold(40) == (2 * WEBP_STILL_SHIFT, 2 * WEBP_STILL_PEAK)

@@ -1,4 +1,4 @@
-"""The texture map that scales the GIF hold and lossy tolerance (temporal.texture, encode's
+"""The texture map that scales the GIF hold and lossy tolerance (temporal.texture, quality's
 hold_scale / lossy_scale), and the C coder's per-pixel tolerance."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import io
 import numpy as np
 import pytest
 
-from animgraph.workers.media.encode import hold_scale, lossy_scale
 from animgraph.workers.media.gifwriter import GifWriter
+from animgraph.workers.media.quality import hold_scale, lossy_scale
 from animgraph.workers.media.temporal import texture
 
 
@@ -65,15 +65,6 @@ def test_zero_tolerance_everywhere_is_the_lossless_coder() -> None:
     assert write(500, zero) == write(0, None)
     assert len(write(500, np.full((30, 40), 16, np.uint8))) < len(write(0, None))
     assert write(500, np.full((30, 40), 16, np.uint8)) == write(500, None)
-
-
-def test_lossy_carry_is_whole_from_the_default_up_and_half_at_the_low_end() -> None:
-    from animgraph.workers.media.encode import gif_lossy_carry
-
-    carries = [gif_lossy_carry(q) for q in range(1, 101)]
-    assert carries == sorted(carries)
-    assert gif_lossy_carry(1) == gif_lossy_carry(50) == 128
-    assert gif_lossy_carry(75) == gif_lossy_carry(100) == 256
 
 
 def test_carrying_less_of_the_lossy_change_gives_a_different_coding() -> None:

@@ -1,0 +1,47 @@
+"""The Quality mappings: each encoder setting monotonic in the template Quality, fixed points."""
+
+from __future__ import annotations
+
+import itertools
+
+from animgraph.workers.media import quality
+from animgraph.workers.media.quality import (
+    WEBP_STILL_PEAK,
+    WEBP_STILL_SHIFT,
+    gif_hold_levels,
+    gif_lossy_carry,
+    gif_max_colors,
+    webp_hold,
+    webp_quality,
+)
+
+
+def test_gif_max_colors_falls_with_quality() -> None:
+    colours = [gif_max_colors(q) for q in (1, 25, 39, 40, 75, 100)]
+    assert colours == sorted(colours) and colours[0] == 64 and colours[-3:] == [256, 256, 256]
+
+
+def test_gif_hold_levels_fall_as_quality_rises() -> None:
+    levels = [gif_hold_levels(q) for q in (1, 25, 50, 75, 99, 100)]
+    assert levels == sorted(levels, reverse=True) and levels[-1] == 0 and levels[0] <= 16
+
+
+def test_lossy_carry_is_whole_from_the_default_up_and_half_at_the_low_end() -> None:
+    carries = [gif_lossy_carry(q) for q in range(1, 101)]
+    assert carries == sorted(carries)
+    assert gif_lossy_carry(1) == gif_lossy_carry(50) == 128
+    assert gif_lossy_carry(75) == gif_lossy_carry(100) == 256
+
+
+def test_webp_quality_maps_the_template_scale_monotonically() -> None:
+    mapped = [webp_quality(q) for q in range(1, 101)]
+    assert mapped == sorted(mapped) and 0 <= mapped[0] < mapped[-1] == 100
+    assert webp_quality(quality.WEBP_DEFAULT_QUALITY) == quality.WEBP_QUALITY_AT_DEFAULT
+
+
+def test_webp_hold_scales_with_quality() -> None:
+    assert webp_hold(75) == (WEBP_STILL_SHIFT, WEBP_STILL_PEAK)
+    assert webp_hold(100) == (0.0, 0.0)
+    shifts = [webp_hold(q)[0] for q in range(1, 101)]
+    assert all(a >= b for a, b in itertools.pairwise(shifts))
+    assert webp_hold(1) == webp_hold(40) == (2 * WEBP_STILL_SHIFT, 2 * WEBP_STILL_PEAK)
