@@ -11,7 +11,7 @@ import pytest
 from animgraph.producer import Client, RecordingSender
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
-from animgraph.workers import tasks
+from animgraph.workers import notifier
 from animgraph.workers.runtime import Runtime, runtime
 
 
@@ -44,17 +44,17 @@ def test_a_notifier_that_died_half_way_is_completed_and_the_event_goes_out_once(
 
         monkeypatch.setattr(rt.state, "finish_task", dies)
         with pytest.raises(SystemExit):
-            tasks._finish(rt, task_id, "the subtask did not finish")
+            notifier.finish(rt, task_id, "the subtask did not finish")
         assert client.describe_task_detail(task_id).status != "FINISH"
 
         monkeypatch.setattr(rt.state, "finish_task", finish_task)
-        tasks._finish(rt, task_id, "the subtask did not finish")  # the redelivered notifier
+        notifier.finish(rt, task_id, "the subtask did not finish")  # the redelivered notifier
         detail = client.describe_task_detail(task_id)
         sub = detail.procedure_task.media_process_result_set[0].animated_graphic_task
         assert detail.status == "FINISH" and sub.status == "FAIL" and detail.finish_time
         assert client.task_event(task_id) is not None
 
-        tasks._finish(rt, task_id, "again")  # a duplicate changes nothing, sends nothing
+        notifier.finish(rt, task_id, "again")  # a duplicate changes nothing, sends nothing
         assert client.describe_task_detail(task_id).finish_time == detail.finish_time
         events = client.pull_events(wait_s=0).event_set
         assert [

@@ -1,0 +1,92 @@
+"""The notifier, the last stage of a task: join the slices of split subtasks, finish the task
+(close what is left open, drop its intermediates, mark FINISH) and emit its event once."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from animgraph.shared.models import EventContent
+from animgraph.shared.state import SubtaskPlan
+from animgraph.workers.delivery import publish
+from animgraph.workers.media.join import join_gifs, join_webps
+from animgraph.workers.outcome import fail, store_output
+from animgraph.workers.runtime import Runtime, runtime
+from animgraph.workers.steps import window, work_key
+
+__all__ = ["finish", "notify", "notify_failed"]
+
+log = logging.getLogger(__name__)
+
+
+def notify(task_id: str) -> None:
+    """Join split subtasks, assemble the MediaProcessResultSet, finish the task and emit
+    ProcedureStateChanged."""
+    rt = runtime()
+    record = rt.state.get_record(task_id)
+    for plan in record.plans if record else ():
+        if plan.slices > 1 and rt.state.get_subtask(task_id, plan.index).status == "PROCESSING":
+            _join_parts(rt, task_id, plan)
+    finish(rt, task_id, "the subtask did not finish")
+
+
+def notify_failed(task_id: str) -> None:
+    """The chord's errback: a step failed for good; finish what is left with InternalError."""
+    finish(runtime(), task_id, "a processing step failed repeatedly; retry the task")
+
+
+def finish(rt: Runtime, task_id: str, reason: str) -> None:
+    """Finish a task: close open subtasks, drop its frames, mark FINISH, emit the event once.
+
+    Every step but the event is idempotent, so a notifier that died half-way and is redelivered
+    (or the reconciler, for one never redelivered) completes the task; only the event is
+    guarded, by a once-only claim taken just before it is published.
+    """
+    record = rt.state.get_record(task_id)
+    if record is None:
+        return
+    for index in range(len(record.request.media_process_task.animated_graphic_task_set)):
+        if rt.state.get_subtask(task_id, index).status == "PROCESSING":
+            fail(rt, task_id, index, "InternalError", reason)
+    # Intermediates go before FINISH is visible, best effort: a storage fault here must not keep
+    # the task from finishing.
+    try:
+        rt.storage.delete_prefix(f"work/{task_id}")
+    except Exception:
+        log.warning("could not delete the intermediates of %s", task_id, exc_info=True)
+    rt.state.finish_task(task_id)
+    if not rt.state.claim_notify(task_id):
+        return  # finished before: its event is out
+    procedure_task = rt.state.procedure_task(task_id)
+    if procedure_task is not None and record.request.tasks_notify_mode != "None":
+        event = EventContent(
+            event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
+        )
+        rt.state.keep_event(task_id, event)
+        publish(rt, task_id, event)
+
+
+def _join_parts(rt: Runtime, task_id: str, plan: SubtaskPlan) -> None:
+    """Join the slices of a split subtask into its output (when every slice succeeded)."""
+    template = plan.template
+    assert template is not None
+    name = f"part.{template.format}"
+    keys = [work_key(task_id, plan.index, name, k) for k in range(plan.slices)]
+    if not all(rt.storage.exists(key) for key in keys):
+        return  # a slice failed: the subtask is FAIL already, or is finished as such below
+    scratch = rt.scratch(task_id, str(plan.index), "join")
+    try:
+        parts = []
+        for k, key in enumerate(keys):
+            local = scratch / f"{k}.{template.format}"
+            shutil.copyfile(rt.storage.local_path(key, scratch / "dl"), local)
+            parts.append(local)
+        out = scratch / f"out.{template.format}"
+        if template.format == "gif":
+            join_gifs(parts, out)
+        else:
+            windows = [window(plan, k) for k in range(plan.slices)]
+            join_webps(parts, out, still_ms=[round((e - s) * 1000) for s, e in windows])
+        store_output(rt, task_id, plan, out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""A subtask's recorded end: FAIL with the error value the next steps pass on, or SUCCESS with
+its stored output and result item (MD5, bitrate); each followed by its subtask-changed event."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TypedDict
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.errors import subtask_error
+from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
+from animgraph.shared.state import SubtaskPlan
+from animgraph.workers.delivery import publish
+from animgraph.workers.runtime import Runtime
+
+__all__ = ["OK", "Step", "fail", "store_output"]
+
+
+class Step(TypedDict):
+    """What one step returns to the next: small and deterministic (no paths, no times)."""
+
+    ok: bool
+    code: str
+    message: str
+
+
+OK: Step = {"ok": True, "code": "", "message": ""}
+
+
+def fail(rt: Runtime, task_id: str, index: int, code: str, message: str) -> Step:
+    """Mark a subtask FAIL and return the error value the next steps pass on."""
+    rt.state.update_subtask(
+        task_id,
+        index,
+        status="FAIL",
+        err_code_ext=code,
+        err_code=subtask_error(code, message).err_code,
+        message=message,
+        finish_time=now_iso(),
+    )
+    _subtask_changed(rt, task_id, index)
+    return {"ok": False, "code": code, "message": message}
+
+
+def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> None:
+    """Store a finished animated image and mark its subtask SUCCESS with its ``Output``."""
+    template = plan.template
+    record = rt.state.get_record(task_id)
+    assert template is not None and record is not None
+    key = f"outputs/{task_id}/{plan.index}/v.f{template.definition}.{template.format}"
+    size = out.stat().st_size
+    md5 = _md5(out)
+    rt.storage.put_file(key, out, move=True)
+    duration_s = plan.end_s - plan.start_s
+    item = MediaAnimatedGraphicsItem(
+        url=rt.storage.url(key),
+        definition=template.definition,
+        container=template.format,
+        width=plan.width_px,
+        height=plan.height_px,
+        bitrate=round(size * 8 / duration_s) if duration_s > 0 else 0,
+        size=size,
+        md5=md5,
+        start_time_offset=plan.start_s,
+        end_time_offset=plan.end_s,
+    )
+    rt.state.update_subtask(
+        task_id,
+        plan.index,
+        status="SUCCESS",
+        message="SUCCESS",
+        output=item.model_dump(),
+        progress=100,
+        finish_time=now_iso(),
+    )
+    _subtask_changed(rt, task_id, plan.index)
+    rt.state.add_media_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _subtask_changed(rt: Runtime, task_id: str, index: int) -> None:
+    """In ``TasksNotifyMode`` Change, an event for each subtask that finishes, but the last:
+    the FINISH event of the task reports that one."""
+    finished = rt.state.mark_finished(task_id, index)
+    record = rt.state.get_record(task_id)
+    if finished is None or record is None or record.request.tasks_notify_mode != "Change":
+        return
+    if finished >= len(record.request.media_process_task.animated_graphic_task_set):
+        return
+    procedure_task = rt.state.procedure_task(task_id)
+    if procedure_task is not None:
+        publish(
+            rt,
+            task_id,
+            EventContent(
+                event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
+            ),
+        )

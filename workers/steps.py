@@ -1,0 +1,258 @@
+"""The three media steps of a subtask (decode, select, encode) as the tasks run them: each loads
+its inputs by work key, calls a pure media core and stores what it made, under one guard."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.errors import InternalSubtaskError, SubtaskError, TransientError
+from animgraph.shared.state import SubtaskPlan, TaskRecord
+from animgraph.workers.media.decode import decode_segment
+from animgraph.workers.media.encode import encode_gif, encode_webp
+from animgraph.workers.media.framestore import FrameSet
+from animgraph.workers.media.select import Shown, select_frames
+from animgraph.workers.outcome import OK, Step, fail, store_output
+from animgraph.workers.runtime import Runtime, runtime
+
+__all__ = ["REDIS_DOWN", "decode", "encode", "select", "window", "work_key"]
+
+log = logging.getLogger(__name__)
+
+FRAME_FILES = ("frames.json", "frames.rgb")
+# Redis unreachable (restarting, failing over) is a fault worth retrying, like storage.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+# Progress bands of the three steps of a subtask, in percent.
+DECODE_BAND, ENCODE_BAND = (1, 60), (61, 99)
+
+
+def work_key(task_id: str, index: int, name: str, part: int | None = None) -> str:
+    """Intermediate files of a subtask, or of one time slice (``part``) of a split subtask."""
+    if part is None:
+        return f"work/{task_id}/{index}/{name}"
+    return f"work/{task_id}/{index}/p{part}/{name}"
+
+
+def window(plan: SubtaskPlan, part: int | None) -> tuple[float, float]:
+    """The seconds of the source a step works on: the whole segment, or one slice of it."""
+    if part is None or plan.slices <= 1:
+        return plan.start_s, plan.end_s
+    start = plan.start_s + part * plan.slice_s
+    return round(start, 6), round(min(start + plan.slice_s, plan.end_s), 6)
+
+
+# --- the guard every step runs under ---------------------------------------------------------
+
+StepBody = Callable[[Runtime, str, int, int | None], Step]
+StepTask = Callable[[Task, Step | None, str, int, int | None], Step]
+
+
+def _guarded(step: str, body: StepBody) -> StepTask:
+    """Wrap a step: attempt counting, errors as values, transient errors raised for retry."""
+
+    def run(
+        self: Task, prev: Step | None, task_id: str, index: int, part: int | None = None
+    ) -> Step:
+        rt = runtime()
+        if prev is not None and not prev["ok"]:
+            return prev
+        attempts = _count_attempt(rt, task_id, index, part, step)
+        retries = int(self.request.retries or 0)
+        if attempts - retries > rt.settings.max_attempts:
+            return fail(
+                rt,
+                task_id,
+                index,
+                "InternalError",
+                f"the {step} step was interrupted {attempts - 1} times (worker lost); giving up",
+            )
+        try:
+            _inject_fault(rt.settings.fault_injection, step)
+            return body(rt, task_id, index, part)
+        except SubtaskError as exc:
+            return fail(rt, task_id, index, exc.code, exc.message)
+        except (TransientError, *REDIS_DOWN):
+            raise
+        except SoftTimeLimitExceeded:
+            return fail(
+                rt, task_id, index, "InternalError", f"the {step} step exceeded its time limit"
+            )
+        except Exception as exc:
+            log.exception("%s of %s[%d] failed", step, task_id, index)
+            return fail(rt, task_id, index, "InternalError", f"{step} failed: {type(exc).__name__}")
+
+    return run
+
+
+def _count_attempt(rt: Runtime, task_id: str, index: int, part: int | None, step: str) -> int:
+    """How many times this step of this subtask (or slice) has started, this one included:
+    Celery's retry count misses the deliveries whose worker died (a poison message)."""
+    attempts_key = f"animgraph:attempts:{task_id}:{index}:{part}:{step}"
+    pipe = rt.state.redis.pipeline()
+    pipe.incr(attempts_key)
+    pipe.expire(attempts_key, rt.settings.task_ttl_s)
+    return int(pipe.execute()[0])
+
+
+def _inject_fault(spec: str, step: str) -> None:
+    """Fault-injection hook for the fault tests (``ANIMGRAPH_FAULT_INJECTION=<step>:kill``):
+    the step kills its own worker process, as a decoder crash or the OOM killer would."""
+    if spec and spec.split(":")[0] == step and spec.endswith(":kill"):
+        log.warning("fault injection: killing the %s step's process", step)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _progress_reporter(
+    rt: Runtime, task_id: str, index: int, band: tuple[int, int]
+) -> Callable[[float], None]:
+    """A callback mapping a step's 0..1 fraction into its band, writing Redis every 5 % but
+    at most twice a second. A step shorter than half a second writes nothing (the next step's
+    or the final state follows within moments); a longer one also writes where it ended."""
+    low, high = band
+    last = [-1.0, time.monotonic()]  # percent, time written (the start: no write before 0.5 s)
+
+    def report(fraction: float) -> None:
+        percent = low + int((high - low) * max(0.0, min(1.0, fraction)))
+        now = time.monotonic()
+        due = percent - last[0] >= 5 and now - last[1] >= 0.5
+        if due or (fraction >= 1.0 and last[0] >= 0 and percent != last[0]):
+            last[0], last[1] = percent, now
+            rt.state.update_subtask(task_id, index, progress=percent)
+
+    return report
+
+
+def _plan(rt: Runtime, task_id: str, index: int, record: TaskRecord | None = None) -> SubtaskPlan:
+    record = record or rt.state.get_record(task_id)
+    if record is None or index >= len(record.plans):
+        raise InternalSubtaskError(f"task {task_id} has no plan for subtask {index}")
+    return record.plans[index]
+
+
+# --- the three step bodies -------------------------------------------------------------------
+
+
+def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
+    record = rt.state.get_record(task_id)
+    plan = _plan(rt, task_id, index, record)
+    if all(rt.storage.exists(work_key(task_id, index, n, part)) for n in FRAME_FILES):
+        return OK  # redelivered after the frames were stored
+    start_s, end_s = window(plan, part)
+    started: dict[str, Any] = {"progress": DECODE_BAND[0]} if part is None else {}
+    if not rt.state.get_subtask(task_id, index).begin_process_time:
+        started["begin_process_time"] = now_iso()
+    if started:
+        rt.state.update_subtask(task_id, index, **started)
+    media = rt.state.get_media(record.request.file_id) if record else None
+    if media is None:
+        raise SubtaskError(
+            "the source file no longer exists", "SourceFileError.DownloadNotAccessible"
+        )
+    scratch = rt.scratch(task_id, str(index), str(part), "decode")
+    try:
+        source = rt.storage.local_path(media.source_key, scratch)
+        frames = decode_segment(
+            source,
+            scratch / "frames",
+            start_s=start_s,
+            end_s=end_s,
+            width=plan.width_px,
+            height=plan.height_px,
+            progress=_progress_reporter(rt, task_id, index, DECODE_BAND) if part is None else None,
+            max_pixels=rt.settings.max_frame_pixels,
+            fps=plan.template.fps if plan.template else None,
+        )
+        # The manifest goes last: its presence means the frames are complete.
+        for name in reversed(FRAME_FILES):
+            key = work_key(task_id, index, name, part)
+            rt.storage.put_file(key, frames.directory / name, move=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return OK
+
+
+def _load_frames(
+    rt: Runtime, task_id: str, index: int, part: int | None, scratch: Path
+) -> FrameSet:
+    paths = [rt.storage.local_path(work_key(task_id, index, n, part), scratch) for n in FRAME_FILES]
+    return FrameSet.load(paths[0].parent)
+
+
+def _select(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
+    plan = _plan(rt, task_id, index)
+    assert plan.template is not None
+    start_s, end_s = window(plan, part)
+    scratch = rt.scratch(task_id, str(index), str(part), "select")
+    try:
+        frames = _load_frames(rt, task_id, index, part, scratch)
+        selection = select_frames(
+            frames.pts_s,
+            start_s=start_s,
+            end_s=end_s,
+            fps=plan.template.fps,
+            max_frames=rt.settings.max_output_frames,
+        )
+        if not selection:
+            raise SubtaskError(
+                "no frame of the segment could be shown", "SourceFileError.ContentMalformed"
+            )
+        path = scratch / "selection.json"
+        path.write_text(json.dumps([[s.index, s.start_s, s.duration_s] for s in selection]))
+        rt.storage.put_file(work_key(task_id, index, "selection.json", part), path, move=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return OK
+
+
+def _encode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
+    plan = _plan(rt, task_id, index)
+    template = plan.template
+    assert template is not None
+    scratch = rt.scratch(task_id, str(index), str(part), "encode")
+    try:
+        frames = _load_frames(rt, task_id, index, part, scratch)
+        sel_key = work_key(task_id, index, "selection.json", part)
+        selection = tuple(
+            Shown(index=i, start_s=s, duration_s=d)
+            for i, s, d in json.loads(rt.storage.local_path(sel_key, scratch).read_text())
+        )
+        out = scratch / f"out.{template.format}"
+        encoder = encode_gif if template.format == "gif" else encode_webp
+        encoder(
+            frames,
+            selection,
+            out,
+            quality=template.quality,
+            progress=_progress_reporter(rt, task_id, index, ENCODE_BAND) if part is None else None,
+        )
+        if part is None:
+            store_output(rt, task_id, plan, out)
+        else:
+            rt.storage.put_file(work_key(task_id, index, f"part.{template.format}", part), out)
+            done = _count_part_done(rt, task_id, index)
+            rt.state.update_subtask(task_id, index, progress=min(95, 5 + 90 * done // plan.slices))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return OK
+
+
+def _count_part_done(rt: Runtime, task_id: str, index: int) -> int:
+    """How many slices of a split subtask have been encoded, this one included (for progress)."""
+    return int(rt.state.redis.incr(f"animgraph:task:{task_id}:parts:{index}"))
+
+
+decode = _guarded("decode", _decode)
+select = _guarded("select", _select)
+encode = _guarded("encode", _encode)
