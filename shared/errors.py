@@ -1,4 +1,4 @@
-"""The exceptions of animgraph, split by what the caller does with them.
+"""The exceptions of animgraph, split by what the caller does with them (codes: contract §10).
 
 ::
 
@@ -49,7 +49,7 @@ class AnimgraphError(Exception):
 
 
 class ApiError(AnimgraphError):
-    """A request that is refused as a whole (SPEC 5: malformed, unknown FileId, ...)."""
+    """A request that is refused as a whole (contract §5, §10: malformed, unknown FileId, ...)."""
 
     default_code = "InvalidParameter"
 

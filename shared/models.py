@@ -1,8 +1,9 @@
-"""The wire models of SPEC.md: requests, results, media metadata and events.
+"""The wire models of the API contract (docs/contract.md): requests, results, metadata, events.
 
 Python names are snake_case; the wire names (``FileId``, ``StartTimeOffset``...) are their
 PascalCase aliases, so ``model.model_dump(by_alias=True)`` is the JSON the API speaks.
 Every model is frozen: a changed value is a new model (``model_copy(update=...)``).
+``refusal_code`` names the API error code of a request that fails these models (contract §10).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "TaskStatus",
     "VideoStreamItem",
     "WireModel",
+    "refusal_code",
 ]
 
 TaskStatus = Literal["WAITING", "PROCESSING", "FINISH", "ABORTED"]
@@ -73,7 +75,7 @@ class WireModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-# --- media files (SPEC 3) -------------------------------------------------------------------
+# --- media files (contract §3) ---------------------------------------------------------------
 
 
 class VideoStreamItem(WireModel):
@@ -118,7 +120,7 @@ class MediaInfo(WireModel):
     animated_graphics_set: tuple[MediaAnimatedGraphicsItem, ...] = ()
 
 
-# --- templates (SPEC 2) ---------------------------------------------------------------------
+# --- templates (contract §2) -----------------------------------------------------------------
 
 
 def _size_px(value: int) -> int:
@@ -192,7 +194,7 @@ class DescribeAnimatedGraphicsTemplatesResponse(WireModel):
     animated_graphics_template_set: tuple[AnimatedGraphicsTemplate, ...]
 
 
-# --- ProcessMedia (SPEC 5) ------------------------------------------------------------------
+# --- ProcessMedia (contract §5) --------------------------------------------------------------
 
 
 class AnimatedGraphicTaskInput(WireModel):
@@ -271,7 +273,7 @@ class ProcessMediaByProcedureRequest(WireModel):
     ext_info: str = ""
 
 
-# --- results (SPEC 6) -----------------------------------------------------------------------
+# --- results (contract §6) -------------------------------------------------------------------
 
 
 class MediaAnimatedGraphicsItem(WireModel):
@@ -333,7 +335,7 @@ class TaskDetail(WireModel):
     procedure_task: ProcedureTask
 
 
-# --- events (SPEC 7) ------------------------------------------------------------------------
+# --- events (contract §7) --------------------------------------------------------------------
 
 
 class FileUploadEvent(WireModel):
@@ -356,7 +358,7 @@ class EventContent(WireModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-# --- uploads and media queries (SPEC 3, 6) ---------------------------------------------------
+# --- uploads and media queries (contract §3, §6) ---------------------------------------------
 
 
 class ApplyUploadRequest(WireModel):
@@ -521,6 +523,34 @@ class EmptyRequest(WireModel):
 
 class ConfirmEventsRequest(WireModel):
     event_handles: Annotated[tuple[str, ...], Field(min_length=1, max_length=16)]
+
+
+# --- refusal codes (contract §10) ------------------------------------------------------------
+
+# Where the cloud API names a refusal differently from ``InvalidParameterValue.<Field>``:
+# (wire field, pydantic error type or "*" for any) -> code. From the error lists of
+# ProcessMedia, ProcessMediaByProcedure, CreateAnimatedGraphicsTemplate and DescribeMediaInfos.
+_CLOUD_CODES: dict[tuple[str, str], str] = {
+    ("SessionContext", "string_too_long"): "InvalidParameterValue.SessionContextTooLong",
+    ("SessionId", "string_too_long"): "InvalidParameterValue.SessionIdTooLong",
+    ("Width", "*"): "InvalidParameterValue.Resolution",
+    ("Height", "*"): "InvalidParameterValue.Resolution",
+    ("FileIds", "too_short"): "InvalidParameterValue.FileIdsEmpty",
+    ("FileIds", "too_long"): "InvalidParameterValue.FileIdsOverLimit",
+}
+
+
+def refusal_code(field: str, error_type: str) -> str:
+    """The API error code for a request whose wire ``field`` failed validation with the pydantic
+    error ``error_type``: ``InvalidParameterValue.<field>`` unless the cloud API names it
+    otherwise (``InvalidParameterValue.SessionIdTooLong``, ``UnknownParameter``...)."""
+    if error_type == "extra_forbidden":
+        return "UnknownParameter"
+    return (
+        _CLOUD_CODES.get((field, error_type))
+        or _CLOUD_CODES.get((field, "*"))
+        or f"InvalidParameterValue.{field}"
+    )
 
 
 MediaInfo.model_rebuild()

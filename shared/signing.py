@@ -1,4 +1,6 @@
-"""Request signatures: TC3-HMAC-SHA256 for API calls, HMAC-SHA1 for client uploads (SPEC 3, 8).
+"""Request signatures: TC3-HMAC-SHA256 for API calls, HMAC-SHA1 for client uploads.
+
+The contract is docs/contract.md §8.2 (API calls) and §3.2 (client uploads).
 
 Both sides live here, so the server's check and the Python client's signer cannot drift apart:
 ``tc3_authorization`` signs a request exactly as the Tencent Cloud SDKs do, ``verify_tc3``

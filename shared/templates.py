@@ -1,4 +1,4 @@
-"""Preset animated graphics templates (SPEC 2); custom ones live in Redis (``state``)."""
+"""Preset animated graphics templates (contract §2); custom ones live in Redis (``state``)."""
 
 from __future__ import annotations
 

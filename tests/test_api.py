@@ -380,11 +380,33 @@ def test_malformed_requests(stack: Stack) -> None:
     wrong_type = _signed_post(stack, "CreateAnimatedGraphicsTemplate", b'{"Fps": "fast"}')
     assert wrong_type["Error"]["Code"] == "InvalidParameterValue.Fps"
     unknown = _signed_post(stack, "CreateAnimatedGraphicsTemplate", b'{"Fps": 5, "Colour": 1}')
-    assert unknown["Error"]["Code"] == "InvalidParameterValue.Colour"
+    assert unknown["Error"]["Code"] == "UnknownParameter"
     missing = _signed_post(stack, "ProcessMedia", b'{"FileId": "nope", "MediaProcessTask": {}}')
     assert missing["Error"]["Code"] == "InvalidParameterValue.FileId" and missing["RequestId"]
     no_task = _signed_post(stack, "DescribeTaskDetail", b'{"TaskId": "animgraph-Procedure-0"}')
     assert no_task["Error"]["Code"] == "InvalidParameterValue.TaskId"
+
+
+def test_session_fields_too_long_through_the_sdk(stack: Stack) -> None:
+    """As a user of the official SDK sees them (contract §10): the cloud's ``...TooLong`` codes,
+    not ``InvalidParameterValue.SessionContext`` / ``.SessionId`` (that one means a repeat)."""
+    sdk = _sdk(stack)
+    request = {
+        "FileId": "nope",
+        "MediaProcessTask": {"AnimatedGraphicTaskSet": [{"Definition": 20000}]},
+    }
+    context = _sdk_error(sdk, "ProcessMedia", {**request, "SessionContext": "x" * 1001})
+    assert context.code == "InvalidParameterValue.SessionContextTooLong", context
+    assert "SessionContext" in context.message and context.requestId
+    session = _sdk_error(sdk, "ProcessMedia", {**request, "SessionId": "s" * 51})
+    assert session.code == "InvalidParameterValue.SessionIdTooLong", session
+    assert "SessionId" in session.message and session.requestId
+    flow = {"FileId": "nope", "ProcedureName": "nope"}
+    for field, value, code in [
+        ("SessionContext", "x" * 1001, "InvalidParameterValue.SessionContextTooLong"),
+        ("SessionId", "s" * 51, "InvalidParameterValue.SessionIdTooLong"),
+    ]:
+        assert _sdk_error(sdk, "ProcessMediaByProcedure", {**flow, field: value}).code == code
 
 
 def test_openapi_document(stack: Stack) -> None:

@@ -1,5 +1,6 @@
 """The bad-input matrix (DESIGN "Reliability targets"): every bad file and every bad request gets
-the error code of SPEC.md and a message naming the problem; the worker lives on."""
+the error code of the contract (docs/contract.md §6, §10) and a message naming the problem; the
+worker lives on."""
 
 from __future__ import annotations
 
@@ -184,12 +185,12 @@ BAD_REQUESTS: list[tuple[str, Callable[[Client, str], object], str]] = [
     (
         "width 127",
         lambda c, f: c.create_animated_graphics_template({"Fps": 5, "Width": 127}),
-        "InvalidParameterValue.Width",
+        "InvalidParameterValue.Resolution",
     ),
     (
         "width 4097",
         lambda c, f: c.create_animated_graphics_template({"Fps": 5, "Width": 4097}),
-        "InvalidParameterValue.Width",
+        "InvalidParameterValue.Resolution",
     ),
     (
         "NaN quality",
@@ -216,7 +217,17 @@ BAD_REQUESTS: list[tuple[str, Callable[[Client, str], object], str]] = [
     (
         "unknown field",
         lambda c, f: c.process_media(_request(f, Colour="red")),
-        "InvalidParameterValue.Colour",
+        "UnknownParameter",
+    ),
+    (
+        "no FileIds",
+        lambda c, f: c.describe_media_infos({"FileIds": []}),
+        "InvalidParameterValue.FileIdsEmpty",
+    ),
+    (
+        "21 FileIds",
+        lambda c, f: c.describe_media_infos({"FileIds": [f] * 21}),
+        "InvalidParameterValue.FileIdsOverLimit",
     ),
     (
         "unknown FileId",
@@ -236,12 +247,12 @@ BAD_REQUESTS: list[tuple[str, Callable[[Client, str], object], str]] = [
     (
         "oversized SessionContext",
         lambda c, f: c.process_media(_request(f, SessionContext="x" * 1001)),
-        "InvalidParameterValue.SessionContext",
+        "InvalidParameterValue.SessionContextTooLong",
     ),
     (
         "SessionId over 50",
         lambda c, f: c.process_media(_request(f, SessionId="s" * 51)),
-        "InvalidParameterValue.SessionId",
+        "InvalidParameterValue.SessionIdTooLong",
     ),
 ]
 

@@ -295,14 +295,6 @@ def test_malformed_requests_are_refused_and_enqueue_nothing(
                 _request(media.file_id, {"Definition": 20000}, TasksPriority=11),
                 "InvalidParameterValue.TasksPriority",
             ),
-            (
-                _request(media.file_id, {"Definition": 20000}, SessionContext="x" * 1001),
-                "InvalidParameterValue.SessionContext",
-            ),
-            (
-                _request(media.file_id, {"Definition": 20000}, SessionId="s" * 51),
-                "InvalidParameterValue.SessionId",
-            ),
         ]
         for request, code in cases:
             with pytest.raises(ApiError) as info:
@@ -312,9 +304,43 @@ def test_malformed_requests_are_refused_and_enqueue_nothing(
             client.describe_task_detail("animgraph-Procedure-unknown")
         assert info.value.code == "InvalidParameterValue.TaskId"
         assert recorder.sent == []
-        client.process_media(_request(media.file_id, {"Definition": 20000}, SessionId="once"))
+
+
+def test_session_fields_too_long_or_repeated_are_refused(
+    settings: Settings, corpus_dir: Path
+) -> None:
+    """Contract §5 and §10: a SessionContext over 1000 chars or a SessionId over 50 gets the
+    cloud's ``...TooLong`` code; ``InvalidParameterValue.SessionId`` means a SessionId used again
+    within 7 days. Nothing refused is enqueued."""
+    recorder = RecordingSender()
+    with Client(settings, sender=recorder) as client:
+        media = client.register_media(corpus_dir / "vtest.avi")
+        client.create_procedure_template(
+            {
+                "Name": "sessions",
+                "MediaProcessTask": {"AnimatedGraphicTaskSet": [{"Definition": 20000}]},
+            }
+        )
+        by_procedure = {"FileId": media.file_id, "ProcedureName": "sessions"}
+        too_long = [
+            ({"SessionContext": "x" * 1001}, "InvalidParameterValue.SessionContextTooLong"),
+            ({"SessionId": "s" * 51}, "InvalidParameterValue.SessionIdTooLong"),
+        ]
+        for fields, code in too_long:
+            with pytest.raises(ApiError) as info:
+                client.process_media(_request(media.file_id, {"Definition": 20000}, **fields))
+            assert info.value.code == code, fields
+            with pytest.raises(ApiError) as info:
+                client.process_media_by_procedure({**by_procedure, **fields})
+            assert info.value.code == code, fields
+        assert recorder.sent == []
+        client.process_media(
+            _request(
+                media.file_id, {"Definition": 20000}, SessionId="s" * 50, SessionContext="c" * 1000
+            )
+        )
         with pytest.raises(ApiError) as info:
-            client.process_media(_request(media.file_id, {"Definition": 20000}, SessionId="once"))
+            client.process_media_by_procedure({**by_procedure, "SessionId": "s" * 50})
         assert info.value.code == "InvalidParameterValue.SessionId"
         assert len(recorder.sent) == 1
 

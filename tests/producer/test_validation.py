@@ -1,5 +1,5 @@
-"""Every validation rule of SPEC 2, 4 and 5, table-driven: the exact code, a message naming the
-field, the value and the allowed range. Pure: no Redis."""
+"""Every validation rule of contract §2, §4 and §5, table-driven: the exact code of contract §10,
+a message naming the field, the value and the allowed range. Pure: no Redis."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from animgraph.producer.client import FLOW_CODES, parse
 from animgraph.shared.errors import ApiError
 from animgraph.shared.models import (
+    ApplyUploadRequest,
     CreateAnimatedGraphicsTemplateRequest,
     CreateProcedureTemplateRequest,
     DescribeAnimatedGraphicsTemplatesRequest,
+    DescribeMediaInfosRequest,
     DescribeProcedureTemplatesRequest,
     ModifyAnimatedGraphicsTemplateRequest,
     ProcessMediaByProcedureRequest,
@@ -20,6 +22,7 @@ from animgraph.shared.models import (
     WireModel,
 )
 
+RESOLUTION = "InvalidParameterValue.Resolution"  # the cloud's code for Width and Height alike
 TEMPLATE_BAD = [
     ({}, "Fps", "is required"),
     ({"Fps": 0}, "Fps", "greater than or equal to 1"),
@@ -39,11 +42,16 @@ TEMPLATE_BAD = [
     ({"Fps": 10, "Comment": "c" * 257}, "Comment", "256"),
     ({"Fps": 10, "Colour": "red"}, "Colour", "Extra inputs"),
 ]
+TEMPLATE_CODES = {"Width": RESOLUTION, "Height": RESOLUTION, "Colour": "UnknownParameter"}
+
+
+def _template_code(field: str) -> str:
+    return TEMPLATE_CODES.get(field, f"InvalidParameterValue.{field}")
 
 
 @pytest.mark.parametrize(("fields", "field", "says"), TEMPLATE_BAD)
 def test_create_template_refusals(fields: dict[str, Any], field: str, says: str) -> None:
-    _refused(CreateAnimatedGraphicsTemplateRequest, fields, f"InvalidParameterValue.{field}", says)
+    _refused(CreateAnimatedGraphicsTemplateRequest, fields, _template_code(field), field, says)
 
 
 @pytest.mark.parametrize(("fields", "field", "says"), [b for b in TEMPLATE_BAD if b[1] != "Fps"])
@@ -52,7 +60,8 @@ def test_modify_template_refusals(fields: dict[str, Any], field: str, says: str)
     _refused(
         ModifyAnimatedGraphicsTemplateRequest,
         {"Definition": 100001, **changes},
-        f"InvalidParameterValue.{field}",
+        _template_code(field),
+        field,
         says,
     )
 
@@ -78,7 +87,7 @@ def test_template_defaults() -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "fields", "code"),
+    ("model", "fields", "field"),
     [
         (DescribeAnimatedGraphicsTemplatesRequest, {"Limit": 101}, "Limit"),
         (DescribeAnimatedGraphicsTemplatesRequest, {"Limit": 0}, "Limit"),
@@ -90,8 +99,6 @@ def test_template_defaults() -> None:
         (ProcessMediaRequest, {"MediaProcessTask": {}}, "FileId"),
         (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "TasksPriority": -11}, "TasksPriority"),
         (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "TasksNotifyMode": "Always"}, "TasksNotifyMode"),
-        (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "SessionId": "s" * 51}, "SessionId"),
-        (ProcessMediaRequest, {"FileId": "f", "MediaProcessTask": {}, "SessionContext": "s" * 1001}, "SessionContext"),
         (
             ProcessMediaRequest,
             {"FileId": "f", "MediaProcessTask": {"AnimatedGraphicTaskSet": [{"Definition": 20000, "StartTimeOffset": float("inf")}]}},
@@ -100,8 +107,36 @@ def test_template_defaults() -> None:
         (ProcessMediaByProcedureRequest, {"FileId": "f"}, "ProcedureName"),
     ],
 )  # fmt: skip
-def test_request_refusals(model: type[WireModel], fields: dict[str, Any], code: str) -> None:
-    _refused(model, fields, f"InvalidParameterValue.{code}", code)
+def test_request_refusals(model: type[WireModel], fields: dict[str, Any], field: str) -> None:
+    _refused(model, fields, f"InvalidParameterValue.{field}", field, field)
+
+
+# Codes the cloud API names otherwise than InvalidParameterValue.<Field> (contract §10): a
+# repeated SessionId is InvalidParameterValue.SessionId, one too long is ...SessionIdTooLong.
+PROCESS = {"FileId": "f", "MediaProcessTask": {}}
+CLOUD_NAMED = [
+    (ProcessMediaRequest, {**PROCESS, "SessionId": "s" * 51}, "SessionIdTooLong", "SessionId", "at most 50"),
+    (ProcessMediaRequest, {**PROCESS, "SessionContext": "s" * 1001}, "SessionContextTooLong", "SessionContext", "at most 1000"),
+    (ProcessMediaByProcedureRequest, {"FileId": "f", "ProcedureName": "p", "SessionId": "s" * 51}, "SessionIdTooLong", "SessionId", "at most 50"),
+    (ProcessMediaByProcedureRequest, {"FileId": "f", "ProcedureName": "p", "SessionContext": "s" * 1001}, "SessionContextTooLong", "SessionContext", "at most 1000"),
+    (ApplyUploadRequest, {"MediaType": "mp4", "SessionContext": "s" * 1001}, "SessionContextTooLong", "SessionContext", "at most 1000"),
+    (DescribeMediaInfosRequest, {"FileIds": []}, "FileIdsEmpty", "FileIds", "at least 1"),
+    (DescribeMediaInfosRequest, {"FileIds": ["f"] * 21}, "FileIdsOverLimit", "FileIds", "at most 20"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "fields", "code", "field", "says"), CLOUD_NAMED)
+def test_codes_named_as_the_cloud_names_them(
+    model: type[WireModel], fields: dict[str, Any], code: str, field: str, says: str
+) -> None:
+    _refused(model, fields, f"InvalidParameterValue.{code}", field, says)
+
+
+def test_at_the_limits_session_fields_pass() -> None:
+    req = parse(
+        ProcessMediaRequest, {**PROCESS, "SessionId": "s" * 50, "SessionContext": "c" * 1000}
+    )
+    assert (len(req.session_id), len(req.session_context)) == (50, 1000)
 
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 21, "ünïcode", "semi;colon"])
@@ -116,9 +151,10 @@ def test_task_flow_names_accepted(name: str) -> None:
     assert parse(CreateProcedureTemplateRequest, {"Name": name}, FLOW_CODES).name == name
 
 
-def _refused(model: type[WireModel], fields: dict[str, Any], code: str, says: str) -> None:
+def _refused(
+    model: type[WireModel], fields: dict[str, Any], code: str, field: str, says: str
+) -> None:
     with pytest.raises(ApiError) as info:
         parse(model, fields)
     assert info.value.code == code
-    field = code.rsplit(".", 1)[1]
     assert field in info.value.message and says in info.value.message, info.value.message
