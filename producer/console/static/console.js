@@ -480,7 +480,11 @@
       } catch (e) {
         showError(error, e);
         const field = e.code?.startsWith("InvalidParameterValue.") ? e.code.split(".")[1] : "";
-        const input = inputs[field] || (field.startsWith("FormatWebp") ? inputs.Width : null);
+        // Width and Height are both refused as Resolution (the cloud API's code); the message
+        // names the one at fault.
+        const sized = e.apiMessage?.startsWith("Height") ? inputs.Height : inputs.Width;
+        const input =
+          inputs[field] || (field === "Resolution" || field.startsWith("FormatWebp") ? sized : null);
         if (input) {
           input.setAttribute("aria-invalid", "true");
           document.getElementById(`${input.id}-error`).textContent = e.apiMessage;
