@@ -265,7 +265,7 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
 CELERY_KEY_PATTERNS: tuple[str, ...] = (
     *QUEUES,
     *(f"{q}:[1-9]" for q in QUEUES),
-    "_kombu.binding.*",
+    "_kombu.binding*",  # .<exchange>, and kombu 5.7's _permanent.<queue>, _deadlines
     "unacked",
     "unacked_index",
     "unacked_mutex",
