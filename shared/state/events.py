@@ -1,0 +1,192 @@
+"""Events in Redis: one stream for the reliable PULL queue, per-key push records for PUSH.
+
+Every event is appended to the stream ``animgraph:events`` (kept ``retention_s``, 4 days by
+default). PullEvents reads it through the consumer group ``pull``: an event goes to one puller
+at a time, stays pending until ConfirmEvents, and is handed out again once it has been pending
+longer than ``redelivery_s`` (30 s). Delivery is at least once.
+
+In PUSH mode an event also gets a push record ``push:<key>:<seq>`` (``key`` is the TaskId or
+FileId, so events of one task are numbered in order) that the ``deliver`` task POSTs to the
+NotificationUrl, retrying with back-off; ``seq`` n is only sent after n-1 was delivered. Signing
+and checking the URL are ``animgraph.shared.events``' (no Redis there).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import redis
+
+from animgraph.shared.events import PushRecord
+from animgraph.shared.models import EventConfig, EventContent
+
+from . import keys
+
+__all__ = ["MAX_PULL", "EventBus"]
+
+GROUP = "pull"
+CONSUMER = "pullers"
+MAX_PULL = 16
+
+
+class EventBus:
+    """Publish events, serve the pull queue, and keep the push records in order."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        redelivery_s: float = 30.0,
+        retention_s: int = 4 * 24 * 3600,
+    ) -> None:
+        self._redis = client
+        self.redelivery_ms = int(redelivery_s * 1000)
+        self.retention_s = retention_s
+        self._group_ready = False
+
+    # --- configuration -----------------------------------------------------------------------
+
+    def config(self) -> EventConfig:
+        raw = self._redis.get(keys.EVENT_CONFIG)
+        return EventConfig.model_validate_json(cast(str, raw)) if raw else EventConfig()
+
+    def set_config(self, config: EventConfig) -> None:
+        self._redis.set(keys.EVENT_CONFIG, config.model_dump_json())
+
+    # --- publishing --------------------------------------------------------------------------
+
+    def publish(self, key: str, event: EventContent) -> int | None:
+        """Record ``event`` for pulling and, in PUSH mode, for pushing; returns the push ``seq``
+        for the caller to schedule ``deliver(key, seq)``, or None when nothing is to be pushed."""
+        body = json.dumps(event.wire(), ensure_ascii=False)
+        min_id = int((time.time() - self.retention_s) * 1000)
+        event_id = cast(
+            str,
+            self._redis.xadd(
+                keys.EVENTS, {"key": key, "event": body}, minid=min_id, approximate=True
+            ),
+        )
+        config = self.config()
+        if config.mode != "PUSH" or not config.notification_url:
+            return None
+        if (
+            event.event_type == "NewFileUpload"
+            and config.upload_media_complete_event_switch == "OFF"
+        ):
+            return None
+        seq = int(cast(str, self._redis.incr(keys.push_seq(key))))
+        record = {
+            "url": config.notification_url,
+            "body": body,
+            "event_id": event_id,
+            "created": time.time(),
+        }
+        pipe = self._redis.pipeline()
+        pipe.set(keys.push_record(key, seq), json.dumps(record), ex=self.retention_s)
+        pipe.expire(keys.push_seq(key), self.retention_s)
+        pipe.execute()
+        return seq
+
+    # --- push bookkeeping --------------------------------------------------------------------
+
+    def push_record(self, key: str, seq: int) -> PushRecord | None:
+        raw = self._redis.get(keys.push_record(key, seq))
+        if not raw:
+            return None
+        data = json.loads(cast(str, raw))
+        return PushRecord(key, seq, data["url"], data["body"], data["event_id"], data["created"])
+
+    def delivered_seq(self, key: str) -> int:
+        return int(cast(str, self._redis.get(keys.push_done(key)) or 0))
+
+    def mark_delivered(self, key: str, seq: int) -> bool:
+        """Record ``seq`` as done (delivered or given up); True if ``seq + 1`` was parked
+        waiting for it, in which case the caller must schedule it (exactly one caller does)."""
+        pipe = self._redis.pipeline()
+        pipe.set(keys.push_done(key), seq, ex=self.retention_s)
+        pipe.delete(keys.push_record(key, seq))
+        pipe.execute()
+        return bool(self._redis.delete(keys.push_parked(key, seq + 1)))
+
+    def park_or_run(self, key: str, seq: int) -> bool:
+        """Called when ``seq - 1`` is not done yet: park ``seq`` for the deliverer of ``seq - 1``
+        to schedule later. True if ``seq - 1`` finished meanwhile and ``seq`` should run now."""
+        parked = keys.push_parked(key, seq)
+        self._redis.set(parked, "1", ex=self.retention_s)
+        if self.delivered_seq(key) >= seq - 1:
+            return bool(self._redis.delete(parked))
+        return False
+
+    # --- the pull queue ----------------------------------------------------------------------
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self._redis.xgroup_create(keys.EVENTS, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def pull(self, *, limit: int = MAX_PULL, wait_s: float = 5.0) -> list[EventContent]:
+        """Up to ``limit`` events: first those left unconfirmed past the redelivery window,
+        then new ones; waits up to ``wait_s`` for one when none is ready."""
+        self._ensure_group()
+        limit = max(1, min(limit, MAX_PULL))
+        answer: list[Any] = self._redis.xautoclaim(
+            keys.EVENTS,
+            GROUP,
+            CONSUMER,
+            min_idle_time=self.redelivery_ms,
+            start_id="0-0",
+            count=limit,
+        )
+        claimed = answer[1]
+        entries = [e for e in claimed if e and e[1]]
+        if len(entries) < limit:
+            block = None if entries or wait_s <= 0 else int(wait_s * 1000)
+            fresh = self._redis.xreadgroup(
+                GROUP, CONSUMER, {keys.EVENTS: ">"}, count=limit - len(entries), block=block
+            )
+            for _, items in cast(list[Any], fresh or []):
+                entries.extend(items)
+        return [self._handed_out(entry_id, fields) for entry_id, fields in entries]
+
+    def _pending(self, entry_id: str) -> list[dict[str, Any]]:
+        return cast(
+            list[dict[str, Any]],
+            self._redis.xpending_range(keys.EVENTS, GROUP, min=entry_id, max=entry_id, count=1),
+        )
+
+    def _handed_out(self, entry_id: str, fields: Mapping[str, str]) -> EventContent:
+        info = self._pending(entry_id)
+        deliveries = int(info[0]["times_delivered"]) if info else 1
+        event = EventContent.model_validate_json(fields["event"])
+        return event.model_copy(update={"event_handle": f"{entry_id}.{deliveries}"})
+
+    def confirm(self, handles: Sequence[str]) -> list[str]:
+        """Acknowledge pulled events; returns the handles refused as late (handed out again
+        since) or unknown. A handle already confirmed is accepted again."""
+        self._ensure_group()
+        refused = []
+        for handle in handles:
+            entry_id, _, count = handle.rpartition(".")
+            if not entry_id or not count.isdigit():
+                refused.append(handle)
+                continue
+            try:
+                info = self._pending(entry_id)
+            except redis.ResponseError:
+                refused.append(handle)
+                continue
+            if not info:
+                continue  # not pending: confirmed already
+            if int(info[0]["times_delivered"]) != int(count):
+                refused.append(handle)
+                continue
+            self._redis.xack(keys.EVENTS, GROUP, entry_id)
+        return refused

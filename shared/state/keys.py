@@ -1,0 +1,275 @@
+"""Every Redis key name animgraph uses, built here and nowhere else; this docstring is the key map.
+
+All our keys start with ``animgraph:``. TTL "task" is ``ANIMGRAPH_TASK_TTL_S`` (7 days by
+default), "events" is ``ANIMGRAPH_EVENT_RETENTION_S`` (4 days); "none" keys live until deleted.
+
+=========================================  ======  ===========  =================================
+key (below ``animgraph:``)                 type    TTL          written by
+=========================================  ======  ===========  =================================
+``media:<FileId>``                         string  none         register (JSON ``MediaRecord``)
+``media``                                  zset    none         register/delete: FileIds by first
+                                                                registration time (the listing)
+``media:<FileId>:graphics``                hash    none         encode: Url -> {seq, item}, the
+                                                                ``AnimatedGraphicsSet``
+``media:<FileId>:gseq``                    string  none         encode: the counter of ``seq``
+``media:<FileId>:outputs``                 set     none         encode: storage prefixes to
+                                                                delete with the media
+``migrated``                               set     none         the one-time migrations done
+                                                                (``media-index``)
+``template:<Definition>``                  string  none         CreateAnimatedGraphicsTemplate
+``templates``                              zset    none         the custom Definitions
+``template:next``                          string  none         the counter of Definitions given
+``procedure:<Name>``                       string  none         CreateProcedureTemplate (JSON)
+``procedures``                             zset    none         task flow names by creation time
+``task:<TaskId>``                          hash    task         ProcessMedia, then every step:
+                                                                ``record`` (JSON ``TaskRecord``),
+                                                                ``status``, ``touched``,
+                                                                ``sub:<i>``, ``begin``,
+                                                                ``begin_ts``, ``finish``,
+                                                                ``event``
+``task:<TaskId>:finished``                 set     task         the steps: subtasks finished
+``task:<TaskId>:notified``                 string  task         the notifier, once (``SET NX``)
+``task:<TaskId>:dispatched``               string  task         the procedure task: the canvas
+                                                                is out (a redelivery stops)
+``task:<TaskId>:parts:<i>``                string  task         encode: slices of subtask i done
+``tasks``                                  zset    none         ProcessMedia: TaskIds by creation
+                                                                time (pruned past the task TTL)
+``tasks:open``                             zset    none         the same, unfinished tasks only
+``tasks:file:<FileId>``                    zset    task         the same, tasks of one media file
+``attempts:<TaskId>:<i>:<part>:<step>``    string  task         every step: deliveries counted
+                                                                (``part`` is ``None`` unsplit)
+``reconciler``                             string  0.9 period   the reconciler lock (holder pid)
+``session:<SessionId>``                    string  7 days       ProcessMedia: SessionId dedup
+``upload:<VodSessionKey>``                 string  upload       ApplyUpload, PUT, CommitUpload
+``once:<name>``                            string  grant        one-time upload grants claimed
+``console:session:<sha256(token)>``        string  console      console sign-in (holds the user)
+``console:fail:<address>``                 string  300 s        console failed sign-ins counted
+``events``                                 stream  trimmed      every event (consumer group
+                                                                ``pull``); entries older than
+                                                                the event retention dropped
+``eventconfig``                            string  none         ModifyEventConfig (JSON)
+``push:<key>:seq``                         string  events       publish: push counter per key
+                                                                (TaskId or FileId)
+``push:<key>:<seq>``                       string  events       publish: one push record (JSON)
+``push:<key>:done``                        string  events       deliver: last seq done
+``push:<key>:<seq>:parked``                string  events       deliver: seq waits for seq - 1
+=========================================  ======  ===========  =================================
+
+"upload" is ``ANIMGRAPH_UPLOAD_TTL_S``, "grant" the grant's own expiry, "console"
+``ANIMGRAPH_CONSOLE_SESSION_TTL_S``. ``media`` was added after the other families: a Redis
+written before it gets it from one ``SCAN`` of ``media:*`` on the first listing (recorded in
+``migrated``).
+
+Celery and kombu keep keys of their own in the same Redis, without our prefix; they are listed
+in ``CELERY_KEY_PATTERNS``, ours in ``KEY_PATTERNS`` (glob patterns, as Redis ``SCAN MATCH``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from animgraph.shared.tasknames import QUEUES
+
+__all__ = [
+    "CELERY_KEY_PATTERNS",
+    "EVENTS",
+    "EVENT_CONFIG",
+    "KEY_PATTERNS",
+    "MEDIA_INDEX",
+    "MIGRATED",
+    "OPEN_TASKS",
+    "PREFIX",
+    "PROCEDURES",
+    "RECONCILER",
+    "TASKS",
+    "TEMPLATES",
+    "TEMPLATE_NEXT",
+    "attempts",
+    "console_failures",
+    "console_session",
+    "file_tasks",
+    "media",
+    "media_graphics",
+    "media_gseq",
+    "media_outputs",
+    "once",
+    "procedure",
+    "push_done",
+    "push_parked",
+    "push_record",
+    "push_seq",
+    "session",
+    "task",
+    "task_dispatched",
+    "task_finished",
+    "task_notified",
+    "task_parts",
+    "template",
+    "upload",
+]
+
+PREFIX = "animgraph:"
+
+# --- media -----------------------------------------------------------------------------------
+
+MEDIA_INDEX = f"{PREFIX}media"
+MIGRATED = f"{PREFIX}migrated"
+
+
+def media(file_id: str) -> str:
+    return f"{PREFIX}media:{file_id}"
+
+
+def media_graphics(file_id: str) -> str:
+    return f"{PREFIX}media:{file_id}:graphics"
+
+
+def media_gseq(file_id: str) -> str:
+    return f"{PREFIX}media:{file_id}:gseq"
+
+
+def media_outputs(file_id: str) -> str:
+    return f"{PREFIX}media:{file_id}:outputs"
+
+
+# --- templates and task flows ------------------------------------------------------------------
+
+TEMPLATES = f"{PREFIX}templates"
+TEMPLATE_NEXT = f"{PREFIX}template:next"
+PROCEDURES = f"{PREFIX}procedures"
+
+
+def template(definition: int | str) -> str:
+    return f"{PREFIX}template:{definition}"
+
+
+def procedure(name: str) -> str:
+    return f"{PREFIX}procedure:{name}"
+
+
+# --- tasks -------------------------------------------------------------------------------------
+
+TASKS = f"{PREFIX}tasks"
+OPEN_TASKS = f"{PREFIX}tasks:open"
+RECONCILER = f"{PREFIX}reconciler"
+
+
+def task(task_id: str) -> str:
+    return f"{PREFIX}task:{task_id}"
+
+
+def task_finished(task_id: str) -> str:
+    return f"{PREFIX}task:{task_id}:finished"
+
+
+def task_notified(task_id: str) -> str:
+    return f"{PREFIX}task:{task_id}:notified"
+
+
+def task_dispatched(task_id: str) -> str:
+    return f"{PREFIX}task:{task_id}:dispatched"
+
+
+def task_parts(task_id: str, index: int) -> str:
+    return f"{PREFIX}task:{task_id}:parts:{index}"
+
+
+def file_tasks(file_id: str) -> str:
+    return f"{PREFIX}tasks:file:{file_id}"
+
+
+def attempts(task_id: str, index: int, part: int | None, step: str) -> str:
+    # ``part`` None is written "None": the name the keys have always had.
+    return f"{PREFIX}attempts:{task_id}:{index}:{part}:{step}"
+
+
+# --- sessions and uploads ----------------------------------------------------------------------
+
+
+def session(session_id: str) -> str:
+    return f"{PREFIX}session:{session_id}"
+
+
+def upload(session_key: str) -> str:
+    return f"{PREFIX}upload:{session_key}"
+
+
+def once(name: str) -> str:
+    return f"{PREFIX}once:{name}"
+
+
+def console_session(token: str) -> str:
+    """Only the token's hash is a key name: reading Redis does not give a usable cookie."""
+    return f"{PREFIX}console:session:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def console_failures(address: str) -> str:
+    return f"{PREFIX}console:fail:{address}"
+
+
+# --- events ------------------------------------------------------------------------------------
+
+EVENTS = f"{PREFIX}events"
+EVENT_CONFIG = f"{PREFIX}eventconfig"
+
+
+def push_seq(key: str) -> str:
+    return f"{PREFIX}push:{key}:seq"
+
+
+def push_record(key: str, seq: int) -> str:
+    return f"{PREFIX}push:{key}:{seq}"
+
+
+def push_done(key: str) -> str:
+    return f"{PREFIX}push:{key}:done"
+
+
+def push_parked(key: str, seq: int) -> str:
+    return f"{PREFIX}push:{key}:{seq}:parked"
+
+
+# --- the map as patterns -------------------------------------------------------------------------
+
+# One glob per family of the table above, in its order.
+KEY_PATTERNS: tuple[str, ...] = tuple(
+    PREFIX + p
+    for p in (
+        "media:*",  # media:<FileId> and its :graphics, :gseq, :outputs
+        "media",
+        "migrated",
+        "template:*",  # template:<Definition> and template:next
+        "templates",
+        "procedure:*",
+        "procedures",
+        "task:*",  # task:<TaskId> and its :finished, :notified, :dispatched, :parts:<i>
+        "tasks",
+        "tasks:open",
+        "tasks:file:*",
+        "attempts:*:*:*:*",
+        "reconciler",
+        "session:*",
+        "upload:*",
+        "once:*",
+        "console:session:*",
+        "console:fail:*",
+        "events",
+        "eventconfig",
+        "push:*",  # push:<key>:seq, :<seq>, :done, :<seq>:parked
+    )
+)
+
+# Celery's and kombu's own keys (broker ``sep`` is ":", priorities 0-9): the queue lists (a
+# priority n > 0 has its own list ``<queue>:<n>``), the exchange bindings, the unacked
+# bookkeeping of the visibility timeout, and the result backend's task and chord entries.
+CELERY_KEY_PATTERNS: tuple[str, ...] = (
+    *QUEUES,
+    *(f"{q}:[1-9]" for q in QUEUES),
+    "_kombu.binding*",  # .<exchange>, and kombu 5.7's _permanent.<queue>, _deadlines
+    "unacked",
+    "unacked_index",
+    "unacked_mutex",
+    "celery-task-meta-*",
+    "celery-taskset-meta-*",
+    "*.reply.celery.pidbox",
+)

@@ -1,0 +1,51 @@
+"""The records animgraph keeps of its own in Redis (JSON), beside the API's wire models."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from animgraph.shared.models import (
+    AnimatedGraphicsTemplate,
+    AnimatedGraphicTaskInput,
+    MediaInfo,
+    ProcessMediaRequest,
+    WireModel,
+)
+
+__all__ = ["MediaRecord", "SubtaskPlan", "TaskRecord"]
+
+
+class MediaRecord(WireModel):
+    """A registered media file and where its bytes are stored."""
+
+    info: MediaInfo
+    source_key: str
+    start_time_s: float = 0.0
+    source_context: str = ""
+    probe_error_code: str = ""
+    probe_error_message: str = ""
+
+
+class SubtaskPlan(WireModel):
+    """One subtask as the procedure resolved it when it started (templates resolved once)."""
+
+    index: int
+    input: AnimatedGraphicTaskInput
+    template: AnimatedGraphicsTemplate | None = None
+    start_s: float = 0.0
+    end_s: float = 0.0
+    width_px: int = 0
+    height_px: int = 0
+    slices: int = 1
+    slice_s: float = 0.0
+    error_code: str = ""
+    error_message: str = ""
+
+
+class TaskRecord(WireModel):
+    """What a task was asked to do; the parts that change live in their own hash fields."""
+
+    task_id: str
+    create_time: str
+    request: ProcessMediaRequest
+    plans: tuple[SubtaskPlan, ...] = Field(default=())

@@ -1,0 +1,248 @@
+"""Tasks: the record and subtask results of each, the indexes that list them, and the markers
+the steps leave so that a redelivered message does its work once."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, cast
+
+import redis
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.models import (
+    EventContent,
+    MediaProcessTaskAnimatedGraphicResult,
+    MediaProcessTaskResult,
+    ProcedureTask,
+    TaskDetail,
+    TaskStatus,
+)
+
+from . import keys
+from .media import MediaRepo
+from .records import SubtaskPlan, TaskRecord
+
+__all__ = ["TaskRepo"]
+
+DEFAULT_TTL_S = 7 * 24 * 3600
+
+
+class TaskRepo:
+    """``task:<TaskId>`` and its markers, ``tasks``, ``tasks:open``, ``tasks:file:<FileId>``
+    and ``attempts:...``; every task key expires ``ttl_s`` after the task was created."""
+
+    def __init__(
+        self, client: redis.Redis, media: MediaRepo, *, ttl_s: int = DEFAULT_TTL_S
+    ) -> None:
+        self._redis = client
+        self._media = media  # the file name and metadata of the task views
+        self.ttl_s = ttl_s
+
+    # --- the record --------------------------------------------------------------------------
+
+    def create(self, record: TaskRecord) -> None:
+        key = keys.task(record.task_id)
+        pipe = self._redis.pipeline()
+        pipe.hset(
+            key,
+            mapping={
+                "record": record.model_dump_json(),
+                "status": "WAITING",
+                "touched": repr(time.time()),
+            },
+        )
+        for i, item in enumerate(record.request.media_process_task.animated_graphic_task_set):
+            sub = MediaProcessTaskAnimatedGraphicResult(input=item)
+            pipe.hset(key, f"sub:{i}", sub.model_dump_json())
+        pipe.expire(key, self.ttl_s)
+        now = time.time()
+        pipe.zadd(keys.TASKS, {record.task_id: now})
+        pipe.zadd(keys.OPEN_TASKS, {record.task_id: now})
+        by_file = keys.file_tasks(record.request.file_id)
+        pipe.zadd(by_file, {record.task_id: now})
+        pipe.expire(by_file, self.ttl_s)
+        pipe.execute()
+
+    def ids(
+        self, *, newest_first: bool = True, open_only: bool = False, file_id: str | None = None
+    ) -> list[str]:
+        """TaskIds by creation time, dropping those whose record has expired: every task, or
+        only the tasks of ``file_id``, or (``open_only``) only those not finished yet. With
+        both, the file's tasks (the caller filters their status)."""
+        if file_id is not None:
+            key = keys.file_tasks(file_id)
+        else:
+            key = keys.OPEN_TASKS if open_only else keys.TASKS
+        self._redis.zremrangebyscore(key, "-inf", time.time() - self.ttl_s)
+        return cast(list[str], self._redis.zrange(key, 0, -1, desc=newest_first))
+
+    def record(self, task_id: str) -> TaskRecord | None:
+        raw = self._redis.hget(keys.task(task_id), "record")
+        return TaskRecord.model_validate_json(cast(str, raw)) if raw else None
+
+    def save_plans(self, task_id: str, plans: tuple[SubtaskPlan, ...]) -> TaskRecord:
+        """Store the resolved plans and mark the task PROCESSING (once: a redelivery keeps them)."""
+        record = self.record(task_id)
+        if record is None:
+            raise KeyError(task_id)
+        if record.plans:
+            return record
+        record = record.model_copy(update={"plans": plans})
+        key = keys.task(task_id)
+        pipe = self._redis.pipeline()
+        pipe.hset(
+            key,
+            mapping={
+                "record": record.model_dump_json(),
+                "status": "PROCESSING",
+                "touched": repr(time.time()),
+            },
+        )
+        pipe.hsetnx(key, "begin", now_iso())
+        pipe.hsetnx(key, "begin_ts", repr(time.time()))
+        pipe.execute()
+        return record
+
+    def activity(self, task_id: str) -> tuple[str, float] | None:
+        """A task's status and the time anything last happened to it (None if unknown)."""
+        status, touched = cast(
+            list[str | None], self._redis.hmget(keys.task(task_id), ["status", "touched"])
+        )
+        if status is None:
+            return None
+        return status, float(touched or 0)
+
+    def finish(self, task_id: str) -> None:
+        pipe = self._redis.pipeline()
+        pipe.hset(keys.task(task_id), "status", "FINISH")
+        pipe.hsetnx(keys.task(task_id), "finish", now_iso())  # a second finish keeps it
+        pipe.zrem(keys.OPEN_TASKS, task_id)
+        pipe.execute()
+
+    # --- subtasks ----------------------------------------------------------------------------
+
+    def subtask(self, task_id: str, index: int) -> MediaProcessTaskAnimatedGraphicResult:
+        raw = self._redis.hget(keys.task(task_id), f"sub:{index}")
+        if not raw:
+            raise KeyError(f"{task_id} subtask {index}")
+        return MediaProcessTaskAnimatedGraphicResult.model_validate_json(cast(str, raw))
+
+    def put_subtask(
+        self, task_id: str, index: int, result: MediaProcessTaskAnimatedGraphicResult
+    ) -> None:
+        self._redis.hset(keys.task(task_id), f"sub:{index}", result.model_dump_json())
+
+    def update_subtask(
+        self, task_id: str, index: int, **changes: Any
+    ) -> MediaProcessTaskAnimatedGraphicResult:
+        """Change fields of one subtask's result (only its own chain writes it)."""
+        current = self.subtask(task_id, index)
+        if current.status != "PROCESSING":
+            return current  # a finished subtask is final
+        updated = MediaProcessTaskAnimatedGraphicResult.model_validate(
+            {**current.model_dump(), **changes}
+        )
+        pipe = self._redis.pipeline()
+        pipe.hset(keys.task(task_id), f"sub:{index}", updated.model_dump_json())
+        pipe.hset(keys.task(task_id), "touched", repr(time.time()))
+        pipe.execute()
+        return updated
+
+    # --- what the steps leave behind ---------------------------------------------------------
+
+    def count_attempt(self, task_id: str, index: int, part: int | None, step: str) -> int:
+        """Count one more delivery of a step; returns how many there have been."""
+        key = keys.attempts(task_id, index, part, step)
+        pipe = self._redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, self.ttl_s)
+        return int(pipe.execute()[0])
+
+    def is_dispatched(self, task_id: str) -> bool:
+        """True once the procedure step has sent the task's canvas out."""
+        return bool(self._redis.exists(keys.task_dispatched(task_id)))
+
+    def mark_dispatched(self, task_id: str) -> None:
+        self._redis.set(keys.task_dispatched(task_id), "1", ex=self.ttl_s)
+
+    def count_part(self, task_id: str, index: int) -> int:
+        """Count one more encoded slice of a split subtask; returns how many are done."""
+        key = keys.task_parts(task_id, index)
+        pipe = self._redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, self.ttl_s)
+        return int(pipe.execute()[0])
+
+    def mark_finished(self, task_id: str, index: int) -> int | None:
+        """Record that subtask ``index`` reached SUCCESS or FAIL; returns how many subtasks have
+        finished now, or None if this one was recorded before (a redelivered step)."""
+        key = keys.task_finished(task_id)
+        pipe = self._redis.pipeline()
+        pipe.sadd(key, index)
+        pipe.scard(key)
+        pipe.expire(key, self.ttl_s)
+        added, count, _ = pipe.execute()
+        return int(count) if added else None
+
+    def claim_notify(self, task_id: str) -> bool:
+        """True for the first caller only: a task's final event is published once."""
+        return bool(self._redis.set(keys.task_notified(task_id), "1", nx=True, ex=self.ttl_s))
+
+    def keep_event(self, task_id: str, event: EventContent) -> None:
+        """Keep the final event of a task with it (``event``); delivery is ``EventBus``'s."""
+        self._redis.hset(keys.task(task_id), "event", json.dumps(event.wire()))
+
+    def event(self, task_id: str) -> EventContent | None:
+        """The last event emitted for a task."""
+        raw = self._redis.hget(keys.task(task_id), "event")
+        return EventContent.model_validate_json(cast(str, raw)) if raw else None
+
+    # --- the API's views -----------------------------------------------------------------------
+
+    def procedure_task(self, task_id: str) -> ProcedureTask | None:
+        """The ``ProcedureTask`` as it stands now (the event payload and the query view)."""
+        fields = cast(dict[str, str], self._redis.hgetall(keys.task(task_id)))
+        if "record" not in fields:
+            return None
+        record = TaskRecord.model_validate_json(fields["record"])
+        req = record.request
+        media = self._media.get(req.file_id)
+        subs = [
+            MediaProcessTaskAnimatedGraphicResult.model_validate_json(fields[f"sub:{i}"])
+            for i in range(len(req.media_process_task.animated_graphic_task_set))
+        ]
+        return ProcedureTask(
+            task_id=task_id,
+            status="FINISH" if fields.get("status") == "FINISH" else "PROCESSING",
+            file_id=req.file_id,
+            file_name=media.info.file_name if media else "",
+            file_url=media.info.file_url if media else "",
+            meta_data=media.info.meta_data if media else None,
+            media_process_result_set=tuple(
+                MediaProcessTaskResult(animated_graphic_task=s) for s in subs
+            ),
+            tasks_priority=req.tasks_priority,
+            tasks_notify_mode=req.tasks_notify_mode,
+            session_context=req.session_context,
+            session_id=req.session_id,
+        )
+
+    def detail(self, task_id: str) -> TaskDetail | None:
+        """The DescribeTaskDetail view of a task, or None if unknown."""
+        fields = cast(
+            list[str | None],
+            self._redis.hmget(keys.task(task_id), ["record", "status", "begin", "finish"]),
+        )
+        raw, status, begin, finish = fields
+        procedure = self.procedure_task(task_id)
+        if raw is None or procedure is None:
+            return None
+        record = TaskRecord.model_validate_json(raw)
+        return TaskDetail(
+            status=cast(TaskStatus, status or "WAITING"),
+            create_time=record.create_time,
+            begin_process_time=begin or "",
+            finish_time=finish or "",
+            procedure_task=procedure,
+        )
