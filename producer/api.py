@@ -53,14 +53,16 @@ from animgraph.shared.settings import Settings
 from animgraph.shared.signing import parse_api_keys, verify_tc3, verify_upload_signature
 from animgraph.shared.storage import S3Storage, validate_key
 
-from .client import FLOW_CODES, Client, parse
+from .apiversion import API_VERSION
+from .client import Client
 from .console import mount_console
+from .services.flows import FLOW_CODES
+from .services.validation import parse
 from .uploads import Uploads, UploadTooLarge, receive_stream
 
 __all__ = ["API_VERSION", "create_app"]
 
 log = logging.getLogger(__name__)
-API_VERSION = "2018-07-17"
 Action = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 # Fields the SDK may send that a single-tenant deployment ignores.
 IGNORED_FIELDS = ("SubAppId", "ExtInfo")

@@ -25,7 +25,7 @@ from animgraph.shared.errors import ApiError
 from animgraph.shared.models import ProcedureTask, TaskDetail
 from animgraph.shared.signing import tc3_authorization
 
-from .api import API_VERSION
+from .apiversion import API_VERSION
 
 __all__ = ["ApiClient"]
 

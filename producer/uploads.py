@@ -26,7 +26,9 @@ from animgraph.shared.models import (
 )
 from animgraph.shared.signing import UploadGrant
 
-from .client import Client, parse, safe_file_name
+from .client import Client
+from .services.media import safe_file_name
+from .services.validation import parse
 
 __all__ = ["UploadTooLarge", "Uploads", "receive_stream"]
 

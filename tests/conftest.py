@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from animgraph.producer.client import Client
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
 from animgraph.shared.storage import S3Options
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 
 @dataclass(frozen=True)

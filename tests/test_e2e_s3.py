@@ -19,10 +19,10 @@ from PIL import Image
 
 from animgraph.producer import Client
 from animgraph.producer.api import create_app
-from animgraph.producer.local import WorkerProcess
 from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess
 
 if TYPE_CHECKING:  # the type only: at run time another conftest.py may own the name
     from conftest import S3Server

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from animgraph.producer import Client, RecordingSender
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.models import MediaProcessTaskAnimatedGraphicResult, ProcedureTask
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 pytestmark = pytest.mark.e2e
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from animgraph.producer import ApiError, Client
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.events import verify_callback
 from animgraph.shared.models import EventContent
 from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 pytestmark = pytest.mark.e2e
 

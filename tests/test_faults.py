@@ -20,10 +20,10 @@ import pytest
 
 from animgraph.producer import Client, RecordingSender
 from animgraph.producer.http_client import ApiClient
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.models import EventContent, ProcedureTask
 from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 pytestmark = pytest.mark.e2e
 

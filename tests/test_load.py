@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from animgraph.producer import Client
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 pytestmark = pytest.mark.e2e
 

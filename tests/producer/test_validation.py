@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from animgraph.producer.client import FLOW_CODES, parse
+from animgraph.producer.services.flows import FLOW_CODES
+from animgraph.producer.services.validation import parse
 from animgraph.shared.errors import ApiError
 from animgraph.shared.models import (
     ApplyUploadRequest,

@@ -1,0 +1,166 @@
+"""``animgraph run``: one video through the whole queue, the outputs copied here, the event
+printed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote, urlparse
+
+import httpx
+import typer
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from animgraph.shared.errors import ApiError
+from animgraph.shared.models import ProcedureTask, TaskDetail
+from animgraph.shared.settings import Settings
+
+from ..client import Client
+from .common import connected, err, print_json
+
+__all__ = ["run"]
+
+
+def _template_definition(
+    client: Client, fmt: str | None, fps: int | None, width: int, height: int, quality: float | None
+) -> int:
+    """Create an ad-hoc custom template from the command-line options."""
+    fields: dict[str, object] = {"Format": fmt or "gif", "Fps": fps or 10}
+    fields.update({"Width": width, "Height": height, "Name": "animgraph run"})
+    if quality is not None:
+        fields["Quality"] = quality
+    template = client.create_template(**fields)
+    err.print(f"[dim]Ad-hoc template {template.definition}: {json.dumps(template.wire())}[/]")
+    return template.definition
+
+
+def _show_progress(task_id: str, client: Client) -> ProcedureTask:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        bars: dict[int, TaskID] = {}
+
+        def update(detail: TaskDetail) -> None:
+            for i, result in enumerate(detail.procedure_task.media_process_result_set):
+                sub = result.animated_graphic_task
+                if i not in bars:
+                    bars[i] = progress.add_task(
+                        f"Definition {sub.input.definition}", total=100, status=detail.status
+                    )
+                status = sub.status if detail.status != "WAITING" else "WAITING"
+                progress.update(bars[i], completed=sub.progress, status=status)
+
+        return client.wait(task_id, on_update=update)
+
+
+def _copy_output(url: str, dest: Path) -> None:
+    """Copy an output to ``dest`` from its file:// or http(s):// URL."""
+    parsed = urlparse(url)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if parsed.scheme == "file":
+        shutil.copyfile(unquote(parsed.path), dest)
+        return
+    with httpx.stream("GET", url, timeout=60) as answer, open(dest, "wb") as out:
+        answer.raise_for_status()
+        for chunk in answer.iter_bytes():
+            out.write(chunk)
+
+
+def run(
+    video: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Local video file")],
+    definition: Annotated[
+        list[int] | None,
+        typer.Option("--definition", "-d", help="Template (20000 GIF, 20001 WebP); repeatable"),
+    ] = None,
+    start: Annotated[float, typer.Option(help="StartTimeOffset, s (0: start, <0: from end)")] = 0,
+    end: Annotated[float, typer.Option(help="EndTimeOffset, s (0: end, <0: from end)")] = 0,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Ad-hoc template: gif or webp")
+    ] = None,
+    fps: Annotated[
+        int | None, typer.Option(help="Ad-hoc template: frames per second 1..60")
+    ] = None,
+    width: Annotated[int, typer.Option(help="Ad-hoc template: max width (0 follows)")] = 0,
+    height: Annotated[int, typer.Option(help="Ad-hoc template: max height (0 follows)")] = 0,
+    quality: Annotated[float | None, typer.Option(help="Ad-hoc template: 1..100")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file")] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Folder for the outputs (default: current folder)")
+    ] = None,
+    event_file: Annotated[Path | None, typer.Option(help="Also write the event JSON here")] = None,
+    procedure: Annotated[
+        str | None, typer.Option(help="Run this task flow instead of --definition options")
+    ] = None,
+    priority: Annotated[int, typer.Option(help="TasksPriority -10..10, higher first")] = 0,
+    session_context: Annotated[str, typer.Option(help="SessionContext, echoed back")] = "",
+) -> None:
+    """Make animated images from a segment of VIDEO through the queue and print the event."""
+    settings = Settings()
+    definitions = list(definition or [])
+    adhoc = any(v is not None for v in (fmt, fps, quality)) or width or height
+    if procedure and (definitions or adhoc):
+        raise typer.BadParameter("--procedure replaces --definition and the template options")
+    if output and (procedure or len(definitions) + bool(adhoc) > 1):
+        raise typer.BadParameter("--output names one file: use --output-dir for several images")
+    try:
+        with connected(settings) as client:
+            if not procedure and (adhoc or not definitions):
+                definitions.append(_template_definition(client, fmt, fps, width, height, quality))
+            media = client.register_media(video)
+            err.print(
+                f"Registered [bold]{video.name}[/] as FileId {media.file_id}: "
+                f"{media.meta_data.width}x{media.meta_data.height}, "
+                f"{media.meta_data.duration:.2f} s"
+            )
+            options = {
+                "FileId": media.file_id,
+                "TasksPriority": priority,
+                "SessionContext": session_context,
+            }
+            if procedure:
+                task_id = client.process_media_by_procedure({**options, "ProcedureName": procedure})
+            else:
+                items = [
+                    {"Definition": d, "StartTimeOffset": start, "EndTimeOffset": end}
+                    for d in definitions
+                ]
+                task_id = client.process_media(
+                    {**options, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
+                )
+            err.print(f"TaskId {task_id}")
+            task = _show_progress(task_id, client)
+            event = client.task_event(task_id)
+    except ApiError as exc:
+        err.print(f"[red]{exc.code}[/]: {exc.message}")
+        raise typer.Exit(2) from None
+    failed = 0
+    for result in task.media_process_result_set:
+        sub = result.animated_graphic_task
+        if sub.output is None:
+            failed += 1
+            err.print(
+                f"[red]Definition {sub.input.definition}: {sub.err_code_ext}[/] {sub.message}"
+            )
+            continue
+        dest = output or (output_dir or Path.cwd()) / (
+            f"{video.stem}.f{sub.output.definition}.{sub.output.container}"
+        )
+        _copy_output(sub.output.url, dest)
+        err.print(
+            f"[green]Wrote {dest}[/]: {sub.output.width}x{sub.output.height}, "
+            f"{sub.output.size} bytes, {sub.output.start_time_offset:g}-"
+            f"{sub.output.end_time_offset:g} s"
+        )
+    body = json.dumps(event.wire() if event else {}, indent=2)
+    print_json(body)
+    if event_file:
+        event_file.write_text(body + "\n")
+    if failed:
+        raise typer.Exit(1)

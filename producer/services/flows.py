@@ -1,0 +1,97 @@
+"""Task flows (procedure templates): named, saved ``AnimatedGraphicTaskSet``s."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.errors import ApiError
+from animgraph.shared.models import (
+    CreateProcedureTemplateRequest,
+    DescribeProcedureTemplatesRequest,
+    DescribeProcedureTemplatesResponse,
+    ProcedureTemplate,
+)
+from animgraph.shared.settings import Settings
+from animgraph.shared.state import State
+
+from .validation import parse
+
+__all__ = ["FLOW_CODES", "FlowService"]
+
+# A task flow's Name is refused as InvalidParameterValue.ProcedureName, as the cloud API does.
+FLOW_CODES = {"Name": "ProcedureName"}
+
+
+def no_such_flow(name: str) -> ApiError:
+    return ApiError(
+        f"ProcedureName {name!r}: no such task flow", "InvalidParameterValue.ProcedureName"
+    )
+
+
+class FlowService:
+    """Create, Reset, Delete and DescribeProcedureTemplates."""
+
+    def __init__(self, settings: Settings, state: State) -> None:
+        self.settings = settings
+        self.state = state
+
+    def create(
+        self, request: CreateProcedureTemplateRequest | Mapping[str, Any]
+    ) -> ProcedureTemplate:
+        """CreateProcedureTemplate: a named, saved ``AnimatedGraphicTaskSet``."""
+        req = parse(CreateProcedureTemplateRequest, request, FLOW_CODES)
+        if self.state.procedure_template_count() >= self.settings.max_procedure_templates:
+            raise ApiError(
+                f"there are already {self.settings.max_procedure_templates} task flows",
+                "LimitExceeded.TooMuchTemplate",
+            )
+        stamp = now_iso()
+        flow = ProcedureTemplate(**req.model_dump(), create_time=stamp, update_time=stamp)
+        if not self.state.add_procedure_template(flow):
+            raise ApiError(
+                f"a task flow named {req.name!r} already exists",
+                "InvalidParameter.ExistedProcedureName",
+            )
+        return flow
+
+    def reset(
+        self, request: CreateProcedureTemplateRequest | Mapping[str, Any]
+    ) -> ProcedureTemplate:
+        """ResetProcedureTemplate: replace a task flow's content (keeps its CreateTime)."""
+        req = parse(CreateProcedureTemplateRequest, request, FLOW_CODES)
+        current = self.get(req.name)
+        flow = ProcedureTemplate(
+            **req.model_dump(), create_time=current.create_time, update_time=now_iso()
+        )
+        if not self.state.replace_procedure_template(flow):
+            raise no_such_flow(req.name)
+        return flow
+
+    def delete(self, name: str) -> None:
+        """DeleteProcedureTemplate."""
+        if not self.state.delete_procedure_template(name):
+            raise no_such_flow(name)
+
+    def describe(
+        self, request: DescribeProcedureTemplatesRequest | Mapping[str, Any] | None = None
+    ) -> DescribeProcedureTemplatesResponse:
+        """DescribeProcedureTemplates: task flows by creation time, filtered and paged."""
+        req = parse(DescribeProcedureTemplatesRequest, request or {})
+        found = self.state.procedure_templates()
+        if req.names is not None:
+            wanted = set(req.names)
+            found = [f for f in found if f.name in wanted]
+        if req.type:
+            found = [f for f in found if f.type == req.type]
+        return DescribeProcedureTemplatesResponse(
+            total_count=len(found),
+            procedure_template_set=tuple(found[req.offset : req.offset + req.limit]),
+        )
+
+    def get(self, name: str) -> ProcedureTemplate:
+        flow = self.state.get_procedure_template(name)
+        if flow is None:
+            raise no_such_flow(name)
+        return flow

@@ -1,0 +1,190 @@
+"""Procedures: validate and enqueue one, follow it, and list tasks filtered and paged."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.errors import ApiError
+from animgraph.shared.models import (
+    DescribeTasksRequest,
+    DescribeTasksResponse,
+    EventContent,
+    ProcedureTask,
+    ProcessMediaByProcedureRequest,
+    ProcessMediaRequest,
+    TaskDetail,
+    TaskSimpleInfo,
+    TimeRange,
+)
+from animgraph.shared.state import State, TaskRecord
+from animgraph.shared.tasknames import CONTROL_QUEUE, PROCEDURE, redis_priority
+
+from ..sender import Sender
+from .flows import FlowService
+from .media import no_such_file
+from .validation import parse
+
+__all__ = ["SESSION_TTL_S", "TaskService"]
+
+SESSION_TTL_S = 7 * 24 * 3600
+
+
+def _in_range(value: str, window: TimeRange | None) -> bool:
+    if window is None:
+        return True
+    if not value:
+        return False
+    return (not window.after or value >= window.after) and (
+        not window.before or value < window.before
+    )
+
+
+def _task_matches(detail: TaskDetail, req: DescribeTasksRequest) -> bool:
+    return (
+        (req.status is None or detail.status == req.status)
+        and (req.file_id is None or detail.procedure_task.file_id == req.file_id)
+        and _in_range(detail.create_time, req.create_time)
+        and _in_range(detail.finish_time, req.finish_time)
+    )
+
+
+def _row(task_id: str, detail: TaskDetail) -> TaskSimpleInfo:
+    return TaskSimpleInfo(
+        task_id=task_id,
+        status=detail.status,
+        file_id=detail.procedure_task.file_id,
+        create_time=detail.create_time,
+        begin_process_time=detail.begin_process_time,
+        finish_time=detail.finish_time,
+        session_id=detail.procedure_task.session_id,
+        session_context=detail.procedure_task.session_context,
+    )
+
+
+class TaskService:
+    """ProcessMedia, ProcessMediaByProcedure, DescribeTaskDetail and DescribeTasks."""
+
+    def __init__(self, state: State, sender: Sender, flows: FlowService) -> None:
+        self.state = state
+        self.sender = sender
+        self.flows = flows
+
+    def process_media(self, request: ProcessMediaRequest | Mapping[str, Any]) -> str:
+        """Validate and enqueue one procedure; returns its ``TaskId``.
+
+        Refused at once with an ``ApiError`` (and nothing enqueued) when the request is
+        malformed, the FileId unknown, no task given, or the SessionId already used.
+        """
+        req = parse(ProcessMediaRequest, request)
+        if self.state.get_media(req.file_id) is None:
+            raise no_such_file(req.file_id)
+        if not req.media_process_task.animated_graphic_task_set:
+            raise ApiError(
+                "MediaProcessTask.AnimatedGraphicTaskSet is empty: give at least one task",
+                "InvalidParameterValue.MediaProcessTask",
+            )
+        session_key = f"animgraph:session:{req.session_id}"
+        if req.session_id and not self.state.redis.set(session_key, "1", nx=True, ex=SESSION_TTL_S):
+            raise ApiError(
+                f"SessionId {req.session_id!r} was used in the last 7 days",
+                "InvalidParameterValue.SessionId",
+            )
+        task_id = f"animgraph-Procedure-{secrets.token_hex(12)}"
+        try:
+            self.state.create_task(TaskRecord(task_id=task_id, create_time=now_iso(), request=req))
+            self.sender.send(
+                PROCEDURE,
+                [task_id],
+                queue=CONTROL_QUEUE,
+                priority=redis_priority(req.tasks_priority),
+            )
+        except Exception:
+            if req.session_id:
+                self.state.redis.delete(session_key)  # nothing was enqueued: the id is free again
+            raise
+        return task_id
+
+    def process_media_by_procedure(
+        self, request: ProcessMediaByProcedureRequest | Mapping[str, Any]
+    ) -> str:
+        """ProcessMediaByProcedure: run a saved task flow on a media file; returns ``TaskId``."""
+        req = parse(ProcessMediaByProcedureRequest, request)
+        flow = self.flows.get(req.procedure_name)
+        options = req.model_dump(exclude={"procedure_name"})
+        return self.process_media(
+            ProcessMediaRequest(**options, media_process_task=flow.media_process_task)
+        )
+
+    def describe_task_detail(self, task_id: str) -> TaskDetail:
+        """The task's state now: WAITING, PROCESSING (with each subtask's Progress) or FINISH."""
+        detail = self.state.task_detail(task_id)
+        if detail is None:
+            raise ApiError(f"TaskId {task_id!r} does not exist", "InvalidParameterValue.TaskId")
+        return detail
+
+    def describe_tasks(
+        self, request: DescribeTasksRequest | Mapping[str, Any] | None = None
+    ) -> DescribeTasksResponse:
+        """DescribeTasks: tasks of the last days, filtered, newest first by default, with a
+        ``ScrollToken`` to continue from."""
+        req = parse(DescribeTasksRequest, request or {})
+        try:
+            start = int(req.scroll_token or 0)
+        except ValueError:
+            raise ApiError(
+                "ScrollToken is not one this API gave", "InvalidParameterValue.ScrollToken"
+            ) from None
+        by_creation = req.sort.field == "CreateTime"
+        newest_first = req.sort.order == "Desc" if by_creation else True
+        # Unfinished tasks, and the tasks of each media file, have indexes of their own: a
+        # WAITING or PROCESSING filter, or a FileId, walks only those.
+        open_only = req.status in ("WAITING", "PROCESSING")
+        wanted = start + req.limit + 1  # one more than the page tells whether there is more
+        rows: list[TaskSimpleInfo] = []
+        ids = self.state.task_ids(
+            newest_first=newest_first, open_only=open_only, file_id=req.file_id
+        )
+        for task_id in ids:
+            detail = self.state.task_detail(task_id)
+            if detail is None or not _task_matches(detail, req):
+                continue
+            rows.append(_row(task_id, detail))
+            if by_creation and len(rows) >= wanted:
+                break  # ids come in creation order: the page is complete
+        if not by_creation:
+            # Newest first by exact creation time; the stable sort keeps that order among tasks
+            # that finished in the same second.
+            rows.sort(key=lambda row: row.finish_time, reverse=req.sort.order == "Desc")
+        page = rows[start : start + req.limit]
+        more = start + req.limit < len(rows)
+        return DescribeTasksResponse(
+            task_set=tuple(page), scroll_token=str(start + req.limit) if more else ""
+        )
+
+    def wait(
+        self,
+        task_id: str,
+        *,
+        timeout_s: float = 600.0,
+        poll_s: float = 0.2,
+        on_update: Callable[[TaskDetail], None] | None = None,
+    ) -> ProcedureTask:
+        """Poll until the task is FINISH and return its ``ProcedureTask``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            detail = self.describe_task_detail(task_id)
+            if on_update:
+                on_update(detail)
+            if detail.status == "FINISH":
+                return detail.procedure_task
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"task {task_id} still {detail.status} after {timeout_s:.0f} s")
+            time.sleep(poll_s)
+
+    def task_event(self, task_id: str) -> EventContent | None:
+        """The last ProcedureStateChanged event emitted for a task (None before it finishes)."""
+        return self.state.task_event(task_id)

@@ -1,0 +1,102 @@
+"""Animated graphics templates: the presets plus custom ones, created, changed and listed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from animgraph.shared.clock import now_iso
+from animgraph.shared.errors import ApiError
+from animgraph.shared.models import (
+    AnimatedGraphicsTemplate,
+    CreateAnimatedGraphicsTemplateRequest,
+    DescribeAnimatedGraphicsTemplatesRequest,
+    DescribeAnimatedGraphicsTemplatesResponse,
+    ModifyAnimatedGraphicsTemplateRequest,
+)
+from animgraph.shared.settings import Settings
+from animgraph.shared.state import State
+from animgraph.shared.templates import PRESETS
+
+from .validation import parse
+
+__all__ = ["TemplateService"]
+
+
+def _check_webp_size(template: AnimatedGraphicsTemplate) -> None:
+    if template.format == "webp" and template.width == 0 and template.height == 0:
+        raise ApiError(
+            "a webp template needs Width or Height (both are 0)",
+            "InvalidParameterValue.FormatWebpWidthAndHeightBothZero",
+        )
+
+
+class TemplateService:
+    """Create, Modify, Delete and DescribeAnimatedGraphicsTemplates."""
+
+    def __init__(self, settings: Settings, state: State) -> None:
+        self.settings = settings
+        self.state = state
+
+    def create(
+        self, request: CreateAnimatedGraphicsTemplateRequest | Mapping[str, Any]
+    ) -> AnimatedGraphicsTemplate:
+        """CreateAnimatedGraphicsTemplate: returns the template with its new ``Definition``."""
+        req = parse(CreateAnimatedGraphicsTemplateRequest, request)
+        template = AnimatedGraphicsTemplate(definition=0, **req.model_dump())
+        _check_webp_size(template)
+        if self.state.custom_template_count() >= self.settings.max_templates:
+            raise ApiError(
+                f"there are already {self.settings.max_templates} custom templates",
+                "LimitExceeded.TooMuchTemplate",
+            )
+        return self.state.create_template(template)
+
+    def modify(
+        self, request: ModifyAnimatedGraphicsTemplateRequest | Mapping[str, Any]
+    ) -> AnimatedGraphicsTemplate:
+        """ModifyAnimatedGraphicsTemplate: change the given fields only; returns the result."""
+        req = parse(ModifyAnimatedGraphicsTemplateRequest, request)
+        current = self._custom(req.definition)
+        changes = req.model_dump(exclude_none=True, exclude={"definition"})
+        updated = AnimatedGraphicsTemplate.model_validate(
+            {**current.model_dump(), **changes, "update_time": now_iso()}
+        )
+        _check_webp_size(updated)
+        self.state.put_template(updated)
+        return updated
+
+    def delete(self, definition: int) -> None:
+        """DeleteAnimatedGraphicsTemplate."""
+        self._custom(definition)
+        self.state.delete_template(definition)
+
+    def describe(
+        self, request: DescribeAnimatedGraphicsTemplatesRequest | Mapping[str, Any] | None = None
+    ) -> DescribeAnimatedGraphicsTemplatesResponse:
+        """DescribeAnimatedGraphicsTemplates: presets then custom ones, by Definition, paged."""
+        req = parse(DescribeAnimatedGraphicsTemplatesRequest, request or {})
+        found = [*PRESETS.values(), *self.state.custom_templates()]
+        if req.definitions is not None:
+            wanted = set(req.definitions)
+            found = [t for t in found if t.definition in wanted]
+        if req.type:
+            found = [t for t in found if t.type == req.type]
+        return DescribeAnimatedGraphicsTemplatesResponse(
+            total_count=len(found),
+            animated_graphics_template_set=tuple(found[req.offset : req.offset + req.limit]),
+        )
+
+    def _custom(self, definition: int) -> AnimatedGraphicsTemplate:
+        if definition in PRESETS:
+            raise ApiError(
+                f"Definition {definition} is a preset template: presets cannot be changed",
+                "InvalidParameterValue.Definition",
+            )
+        template = self.state.get_template(definition)
+        if template is None:
+            raise ApiError(
+                f"Definition {definition}: no such animated graphics template",
+                "ResourceNotFound.TemplateNotExist",
+            )
+        return template
