@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 
 from animgraph.producer.http_client import ApiClient
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 CLIP = Path(__file__).resolve().parent.parent / "tests" / "data" / "vtest.avi"
 KEY_ID, KEY = "AKIDload", "load-secret"

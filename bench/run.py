@@ -215,9 +215,9 @@ class Animgraph:
 
     def __init__(self, workdir: Path) -> None:
         from animgraph.producer.client import Client
-        from animgraph.producer.local import WorkerProcess, wait_for_workers
         from animgraph.shared.redis_server import RedisServer
         from animgraph.shared.settings import Settings
+        from animgraph.workers.local import WorkerProcess, wait_for_workers
 
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)

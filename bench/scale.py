@@ -36,10 +36,12 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import redis
+
 from animgraph.producer import Client
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -155,7 +157,7 @@ def wait_finished(client: Client, task_ids: list[str], poll_s: float, timeout_s:
     pending = list(task_ids)
     deadline = time.monotonic() + timeout_s
     while pending:
-        pending = [t for t in pending if (client.state.activity(t) or ("",))[0] != "FINISH"]
+        pending = [t for t in pending if (client.state.tasks.activity(t) or ("",))[0] != "FINISH"]
         if not pending:
             return
         if time.monotonic() > deadline:
@@ -290,7 +292,7 @@ def overhead(samples: int, clip: Path) -> dict[str, Any]:
             wait_finished(client, [task_id], POLL_S, 60)
 
         one_procedure()  # the plan, for the media run below
-        record = client.state.get_record(ids[-1])
+        record = client.state.tasks.record(ids[-1])
         assert record is not None
         plan = record.plans[0]
 
@@ -307,6 +309,7 @@ def overhead(samples: int, clip: Path) -> dict[str, Any]:
         try:
             wait_for_workers(c.redis.url, c.settings)
             runs = [0]
+            raw = redis.Redis.from_url(c.redis.url)  # the bare chord's own keys
 
             def run_bare(send: Callable[[str], None]) -> Callable[[], None]:
                 def run() -> None:
@@ -315,7 +318,7 @@ def overhead(samples: int, clip: Path) -> dict[str, Any]:
                     send(run_id)
                     key = bare.done_key(run_id)
                     deadline = time.monotonic() + 60
-                    while not client.state.redis.exists(key):
+                    while not raw.exists(key):
                         if time.monotonic() > deadline:
                             raise TimeoutError("bare chord did not finish; see bare.log")
                         time.sleep(POLL_S)

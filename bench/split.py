@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from animgraph.producer import Client
-from animgraph.producer.local import WorkerProcess, wait_for_workers
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
+from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 HERE = Path(__file__).resolve().parent
 CLIP = HERE.parent / "tests" / "data" / "cockatoo.mp4"

@@ -22,7 +22,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from animgraph.shared.events import EventBus
 from animgraph.shared.models import (
     AnimatedGraphicsTemplate,
     ConfirmEventsRequest,
@@ -84,13 +83,13 @@ class Client:
         if not url:
             raise ValueError("no Redis: set ANIMGRAPH_REDIS_URL or pass redis_url")
         self.redis_url = url
-        self.state = State.from_url(url, task_ttl_s=self.settings.task_ttl_s)
-        self.storage = storage or self.settings.open_storage()
-        self.events = EventBus(
-            self.state.redis,
-            redelivery_s=self.settings.event_redelivery_s,
-            retention_s=self.settings.event_retention_s,
+        self.state = State.from_url(
+            url,
+            task_ttl_s=self.settings.task_ttl_s,
+            event_redelivery_s=self.settings.event_redelivery_s,
+            event_retention_s=self.settings.event_retention_s,
         )
+        self.storage = storage or self.settings.open_storage()
         self._celery: LazyCelerySender | None = None
         if sender is None:
             self._celery = LazyCelerySender(self.settings, url, name="animgraph-producer")
@@ -100,7 +99,7 @@ class Client:
         self.templates = TemplateService(self.settings, self.state)
         self.flows = FlowService(self.settings, self.state)
         self.tasks = TaskService(self.state, sender, self.flows)
-        self.event_service = EventService(self.settings, self.events, sender)
+        self.event_service = EventService(self.settings, self.state.events, sender)
 
     # --- media -------------------------------------------------------------------------------
 
@@ -253,7 +252,7 @@ class Client:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.state.redis.close()
+        self.state.close()
         if self._celery is not None:
             self._celery.close()
 

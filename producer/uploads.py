@@ -73,7 +73,7 @@ class Uploads:
         expires = int(time.time()) + self.settings.upload_ttl_s
         name = safe_file_name(f"{req.media_name or 'media'}.{req.media_type.lower()}")
         path = f"/upload/{session_key}/{name}"
-        self.client.state.put_upload(
+        self.client.state.uploads.put(
             session_key,
             {
                 "token": token,
@@ -100,7 +100,7 @@ class Uploads:
 
     def session_for_put(self, session_key: str, file_name: str, token: str) -> dict[str, Any]:
         """The open session a PUT may write to, or an ``ApiError`` saying why not."""
-        session = self.client.state.get_upload(session_key)
+        session = self.client.state.uploads.get(session_key)
         if session is None or session["file"] != file_name:
             raise ApiError("no such upload session (it may have expired)", "ResourceNotFound")
         if not hmac.compare_digest(token, session["token"]):
@@ -112,12 +112,12 @@ class Uploads:
     def store_put(self, session_key: str, session: Mapping[str, Any], local: Path) -> None:
         key = f"uploads/{session_key}/{session['file']}"
         self.client.storage.put_file(key, local, move=True)
-        self.client.state.update_upload(session_key, uploaded=True)
+        self.client.state.uploads.update(session_key, uploaded=True)
 
     def commit(self, request: CommitUploadRequest | Mapping[str, Any]) -> CommitUploadResponse:
         """CommitUpload: register the uploaded file; start its task flow if one was named."""
         req = parse(CommitUploadRequest, request)
-        session = self.client.state.get_upload(req.vod_session_key)
+        session = self.client.state.uploads.get(req.vod_session_key)
         if session is None:
             raise ApiError(
                 "VodSessionKey is unknown or expired", "InvalidParameterValue.VodSessionKey"
@@ -150,7 +150,7 @@ class Uploads:
                     "SessionContext": session["session_context"],
                 }
             )
-        self.client.state.update_upload(req.vod_session_key, file_id=file_id, task_id=task_id)
+        self.client.state.uploads.update(req.vod_session_key, file_id=file_id, task_id=task_id)
         self._announce(file_id, task_id)
         return CommitUploadResponse(
             file_id=file_id, media_url=info.file_url, procedure_task_id=task_id
@@ -160,7 +160,7 @@ class Uploads:
         """Refuse a reused one-time signature and a task flow that does not exist."""
         if grant.procedure:
             self._check_procedure(grant.procedure, "InvalidParameterValue.Procedure")
-        if grant.one_time and not self.client.state.claim_once(
+        if grant.one_time and not self.client.state.uploads.claim_once(
             f"signature:{grant.digest}", grant.expire_time - int(time.time()) + 60
         ):
             raise ApiError(
@@ -210,5 +210,5 @@ class Uploads:
         self.client.publish(file_id, event)
 
     def _check_procedure(self, name: str, code: str) -> None:
-        if self.client.state.get_procedure_template(name) is None:
+        if self.client.state.flows.get(name) is None:
             raise ApiError(f"Procedure {name!r}: no such task flow", code)

@@ -12,19 +12,14 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from animgraph.shared.errors import ApiError
-
-if TYPE_CHECKING:
-    from animgraph.shared.state.events import EventBus as EventBus  # merge shim: remove
 
 __all__ = [
     "EVENT_ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "EventBus",  # merge shim: remove
     "PushRecord",
     "check_callback_url",
     "sign_callback",
@@ -95,13 +90,3 @@ class PushRecord:
     body: str
     event_id: str
     created: float
-
-
-def __getattr__(name: str) -> Any:  # merge shim: remove
-    """``EventBus`` moved to ``animgraph.shared.state.events``; imported late, as that module
-    imports this one."""
-    if name == "EventBus":
-        from animgraph.shared.state.events import EventBus
-
-        return EventBus
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from stacks import ApiStack, api_stack, wait_http
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -23,7 +24,6 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.vod.v20180717 import models, vod_client
 
-from animgraph.producer import Client
 from animgraph.producer.http_client import ApiClient
 from animgraph.shared.redis_server import free_port
 from animgraph.shared.signing import client_upload_signature, tc3_authorization
@@ -553,8 +553,9 @@ def test_secrets_never_reach_logs_or_events(stack: Stack) -> None:
     _sdk_error(_sdk(stack, secret_key="a-wrong-secret"), "DescribeTasks", {})
     texts = [path.read_text(errors="replace") for path in stack.logs if path.exists()]
     assert any(texts)  # the worker log at least (the API logs only warnings)
-    with Client(stack.settings) as client:
-        stream = client.state.redis.xrange("animgraph:events")
+    assert stack.settings.redis_url
+    with redis.Redis.from_url(stack.settings.redis_url, decode_responses=True) as raw:
+        stream = raw.xrange("animgraph:events")
         texts += [json.dumps(entry) for entry in stream]
     for text in texts:
         for secret in [*secrets, "a-wrong-secret"]:

@@ -260,7 +260,7 @@ BAD_REQUESTS: list[tuple[str, Callable[[Client, str], object], str]] = [
 def test_bad_requests_are_refused_and_enqueue_nothing(settings: Settings, corpus_dir: Path) -> None:
     with Client(settings) as client:
         file_id = client.register_media(corpus_dir / "vtest.avi").file_id
-        before = len(client.state.task_ids())
+        before = len(client.state.tasks.ids())
         for name, call, code in BAD_REQUESTS:
             with pytest.raises(ApiError) as info:
                 call(client, file_id)
@@ -270,4 +270,4 @@ def test_bad_requests_are_refused_and_enqueue_nothing(settings: Settings, corpus
         with pytest.raises(ApiError) as info:
             client.process_media(_request(file_id, SessionId="matrix-once"))
         assert info.value.code == "InvalidParameterValue.SessionId"
-        assert len(client.state.task_ids()) == before + 1
+        assert len(client.state.tasks.ids()) == before + 1

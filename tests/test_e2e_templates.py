@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 
 import av
 import pytest
+import redis
 from PIL import Image
 
 from animgraph.producer import Client, RecordingSender
@@ -285,8 +286,9 @@ def test_priority_orders_queued_work(
                     assert sub.output is not None and sub.output.width == 320
             finally:
                 worker.stop()
+            raw = redis.Redis.from_url(server.url, decode_responses=True)
             started = {
-                task_id: float(client.state.redis.hget(f"animgraph:task:{task_id}", "begin_ts"))  # type: ignore[arg-type]
+                task_id: float(raw.hget(f"animgraph:task:{task_id}", "begin_ts"))  # type: ignore[arg-type]
                 for task_id in [*normal, urgent, low]
             }
     order = sorted(started, key=started.__getitem__)

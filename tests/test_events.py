@@ -365,7 +365,9 @@ def test_a_worker_killed_while_delivering_loses_nothing(tmp_path: Path, corpus_d
             )
             ids = {r.headers["X-Animgraph-Event-Id"] for r in _pushed_for(receiver, task_id)}
             assert len(ids) == 1
-            _until(lambda: client.events.delivered_seq(task_id) == 1, what="the delivery record")
+            _until(
+                lambda: client.state.events.delivered_seq(task_id) == 1, what="the delivery record"
+            )
     finally:
         receiver.stop()
         stacks.close()

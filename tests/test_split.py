@@ -67,9 +67,9 @@ def _run(tmp: Path, corpus_dir: Path, env: dict[str, str]) -> list[str]:
                     {"FileId": file_id, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
                 )
                 if "ANIMGRAPH_SPLIT_MIN_S" in env:
-                    record = client.state.get_record(task_id)
+                    record = client.state.tasks.record(task_id)
                     while record is None or not record.plans:
-                        record = client.state.get_record(task_id)
+                        record = client.state.tasks.record(task_id)
                     assert [p.slices for p in record.plans] == [4, 4]
                 task = client.wait(task_id, timeout_s=180)
                 urls = []

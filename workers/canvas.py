@@ -26,7 +26,7 @@ from animgraph.shared.tasknames import (
 from animgraph.workers.app import app
 from animgraph.workers.outcome import fail
 from animgraph.workers.plan import plan_subtasks
-from animgraph.workers.runtime import Runtime, runtime
+from animgraph.workers.runtime import runtime
 
 __all__ = ["dispatch"]
 
@@ -36,13 +36,13 @@ log = logging.getLogger(__name__)
 def dispatch(task_id: str) -> None:
     """Resolve templates and offsets once, then dispatch the chord of subtask chains."""
     rt = runtime()
-    record = rt.state.get_record(task_id)
+    record = rt.state.tasks.record(task_id)
     if record is None:
         log.error("procedure %s: no task record, nothing to do", task_id)
         return
-    if _already_dispatched(rt, task_id):
+    if rt.state.tasks.is_dispatched(task_id):
         return  # a redelivered message: the canvas is already out
-    media = rt.state.get_media(record.request.file_id)
+    media = rt.state.media.get(record.request.file_id)
     items = record.request.media_process_task.animated_graphic_task_set
     if media is None or media.probe_error_code:
         code, message = (
@@ -58,15 +58,15 @@ def dispatch(task_id: str) -> None:
         plans = plan_subtasks(
             items,
             media.info.meta_data,
-            rt.state.get_template,
+            rt.state.templates.get,
             split_min_s=rt.settings.split_min_s,
             split_slice_s=rt.settings.split_slice_s,
         )
-    record = rt.state.save_plans(task_id, plans)
+    record = rt.state.tasks.save_plans(task_id, plans)
     now = now_iso()
     for plan in record.plans:
         if plan.error_code:
-            rt.state.update_subtask(task_id, plan.index, begin_process_time=now)
+            rt.state.tasks.update_subtask(task_id, plan.index, begin_process_time=now)
             fail(rt, task_id, plan.index, plan.error_code, plan.error_message)
     priority = redis_priority(record.request.tasks_priority)
     # One chain per subtask, or per time slice of a subtask split across workers.
@@ -86,23 +86,11 @@ def dispatch(task_id: str) -> None:
         chord(header, body).on_error(errback).apply_async(priority=priority)
     else:
         body.apply_async()
-    _mark_dispatched(rt, task_id)
+    # Once the chord is out, so that a redelivered procedure message sends nothing twice.
+    rt.state.tasks.mark_dispatched(task_id)
 
 
 def _task(name: str, *args: object, immutable: bool = False) -> Signature:
     """A task signature by its registered name (``immutable``: it ignores the previous step's
     value); the registrations in ``tasks`` import this module, so it cannot import them."""
     return app.signature(name, args=args, immutable=immutable)
-
-
-def _dispatched_key(task_id: str) -> str:
-    return f"animgraph:task:{task_id}:dispatched"
-
-
-def _already_dispatched(rt: Runtime, task_id: str) -> bool:
-    return bool(rt.state.redis.exists(_dispatched_key(task_id)))
-
-
-def _mark_dispatched(rt: Runtime, task_id: str) -> None:
-    """Set once the chord is out, so a redelivered procedure message sends nothing twice."""
-    rt.state.redis.set(_dispatched_key(task_id), "1", ex=rt.settings.task_ttl_s)

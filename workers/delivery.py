@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def publish(rt: Runtime, key: str, event: EventContent) -> None:
     """Record an event for pulling and, in PUSH mode, schedule its delivery."""
-    seq = rt.events.publish(key, event)
+    seq = rt.state.events.publish(key, event)
     if seq is not None:
         _schedule(key, seq)
 
@@ -46,7 +46,7 @@ def deliver(task: Task, key: str, seq: int) -> str:
     """POST push ``seq`` of ``key`` to its NotificationUrl, after ``seq - 1``; retry with
     exponential back-off and jitter until ``ANIMGRAPH_PUSH_RETRY_WINDOW_S`` has passed."""
     rt = runtime()
-    bus = rt.events
+    bus = rt.state.events
     record = bus.push_record(key, seq)
     done = bus.delivered_seq(key)
     if record is None or done >= seq:

@@ -23,9 +23,9 @@ def notify(task_id: str) -> None:
     """Join split subtasks, assemble the MediaProcessResultSet, finish the task and emit
     ProcedureStateChanged."""
     rt = runtime()
-    record = rt.state.get_record(task_id)
+    record = rt.state.tasks.record(task_id)
     for plan in record.plans if record else ():
-        if plan.slices > 1 and rt.state.get_subtask(task_id, plan.index).status == "PROCESSING":
+        if plan.slices > 1 and rt.state.tasks.subtask(task_id, plan.index).status == "PROCESSING":
             _join_parts(rt, task_id, plan)
     finish(rt, task_id, "the subtask did not finish")
 
@@ -42,11 +42,11 @@ def finish(rt: Runtime, task_id: str, reason: str) -> None:
     (or the reconciler, for one never redelivered) completes the task; only the event is
     guarded, by a once-only claim taken just before it is published.
     """
-    record = rt.state.get_record(task_id)
+    record = rt.state.tasks.record(task_id)
     if record is None:
         return
     for index in range(len(record.request.media_process_task.animated_graphic_task_set)):
-        if rt.state.get_subtask(task_id, index).status == "PROCESSING":
+        if rt.state.tasks.subtask(task_id, index).status == "PROCESSING":
             fail(rt, task_id, index, "InternalError", reason)
     # Intermediates go before FINISH is visible, best effort: a storage fault here must not keep
     # the task from finishing.
@@ -54,15 +54,15 @@ def finish(rt: Runtime, task_id: str, reason: str) -> None:
         rt.storage.delete_prefix(f"work/{task_id}")
     except Exception:
         log.warning("could not delete the intermediates of %s", task_id, exc_info=True)
-    rt.state.finish_task(task_id)
-    if not rt.state.claim_notify(task_id):
+    rt.state.tasks.finish(task_id)
+    if not rt.state.tasks.claim_notify(task_id):
         return  # finished before: its event is out
-    procedure_task = rt.state.procedure_task(task_id)
+    procedure_task = rt.state.tasks.procedure_task(task_id)
     if procedure_task is not None and record.request.tasks_notify_mode != "None":
         event = EventContent(
             event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
         )
-        rt.state.keep_event(task_id, event)
+        rt.state.tasks.keep_event(task_id, event)
         publish(rt, task_id, event)
 
 

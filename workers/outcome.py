@@ -30,7 +30,7 @@ OK: Step = {"ok": True, "code": "", "message": ""}
 
 def fail(rt: Runtime, task_id: str, index: int, code: str, message: str) -> Step:
     """Mark a subtask FAIL and return the error value the next steps pass on."""
-    rt.state.update_subtask(
+    rt.state.tasks.update_subtask(
         task_id,
         index,
         status="FAIL",
@@ -46,7 +46,7 @@ def fail(rt: Runtime, task_id: str, index: int, code: str, message: str) -> Step
 def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> None:
     """Store a finished animated image and mark its subtask SUCCESS with its ``Output``."""
     template = plan.template
-    record = rt.state.get_record(task_id)
+    record = rt.state.tasks.record(task_id)
     assert template is not None and record is not None
     key = f"outputs/{task_id}/{plan.index}/v.f{template.definition}.{template.format}"
     size = out.stat().st_size
@@ -65,7 +65,7 @@ def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> Non
         start_time_offset=plan.start_s,
         end_time_offset=plan.end_s,
     )
-    rt.state.update_subtask(
+    rt.state.tasks.update_subtask(
         task_id,
         plan.index,
         status="SUCCESS",
@@ -75,7 +75,7 @@ def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> Non
         finish_time=now_iso(),
     )
     _subtask_changed(rt, task_id, plan.index)
-    rt.state.add_media_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
+    rt.state.media.add_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
 
 
 def _md5(path: Path) -> str:
@@ -89,13 +89,13 @@ def _md5(path: Path) -> str:
 def _subtask_changed(rt: Runtime, task_id: str, index: int) -> None:
     """In ``TasksNotifyMode`` Change, an event for each subtask that finishes, but the last:
     the FINISH event of the task reports that one."""
-    finished = rt.state.mark_finished(task_id, index)
-    record = rt.state.get_record(task_id)
+    finished = rt.state.tasks.mark_finished(task_id, index)
+    record = rt.state.tasks.record(task_id)
     if finished is None or record is None or record.request.tasks_notify_mode != "Change":
         return
     if finished >= len(record.request.media_process_task.animated_graphic_task_set):
         return
-    procedure_task = rt.state.procedure_task(task_id)
+    procedure_task = rt.state.tasks.procedure_task(task_id)
     if procedure_task is not None:
         publish(
             rt,

@@ -27,8 +27,8 @@ def reconcile_once(rt: Runtime) -> list[str]:
     or WAITING for ``stuck_waiting_s`` (its message was lost). Returns their TaskIds."""
     now = time.time()
     stalled = []
-    for task_id in rt.state.task_ids(open_only=True):
-        activity = rt.state.activity(task_id)
+    for task_id in rt.state.tasks.ids(open_only=True):
+        activity = rt.state.tasks.activity(task_id)
         if activity is None or activity[0] == "FINISH":
             continue
         status, touched = activity
@@ -52,14 +52,8 @@ def _reconcile_forever() -> None:
     while True:
         time.sleep(interval)
         try:
-            if _hold_reconciler_lock(rt, interval):
+            # One reconciler at a time across all workers: the lock lapses before the next pass.
+            if rt.state.locks.reconciler(os.getpid(), int(interval * 900)):
                 reconcile_once(rt)
         except Exception:
             log.exception("reconciler pass failed; trying again in %.0f s", interval)
-
-
-def _hold_reconciler_lock(rt: Runtime, interval: float) -> bool:
-    """One reconciler at a time across all workers: the lock lapses before the next pass."""
-    return bool(
-        rt.state.redis.set("animgraph:reconciler", os.getpid(), nx=True, px=int(interval * 900))
-    )

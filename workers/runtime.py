@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from animgraph.shared.events import EventBus
 from animgraph.shared.settings import Settings
 from animgraph.shared.state import State
 from animgraph.shared.storage import Storage
@@ -20,7 +19,6 @@ class Runtime:
     settings: Settings
     state: State
     storage: Storage
-    events: EventBus
 
     def scratch(self, *parts: str) -> Path:
         """A private local folder for one step's temporary files (unique per process)."""
@@ -35,14 +33,10 @@ def runtime() -> Runtime:
     settings = Settings()
     if not settings.redis_url:
         raise RuntimeError("ANIMGRAPH_REDIS_URL is not set: a worker needs the Redis to serve")
-    state = State.from_url(settings.redis_url, task_ttl_s=settings.task_ttl_s)
-    return Runtime(
-        settings=settings,
-        state=state,
-        storage=settings.open_storage(),
-        events=EventBus(
-            state.redis,
-            redelivery_s=settings.event_redelivery_s,
-            retention_s=settings.event_retention_s,
-        ),
+    state = State.from_url(
+        settings.redis_url,
+        task_ttl_s=settings.task_ttl_s,
+        event_redelivery_s=settings.event_redelivery_s,
+        event_retention_s=settings.event_retention_s,
     )
+    return Runtime(settings=settings, state=state, storage=settings.open_storage())

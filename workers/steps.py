@@ -68,7 +68,9 @@ def _guarded(step: str, body: StepBody) -> StepTask:
         rt = runtime()
         if prev is not None and not prev["ok"]:
             return prev
-        attempts = _count_attempt(rt, task_id, index, part, step)
+        # Counted by us: Celery's retry count misses the deliveries whose worker died (a poison
+        # message).
+        attempts = rt.state.tasks.count_attempt(task_id, index, part, step)
         retries = int(self.request.retries or 0)
         if attempts - retries > rt.settings.max_attempts:
             return fail(
@@ -96,16 +98,6 @@ def _guarded(step: str, body: StepBody) -> StepTask:
     return run
 
 
-def _count_attempt(rt: Runtime, task_id: str, index: int, part: int | None, step: str) -> int:
-    """How many times this step of this subtask (or slice) has started, this one included:
-    Celery's retry count misses the deliveries whose worker died (a poison message)."""
-    attempts_key = f"animgraph:attempts:{task_id}:{index}:{part}:{step}"
-    pipe = rt.state.redis.pipeline()
-    pipe.incr(attempts_key)
-    pipe.expire(attempts_key, rt.settings.task_ttl_s)
-    return int(pipe.execute()[0])
-
-
 def _inject_fault(spec: str, step: str) -> None:
     """Fault-injection hook for the fault tests (``ANIMGRAPH_FAULT_INJECTION=<step>:kill``):
     the step kills its own worker process, as a decoder crash or the OOM killer would."""
@@ -129,13 +121,13 @@ def _progress_reporter(
         due = percent - last[0] >= 5 and now - last[1] >= 0.5
         if due or (fraction >= 1.0 and last[0] >= 0 and percent != last[0]):
             last[0], last[1] = percent, now
-            rt.state.update_subtask(task_id, index, progress=percent)
+            rt.state.tasks.update_subtask(task_id, index, progress=percent)
 
     return report
 
 
 def _plan(rt: Runtime, task_id: str, index: int, record: TaskRecord | None = None) -> SubtaskPlan:
-    record = record or rt.state.get_record(task_id)
+    record = record or rt.state.tasks.record(task_id)
     if record is None or index >= len(record.plans):
         raise InternalSubtaskError(f"task {task_id} has no plan for subtask {index}")
     return record.plans[index]
@@ -145,17 +137,17 @@ def _plan(rt: Runtime, task_id: str, index: int, record: TaskRecord | None = Non
 
 
 def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
-    record = rt.state.get_record(task_id)
+    record = rt.state.tasks.record(task_id)
     plan = _plan(rt, task_id, index, record)
     if all(rt.storage.exists(work_key(task_id, index, n, part)) for n in FRAME_FILES):
         return OK  # redelivered after the frames were stored
     start_s, end_s = window(plan, part)
     started: dict[str, Any] = {"progress": DECODE_BAND[0]} if part is None else {}
-    if not rt.state.get_subtask(task_id, index).begin_process_time:
+    if not rt.state.tasks.subtask(task_id, index).begin_process_time:
         started["begin_process_time"] = now_iso()
     if started:
-        rt.state.update_subtask(task_id, index, **started)
-    media = rt.state.get_media(record.request.file_id) if record else None
+        rt.state.tasks.update_subtask(task_id, index, **started)
+    media = rt.state.media.get(record.request.file_id) if record else None
     if media is None:
         raise SubtaskError(
             "the source file no longer exists", "SourceFileError.DownloadNotAccessible"
@@ -241,16 +233,13 @@ def _encode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
             store_output(rt, task_id, plan, out)
         else:
             rt.storage.put_file(work_key(task_id, index, f"part.{template.format}", part), out)
-            done = _count_part_done(rt, task_id, index)
-            rt.state.update_subtask(task_id, index, progress=min(95, 5 + 90 * done // plan.slices))
+            done = rt.state.tasks.count_part(task_id, index)
+            rt.state.tasks.update_subtask(
+                task_id, index, progress=min(95, 5 + 90 * done // plan.slices)
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return OK
-
-
-def _count_part_done(rt: Runtime, task_id: str, index: int) -> int:
-    """How many slices of a split subtask have been encoded, this one included (for progress)."""
-    return int(rt.state.redis.incr(f"animgraph:task:{task_id}:parts:{index}"))
 
 
 decode = _guarded("decode", _decode)

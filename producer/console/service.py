@@ -14,14 +14,11 @@ from typing import Any
 
 from animgraph.shared.models import TaskDetail
 from animgraph.shared.signing import parse_api_keys
-from animgraph.shared.state import PREFIX, MediaRecord
 
 from ..client import Client
 
 __all__ = ["TEMPLATE_FIELDS", "ConsoleService", "task_summary"]
 
-SESSION_PREFIX = f"{PREFIX}console:session:"
-FAIL_PREFIX = f"{PREFIX}console:fail:"
 MAX_FAILED_SIGN_INS = 20  # per client address and window
 FAIL_WINDOW_S = 300
 MAX_MEDIA = 500
@@ -103,7 +100,7 @@ class ConsoleService:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.settings = client.settings
-        self.redis = client.state.redis
+        self.sign_ins = client.state.console
         self._keys = parse_api_keys(self.settings.api_keys)
 
     # --- sign-in -----------------------------------------------------------------------------
@@ -123,43 +120,31 @@ class ConsoleService:
         return False
 
     def too_many_failures(self, address: str) -> bool:
-        count = self.redis.get(f"{FAIL_PREFIX}{address}")
-        return count is not None and int(count) >= MAX_FAILED_SIGN_INS
+        return self.sign_ins.failures(address) >= MAX_FAILED_SIGN_INS
 
     def record_failure(self, address: str) -> None:
-        key = f"{FAIL_PREFIX}{address}"
-        if int(self.redis.incr(key)) == 1:
-            self.redis.expire(key, FAIL_WINDOW_S)
+        self.sign_ins.record_failure(address, FAIL_WINDOW_S)
 
     def open_session(self, who: str) -> str:
         """A new session id (the cookie's value); Redis keeps only its hash."""
         token = secrets.token_urlsafe(32)
-        key = SESSION_PREFIX + hashlib.sha256(token.encode()).hexdigest()
-        self.redis.set(key, who, ex=self.settings.console_session_ttl_s)
+        self.sign_ins.open_session(token, who, self.settings.console_session_ttl_s)
         return token
 
     def session_user(self, token: str) -> str | None:
         if not token or len(token) > 128:
             return None
-        user = self.redis.get(SESSION_PREFIX + hashlib.sha256(token.encode()).hexdigest())
-        return str(user) if user is not None else None
+        return self.sign_ins.session_user(token)
 
     def close_session(self, token: str) -> None:
         if token and len(token) <= 128:
-            self.redis.delete(SESSION_PREFIX + hashlib.sha256(token.encode()).hexdigest())
+            self.sign_ins.close_session(token)
 
     # --- listings ----------------------------------------------------------------------------
 
     def list_media(self) -> list[dict[str, Any]]:
         """Every registered media file, newest first (up to ``MAX_MEDIA``)."""
-        records: list[MediaRecord] = []
-        for key in self.redis.scan_iter(match=f"{PREFIX}media:*", count=500):
-            file_id = str(key)[len(f"{PREFIX}media:") :]
-            if ":" in file_id:
-                continue  # media:<FileId>:outputs
-            record = self.client.state.get_media(file_id)
-            if record is not None:
-                records.append(record)
+        records = self.client.state.media.newest(MAX_MEDIA)
         records.sort(key=lambda r: (r.info.create_time, r.info.file_id), reverse=True)
         return [
             {
@@ -172,7 +157,7 @@ class ConsoleService:
                 "Width": r.info.meta_data.width,
                 "Height": r.info.meta_data.height,
                 "Rotate": r.info.meta_data.rotate,
-                "AnimatedGraphics": self.client.state.media_output_count(r.info.file_id),
+                "AnimatedGraphics": self.client.state.media.output_count(r.info.file_id),
                 "ProbeError": r.probe_error_code,
             }
             for r in records[:MAX_MEDIA]
@@ -204,7 +189,7 @@ class ConsoleService:
         """The newest tasks with their progress."""
         rows = []
         for info in self.client.describe_tasks({"Limit": limit}).task_set:
-            detail = self.client.state.task_detail(info.task_id)
+            detail = self.client.state.tasks.detail(info.task_id)
             if detail is not None:
                 rows.append(task_summary(detail))
         return rows

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from animgraph.shared.errors import ApiError
-from animgraph.shared.events import EventBus, check_callback_url
+from animgraph.shared.events import check_callback_url
 from animgraph.shared.models import (
     ConfirmEventsRequest,
     EventConfig,
@@ -15,6 +15,7 @@ from animgraph.shared.models import (
     PullEventsResponse,
 )
 from animgraph.shared.settings import Settings
+from animgraph.shared.state.events import EventBus
 from animgraph.shared.tasknames import DELIVER, IO_QUEUE
 
 from ..sender import Sender

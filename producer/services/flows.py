@@ -42,14 +42,14 @@ class FlowService:
     ) -> ProcedureTemplate:
         """CreateProcedureTemplate: a named, saved ``AnimatedGraphicTaskSet``."""
         req = parse(CreateProcedureTemplateRequest, request, FLOW_CODES)
-        if self.state.procedure_template_count() >= self.settings.max_procedure_templates:
+        if self.state.flows.count() >= self.settings.max_procedure_templates:
             raise ApiError(
                 f"there are already {self.settings.max_procedure_templates} task flows",
                 "LimitExceeded.TooMuchTemplate",
             )
         stamp = now_iso()
         flow = ProcedureTemplate(**req.model_dump(), create_time=stamp, update_time=stamp)
-        if not self.state.add_procedure_template(flow):
+        if not self.state.flows.add(flow):
             raise ApiError(
                 f"a task flow named {req.name!r} already exists",
                 "InvalidParameter.ExistedProcedureName",
@@ -65,13 +65,13 @@ class FlowService:
         flow = ProcedureTemplate(
             **req.model_dump(), create_time=current.create_time, update_time=now_iso()
         )
-        if not self.state.replace_procedure_template(flow):
+        if not self.state.flows.replace(flow):
             raise no_such_flow(req.name)
         return flow
 
     def delete(self, name: str) -> None:
         """DeleteProcedureTemplate."""
-        if not self.state.delete_procedure_template(name):
+        if not self.state.flows.delete(name):
             raise no_such_flow(name)
 
     def describe(
@@ -79,7 +79,7 @@ class FlowService:
     ) -> DescribeProcedureTemplatesResponse:
         """DescribeProcedureTemplates: task flows by creation time, filtered and paged."""
         req = parse(DescribeProcedureTemplatesRequest, request or {})
-        found = self.state.procedure_templates()
+        found = self.state.flows.all()
         if req.names is not None:
             wanted = set(req.names)
             found = [f for f in found if f.name in wanted]
@@ -91,7 +91,7 @@ class FlowService:
         )
 
     def get(self, name: str) -> ProcedureTemplate:
-        flow = self.state.get_procedure_template(name)
+        flow = self.state.flows.get(name)
         if flow is None:
             raise no_such_flow(name)
         return flow

@@ -117,7 +117,7 @@ class MediaService:
             create_time=now_iso(),
             meta_data=meta,
         )
-        self.state.put_media(
+        self.state.media.put(
             MediaRecord(
                 info=info,
                 source_key=key,
@@ -131,11 +131,11 @@ class MediaService:
 
     def describe_media(self, file_id: str) -> MediaInfo:
         """A media file with its metadata and every animated image made from it."""
-        record = self.state.get_media(file_id)
+        record = self.state.media.get(file_id)
         if record is None:
             raise no_such_file(file_id)
         return record.info.model_copy(
-            update={"animated_graphics_set": self.state.media_outputs(file_id)}
+            update={"animated_graphics_set": self.state.media.outputs(file_id)}
         )
 
     def describe_media_infos(
@@ -146,7 +146,7 @@ class MediaService:
         parts = set(req.filters or ("basicInfo", "metaData", "animatedGraphicsInfo"))
         found, missing = [], []
         for file_id in req.file_ids:
-            record = self.state.get_media(file_id)
+            record = self.state.media.get(file_id)
             if record is None:
                 missing.append(file_id)
                 continue
@@ -170,7 +170,7 @@ class MediaService:
             basic_info=basic if "basicInfo" in parts else None,
             meta_data=info.meta_data if "metaData" in parts else None,
             animated_graphics_info=AnimatedGraphicsInfo(
-                animated_graphics_set=self.state.media_outputs(file_id)
+                animated_graphics_set=self.state.media.outputs(file_id)
             )
             if "animatedGraphicsInfo" in parts
             else None,
@@ -178,9 +178,9 @@ class MediaService:
 
     def delete_media(self, file_id: str) -> None:
         """DeleteMedia: remove the source file and every animated image made from it."""
-        record = self.state.get_media(file_id)
+        record = self.state.media.get(file_id)
         if record is None:
             raise ApiError(f"FileId {file_id!r} does not exist", "ResourceNotFound.FileNotExist")
-        for prefix in self.state.delete_media(file_id):
+        for prefix in self.state.media.delete(file_id):
             self.storage.delete_prefix(prefix)
         self.storage.delete_prefix(str(PurePosixPath(record.source_key).parent))

@@ -28,9 +28,7 @@ from .flows import FlowService
 from .media import no_such_file
 from .validation import parse
 
-__all__ = ["SESSION_TTL_S", "TaskService"]
-
-SESSION_TTL_S = 7 * 24 * 3600
+__all__ = ["TaskService"]
 
 
 def _in_range(value: str, window: TimeRange | None) -> bool:
@@ -80,22 +78,21 @@ class TaskService:
         malformed, the FileId unknown, no task given, or the SessionId already used.
         """
         req = parse(ProcessMediaRequest, request)
-        if self.state.get_media(req.file_id) is None:
+        if self.state.media.get(req.file_id) is None:
             raise no_such_file(req.file_id)
         if not req.media_process_task.animated_graphic_task_set:
             raise ApiError(
                 "MediaProcessTask.AnimatedGraphicTaskSet is empty: give at least one task",
                 "InvalidParameterValue.MediaProcessTask",
             )
-        session_key = f"animgraph:session:{req.session_id}"
-        if req.session_id and not self.state.redis.set(session_key, "1", nx=True, ex=SESSION_TTL_S):
+        if req.session_id and not self.state.sessions.claim(req.session_id):
             raise ApiError(
                 f"SessionId {req.session_id!r} was used in the last 7 days",
                 "InvalidParameterValue.SessionId",
             )
         task_id = f"animgraph-Procedure-{secrets.token_hex(12)}"
         try:
-            self.state.create_task(TaskRecord(task_id=task_id, create_time=now_iso(), request=req))
+            self.state.tasks.create(TaskRecord(task_id=task_id, create_time=now_iso(), request=req))
             self.sender.send(
                 PROCEDURE,
                 [task_id],
@@ -104,7 +101,7 @@ class TaskService:
             )
         except Exception:
             if req.session_id:
-                self.state.redis.delete(session_key)  # nothing was enqueued: the id is free again
+                self.state.sessions.release(req.session_id)  # nothing was enqueued: free again
             raise
         return task_id
 
@@ -121,7 +118,7 @@ class TaskService:
 
     def describe_task_detail(self, task_id: str) -> TaskDetail:
         """The task's state now: WAITING, PROCESSING (with each subtask's Progress) or FINISH."""
-        detail = self.state.task_detail(task_id)
+        detail = self.state.tasks.detail(task_id)
         if detail is None:
             raise ApiError(f"TaskId {task_id!r} does not exist", "InvalidParameterValue.TaskId")
         return detail
@@ -145,11 +142,11 @@ class TaskService:
         open_only = req.status in ("WAITING", "PROCESSING")
         wanted = start + req.limit + 1  # one more than the page tells whether there is more
         rows: list[TaskSimpleInfo] = []
-        ids = self.state.task_ids(
+        ids = self.state.tasks.ids(
             newest_first=newest_first, open_only=open_only, file_id=req.file_id
         )
         for task_id in ids:
-            detail = self.state.task_detail(task_id)
+            detail = self.state.tasks.detail(task_id)
             if detail is None or not _task_matches(detail, req):
                 continue
             rows.append(_row(task_id, detail))
@@ -187,4 +184,4 @@ class TaskService:
 
     def task_event(self, task_id: str) -> EventContent | None:
         """The last ProcedureStateChanged event emitted for a task (None before it finishes)."""
-        return self.state.task_event(task_id)
+        return self.state.tasks.event(task_id)

@@ -45,12 +45,12 @@ class TemplateService:
         req = parse(CreateAnimatedGraphicsTemplateRequest, request)
         template = AnimatedGraphicsTemplate(definition=0, **req.model_dump())
         _check_webp_size(template)
-        if self.state.custom_template_count() >= self.settings.max_templates:
+        if self.state.templates.count() >= self.settings.max_templates:
             raise ApiError(
                 f"there are already {self.settings.max_templates} custom templates",
                 "LimitExceeded.TooMuchTemplate",
             )
-        return self.state.create_template(template)
+        return self.state.templates.create(template)
 
     def modify(
         self, request: ModifyAnimatedGraphicsTemplateRequest | Mapping[str, Any]
@@ -63,20 +63,20 @@ class TemplateService:
             {**current.model_dump(), **changes, "update_time": now_iso()}
         )
         _check_webp_size(updated)
-        self.state.put_template(updated)
+        self.state.templates.put(updated)
         return updated
 
     def delete(self, definition: int) -> None:
         """DeleteAnimatedGraphicsTemplate."""
         self._custom(definition)
-        self.state.delete_template(definition)
+        self.state.templates.delete(definition)
 
     def describe(
         self, request: DescribeAnimatedGraphicsTemplatesRequest | Mapping[str, Any] | None = None
     ) -> DescribeAnimatedGraphicsTemplatesResponse:
         """DescribeAnimatedGraphicsTemplates: presets then custom ones, by Definition, paged."""
         req = parse(DescribeAnimatedGraphicsTemplatesRequest, request or {})
-        found = [*PRESETS.values(), *self.state.custom_templates()]
+        found = [*PRESETS.values(), *self.state.templates.custom()]
         if req.definitions is not None:
             wanted = set(req.definitions)
             found = [t for t in found if t.definition in wanted]
@@ -93,7 +93,7 @@ class TemplateService:
                 f"Definition {definition} is a preset template: presets cannot be changed",
                 "InvalidParameterValue.Definition",
             )
-        template = self.state.get_template(definition)
+        template = self.state.templates.get(definition)
         if template is None:
             raise ApiError(
                 f"Definition {definition}: no such animated graphics template",

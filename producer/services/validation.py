@@ -1,5 +1,5 @@
 """Requests in: a mapping with wire or Python names parsed into its model, or refused with the
-API's ``InvalidParameterValue.<Field>`` code."""
+API's error code for the first bad field (contract §10)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from animgraph.shared.errors import ApiError
-from animgraph.shared.models import WireModel
+from animgraph.shared.models import WireModel, refusal_code
 
 __all__ = ["api_error_from_validation", "parse"]
 
@@ -17,7 +17,7 @@ __all__ = ["api_error_from_validation", "parse"]
 def api_error_from_validation(
     exc: ValidationError, model: type[WireModel], codes: Mapping[str, str] | None = None
 ) -> ApiError:
-    """An ``InvalidParameterValue.<Field>`` error naming the first bad field, its value and rule.
+    """The API error (contract §10) naming the first bad field, its value and rule.
 
     ``codes`` renames fields whose error code differs from their name (a task flow's ``Name``
     is refused as ``InvalidParameterValue.ProcedureName``).
@@ -27,11 +27,10 @@ def api_error_from_validation(
     field = loc[-1] if loc else model.__name__
     field = (codes or {}).get(field, field)
     where = ".".join(loc) or model.__name__
+    code = refusal_code(field, first["type"])
     if first["type"] == "missing":
-        return ApiError(f"{where} is required", f"InvalidParameterValue.{field}")
-    return ApiError(
-        f"{where}: {first['msg']} (got {first.get('input')!r})", f"InvalidParameterValue.{field}"
-    )
+        return ApiError(f"{where} is required", code)
+    return ApiError(f"{where}: {first['msg']} (got {first.get('input')!r})", code)
 
 
 M = TypeVar("M", bound=WireModel)

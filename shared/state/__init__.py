@@ -3,12 +3,10 @@ repository per aggregate over one client; ``keys`` names every key and maps them
 
 from __future__ import annotations
 
-from .keys import PREFIX
 from .records import MediaRecord, SubtaskPlan, TaskRecord
 from .store import State
 
 __all__ = [
-    "PREFIX",  # merge shim: remove (producer/console/service.py builds keys with it)
     "MediaRecord",
     "State",
     "SubtaskPlan",

@@ -13,7 +13,6 @@ from .flows import FlowRepo
 from .locks import LockRepo
 from .media import MediaRepo
 from .sessions import SessionRepo
-from .shims import MergeShims
 from .tasks import DEFAULT_TTL_S, TaskRepo
 from .templates import TemplateRepo
 from .uploads import UploadRepo
@@ -21,7 +20,7 @@ from .uploads import UploadRepo
 __all__ = ["State"]
 
 
-class State(MergeShims):  # merge shim: remove the base class
+class State:
     """Every aggregate's repository over one Redis client; nothing else holds the client."""
 
     def __init__(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from animgraph.producer import ApiError, Client, RecordingSender
 from animgraph.shared.redis_server import RedisServer
@@ -17,8 +18,8 @@ from animgraph.shared.settings import Settings
 def settings_db(redis_server: RedisServer, data_dir: Path) -> Settings:
     """A Redis database of its own, emptied for each test."""
     settings = Settings(redis_url=redis_server.url.rsplit("/", 1)[0] + "/3", data_dir=data_dir)
-    with Client(settings, sender=RecordingSender()) as client:
-        client.state.redis.flushdb()
+    with redis.Redis.from_url(settings.redis_url) as raw:
+        raw.flushdb()
     return settings
 
 
@@ -88,19 +89,19 @@ def test_presets_cannot_change(client: Client) -> None:
         {"Definition": 20000, "Fps": 5},
     )
     _refused("InvalidParameterValue.Definition", client.delete_animated_graphics_template, 20001)
-    assert client.state.get_template(20000) is not None
-    assert client.state.get_template(20000).fps == 2  # type: ignore[union-attr]
+    assert client.state.templates.get(20000) is not None
+    assert client.state.templates.get(20000).fps == 2  # type: ignore[union-attr]
 
 
 def test_refused_values_store_nothing(client: Client) -> None:
     _refused("InvalidParameterValue.Fps", client.create_template, *())  # no Fps at all
     for fields, code in [
         ({"Fps": 61}, "InvalidParameterValue.Fps"),
-        ({"Fps": 10, "Width": 127}, "InvalidParameterValue.Width"),
+        ({"Fps": 10, "Width": 127}, "InvalidParameterValue.Resolution"),
         ({"Fps": 10, "Format": "webp"}, "InvalidParameterValue.FormatWebpWidthAndHeightBothZero"),
     ]:
         _refused(code, client.create_animated_graphics_template, fields)
-    assert client.state.custom_template_count() == 0
+    assert client.state.templates.count() == 0
     gif = client.create_template(Fps=10)
     # Turning it into a WebP with no size is refused too, and leaves it unchanged.
     _refused(
@@ -109,11 +110,11 @@ def test_refused_values_store_nothing(client: Client) -> None:
         {"Definition": gif.definition, "Format": "webp"},
     )
     _refused(
-        "InvalidParameterValue.Height",
+        "InvalidParameterValue.Resolution",
         client.modify_animated_graphics_template,
         {"Definition": gif.definition, "Height": 4097},
     )
-    assert client.state.get_template(gif.definition) == gif
+    assert client.state.templates.get(gif.definition) == gif
     _refused(
         "ResourceNotFound.TemplateNotExist",
         client.modify_animated_graphics_template,
@@ -131,7 +132,7 @@ def test_template_limit(settings_db: Settings) -> None:
         error = info.value
         assert error.code == "LimitExceeded.TooMuchTemplate"
         assert "2" in error.message
-        assert client.state.custom_template_count() == 2
+        assert client.state.templates.count() == 2
 
 
 def test_task_flow_lifecycle(client: Client) -> None:
@@ -170,7 +171,7 @@ def test_catalogue_survives_a_new_producer(settings_db: Settings) -> None:
         template = first.create_template(Fps=7, Width=320)
         first.create_procedure_template({"Name": "kept"})
     with Client(settings_db, sender=RecordingSender()) as second:
-        assert second.state.get_template(template.definition) == template
+        assert second.state.templates.get(template.definition) == template
         assert second.get_procedure_template("kept").name == "kept"
 
 
@@ -223,7 +224,7 @@ def test_describe_tasks_filters_and_scrolls(client: Client, corpus_dir: Path) ->
     newest = client.describe_tasks({"Limit": 5}).task_set
     assert [t.task_id for t in newest] == ids[::-1]
     assert {t.task_id for t in client.describe_tasks({"FileId": second}).task_set} == set(ids[3:])
-    assert client.state.task_ids(file_id=second) == ids[:2:-1]  # the file's own index
+    assert client.state.tasks.ids(file_id=second) == ids[:2:-1]  # the file's own index
     assert len(client.describe_tasks({"Status": "WAITING", "Limit": 100}).task_set) == 5
     assert client.describe_tasks({"Status": "FINISH"}).task_set == ()
     assert client.describe_tasks({"CreateTime": {"After": "2999-01-01T00:00:00Z"}}).task_set == ()
@@ -241,8 +242,8 @@ def test_describe_tasks_filters_and_scrolls(client: Client, corpus_dir: Path) ->
         client.describe_tasks({"ScrollToken": "bogus"})
     assert error.value.code == "InvalidParameterValue.ScrollToken"
     # A finished task leaves the index of open tasks (what the reconciler walks).
-    client.state.finish_task(ids[0])
-    assert client.state.task_ids(open_only=True) == ids[:0:-1]
+    client.state.tasks.finish(ids[0])
+    assert client.state.tasks.ids(open_only=True) == ids[:0:-1]
     assert [t.task_id for t in client.describe_tasks({"Status": "FINISH"}).task_set] == ids[:1]
     assert len(client.describe_tasks({"Status": "WAITING", "Limit": 100}).task_set) == 4
     by_finish = client.describe_tasks({"Sort": {"Field": "FinishTime", "Order": "Desc"}})

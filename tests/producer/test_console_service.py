@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from animgraph.producer import Client, RecordingSender
@@ -29,8 +30,8 @@ def settings_db(redis_server: RedisServer, data_dir: Path) -> Settings:
         console_password="pw",
         console_session_ttl_s=60,
     )
-    with Client(settings, sender=RecordingSender()) as client:
-        client.state.redis.flushdb()
+    with redis.Redis.from_url(settings.redis_url) as raw:
+        raw.flushdb()
     return settings
 
 
@@ -51,8 +52,9 @@ def test_credentials_and_sessions(client: Client) -> None:
     token = service.open_session("console")
     assert service.session_user(token) == "console"
     # Redis keeps only the hash of the id, with the session's TTL.
-    [key] = client.state.redis.keys("animgraph:console:session:*")
-    assert token not in key and 0 < client.state.redis.ttl(key) <= 60
+    raw = redis.Redis.from_url(client.redis_url, decode_responses=True)
+    [key] = raw.keys("animgraph:console:session:*")
+    assert token not in key and 0 < raw.ttl(key) <= 60
     service.close_session(token)
     assert service.session_user(token) is None
     assert service.session_user("") is None and service.session_user("x" * 500) is None

@@ -37,17 +37,17 @@ def test_a_notifier_that_died_half_way_is_completed_and_the_event_goes_out_once(
                 "MediaProcessTask": {"AnimatedGraphicTaskSet": [{"Definition": 20000}]},
             }
         )
-        finish_task = rt.state.finish_task
+        finish_task = rt.state.tasks.finish
 
         def dies(task: str) -> None:
             raise SystemExit("the notifier's process died")
 
-        monkeypatch.setattr(rt.state, "finish_task", dies)
+        monkeypatch.setattr(rt.state.tasks, "finish", dies)
         with pytest.raises(SystemExit):
             notifier.finish(rt, task_id, "the subtask did not finish")
         assert client.describe_task_detail(task_id).status != "FINISH"
 
-        monkeypatch.setattr(rt.state, "finish_task", finish_task)
+        monkeypatch.setattr(rt.state.tasks, "finish", finish_task)
         notifier.finish(rt, task_id, "the subtask did not finish")  # the redelivered notifier
         detail = client.describe_task_detail(task_id)
         sub = detail.procedure_task.media_process_result_set[0].animated_graphic_task
