@@ -33,14 +33,20 @@ def values_from(
     keyed by variable name, so that a bad value's error names its variable. A field ``given``
     already holds (by field or by variable name) is left out: keywords win over the environment.
     """
-    environ = {name.upper(): value for name, value in environ.items()}  # any case, as before
+    # Names match in any case, as with pydantic-settings' own environment source.
+    return _collect(model, {name.upper(): value for name, value in environ.items()}, given)
+
+
+def _collect(
+    model: type[BaseModel], environ: Mapping[str, str], given: Mapping[str, Any]
+) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         group, variable = group_of(field), variable_of(field)
         if group is not None:
             inner = given.get(name, {})
             if isinstance(inner, Mapping):  # a group given as an object is taken whole
-                values = values_from(group, environ, inner)
+                values = _collect(group, environ, inner)
                 if values:
                     found[name] = values
         elif variable in environ and name not in given and variable not in given:
