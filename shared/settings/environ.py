@@ -49,7 +49,7 @@ def _collect(
                 values = _collect(group, environ, inner)
                 if values:
                     found[name] = values
-        elif variable in environ and name not in given and variable not in given:
+        elif variable and variable in environ and name not in given and variable not in given:
             found[variable] = environ[variable]
     return found
 
