@@ -18,12 +18,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import quote, unquote, urlparse
 
 from animgraph.shared.errors import TransientError
+from animgraph.shared.settings.groups import S3Options
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -171,24 +171,6 @@ class MemoryStorage:
         return f"memory://{self.name}/{quote(str(validate_key(key)))}"
 
 
-@dataclass(frozen=True)
-class S3Options:
-    """Connection and URL options of ``S3Storage``; ``None`` falls back to boto3's own chain
-    (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``, ``AWS_ACCESS_KEY_ID``, ... ~/.aws, roles)."""
-
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    url_mode: Literal["presigned", "public"] = "presigned"
-    url_expiry_s: int = 7 * 24 * 3600
-    public_base_url: str | None = None
-    """Public mode: URLs are ``<public_base_url>/<object key>``; default ``<endpoint>/<bucket>``."""
-    public_endpoint_url: str | None = None
-    """Presigned mode: the endpoint as users reach it (signed into the URL); default the
-    endpoint the workers use."""
-
-
 _TRANSIENT_CODES = frozenset(
     {
         "RequestTimeout",
@@ -277,6 +259,7 @@ class S3Storage:
         from botocore.config import Config
 
         o = self.options
+        secret = o.secret_access_key
         endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or None
         endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
         config = Config(
@@ -293,7 +276,7 @@ class S3Storage:
             endpoint_url=endpoint,
             region_name=o.region,
             aws_access_key_id=o.access_key_id,
-            aws_secret_access_key=o.secret_access_key,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
             config=config,
         )
 
