@@ -206,7 +206,7 @@ def _openapi_extra(actions: Mapping[str, tuple[type[WireModel], Action]]) -> dic
 
 def create_app(settings: Settings, *, client: Client | None = None) -> FastAPI:
     """The API application for ``settings`` (its Redis, storage and API keys)."""
-    keys = parse_api_keys(settings.api_keys)
+    keys = parse_api_keys(settings.api.keys)
     if not keys:
         raise ValueError("set ANIMGRAPH_API_KEYS=SecretId:SecretKey: the API refuses anonymous use")
     client = client or Client(settings)
@@ -258,10 +258,10 @@ def create_app(settings: Settings, *, client: Client | None = None) -> FastAPI:
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         try:
             session = uploads.session_for_put(session_key, file_name, token)
-            _check_length(request, settings.max_upload_bytes)
+            _check_length(request, settings.uploads.max_bytes)
             with tempfile.TemporaryDirectory(dir=uploads.scratch()) as tmp:
                 local = Path(tmp) / "upload"
-                size = await receive_stream(request.stream(), local, settings.max_upload_bytes)
+                size = await receive_stream(request.stream(), local, settings.uploads.max_bytes)
                 await run_in_threadpool(uploads.store_put, session_key, session, local)
         except ApiError as exc:
             return _error(exc, request_id, STATUS.get(exc.code, 400))
@@ -271,9 +271,9 @@ def create_app(settings: Settings, *, client: Client | None = None) -> FastAPI:
     async def client_upload(request: Request) -> JSONResponse:
         request_id = str(uuid.uuid4())
         try:
-            _check_length(request, settings.max_upload_bytes + (1 << 20))
+            _check_length(request, settings.uploads.max_bytes + (1 << 20))
             with tempfile.TemporaryDirectory(dir=uploads.scratch()) as tmp:
-                reader = _SignedUpload(Path(tmp), keys, uploads, settings.max_upload_bytes)
+                reader = _SignedUpload(Path(tmp), keys, uploads, settings.uploads.max_bytes)
                 await reader.read(request)
                 answer = await run_in_threadpool(
                     uploads.register_client_upload, reader.grant(), reader.path, reader.file_name

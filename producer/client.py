@@ -86,8 +86,8 @@ class Client:
         self.state = State.from_url(
             url,
             task_ttl_s=self.settings.task_ttl_s,
-            event_redelivery_s=self.settings.event_redelivery_s,
-            event_retention_s=self.settings.event_retention_s,
+            event_redelivery_s=self.settings.events.redelivery_s,
+            event_retention_s=self.settings.events.retention_s,
         )
         self.storage = storage or self.settings.open_storage()
         self._celery: LazyCelerySender | None = None

@@ -70,7 +70,7 @@ class Uploads:
             self._check_procedure(req.procedure, "InvalidParameterValue.Procedure")
         session_key = secrets.token_urlsafe(24)
         token = secrets.token_urlsafe(32)
-        expires = int(time.time()) + self.settings.upload_ttl_s
+        expires = int(time.time()) + self.settings.uploads.ttl_s
         name = safe_file_name(f"{req.media_name or 'media'}.{req.media_type.lower()}")
         path = f"/upload/{session_key}/{name}"
         self.client.state.uploads.put(
@@ -86,7 +86,7 @@ class Uploads:
                 "uploaded": False,
                 "file_id": "",
             },
-            self.settings.upload_ttl_s,
+            self.settings.uploads.ttl_s,
         )
         return ApplyUploadResponse(
             storage_bucket="animgraph",

@@ -19,8 +19,8 @@ __all__ = ["celery_config", "create_celery"]
 def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
     """Celery settings for a broker and result backend on ``redis_url``."""
     transport = {
-        "visibility_timeout": settings.visibility_timeout_s,
-        "unacked_restore_interval": settings.unacked_restore_interval_s,
+        "visibility_timeout": settings.worker.visibility_timeout_s,
+        "unacked_restore_interval": settings.worker.unacked_restore_interval_s,
         "unacked_restore_throttle": 1,
         "queue_order_strategy": "priority",
         "priority_steps": list(range(10)),
@@ -37,17 +37,19 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_transport_options": transport,
-        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
-        "visibility_timeout": settings.visibility_timeout_s,
+        "result_backend_transport_options": {
+            "visibility_timeout": settings.worker.visibility_timeout_s
+        },
+        "visibility_timeout": settings.worker.visibility_timeout_s,
         "broker_connection_retry_on_startup": True,
         "result_backend_always_retry": True,
         "result_backend_max_retries": 20,
         "result_expires": 2 * 24 * 3600,
         "worker_soft_shutdown_timeout": 30,
         "worker_max_tasks_per_child": 200,
-        "worker_max_memory_per_child": settings.worker_max_memory_per_child_kib,
-        "task_soft_time_limit": settings.soft_time_limit_s,
-        "task_time_limit": settings.time_limit_s,
+        "worker_max_memory_per_child": settings.worker.max_memory_per_child_kib,
+        "task_soft_time_limit": settings.worker.soft_time_limit_s,
+        "task_time_limit": settings.worker.time_limit_s,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "task_default_queue": CONTROL_QUEUE,

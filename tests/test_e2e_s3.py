@@ -63,12 +63,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iter
         settings = Settings(
             redis_url=redis_server.url,
             data_dir=tmp / "producer",
-            storage_url=url,
-            s3_endpoint_url=s3_server.endpoint_url,
-            s3_region=s3_server.region,
-            s3_access_key_id=s3_server.access_key_id,
-            s3_secret_access_key=s3_server.secret_access_key,  # type: ignore[arg-type]
-            api_keys="AKIDs3test:secret",
+            storage={
+                "url": url,
+                "s3": {
+                    "endpoint_url": s3_server.endpoint_url,
+                    "region": s3_server.region,
+                    "access_key_id": s3_server.access_key_id,
+                    "secret_access_key": s3_server.secret_access_key,
+                },
+            },
+            api={"keys": "AKIDs3test:secret"},
         )
         try:
             _wait_for(settings, redis_server.url, len(workers))

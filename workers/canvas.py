@@ -59,8 +59,8 @@ def dispatch(task_id: str) -> None:
             items,
             media.info.meta_data,
             rt.state.templates.get,
-            split_min_s=rt.settings.split_min_s,
-            split_slice_s=rt.settings.split_slice_s,
+            split_min_s=rt.settings.split.min_s,
+            split_slice_s=rt.settings.split.slice_s,
         )
     record = rt.state.tasks.save_plans(task_id, plans)
     now = now_iso()

@@ -57,12 +57,12 @@ def deliver(task: Task, key: str, seq: int) -> str:
     problem = post_event(record, settings)
     if problem is None:
         outcome = "delivered"
-    elif time.time() - record.created > settings.push_retry_window_s:
+    elif time.time() - record.created > settings.push.retry_window_s:
         log.error("push %s/%s to %s given up: %s", key, seq, record.url, problem)
         outcome = "given up"
     else:
         delay = min(
-            settings.push_backoff_max_s, settings.push_backoff_base_s * 2**task.request.retries
+            settings.push.backoff_max_s, settings.push.backoff_base_s * 2**task.request.retries
         )
         log.warning(
             "push %s/%s to %s failed (%s); again in %.0f s", key, seq, record.url, problem, delay
@@ -81,9 +81,7 @@ def post_event(record: PushRecord, settings: Settings) -> str | None:
 
     try:
         # Checked again at delivery: the name may resolve elsewhere than when it was configured.
-        check_callback_url(
-            record.url, settings.allowed_callback_hosts, settings.callback_allow_private
-        )
+        check_callback_url(record.url, settings.push.allow_hosts, settings.push.allow_private)
     except ApiError as exc:
         return exc.message
     body = record.body.encode()
@@ -94,14 +92,14 @@ def post_event(record: PushRecord, settings: Settings) -> str | None:
         TIMESTAMP_HEADER: str(timestamp),
         "User-Agent": "animgraph-events/1",
     }
-    if settings.callback_sign_key:
-        headers[SIGNATURE_HEADER] = sign_callback(settings.callback_sign_key, timestamp, body)
+    if settings.push.sign_key:
+        headers[SIGNATURE_HEADER] = sign_callback(settings.push.sign_key, timestamp, body)
     try:
         answer = httpx.post(
             record.url,
             content=body,
             headers=headers,
-            timeout=settings.push_timeout_s,
+            timeout=settings.push.timeout_s,
             follow_redirects=False,
         )
     except httpx.HTTPError as exc:

@@ -33,7 +33,9 @@ def reconcile_once(rt: Runtime) -> list[str]:
             continue
         status, touched = activity
         limit = (
-            rt.settings.stuck_waiting_s if status == "WAITING" else rt.settings.stuck_processing_s
+            rt.settings.reconciler.stuck_waiting_s
+            if status == "WAITING"
+            else rt.settings.stuck_processing_s
         )
         if now - touched > limit:
             log.warning(
@@ -48,7 +50,7 @@ def reconcile_once(rt: Runtime) -> list[str]:
 
 def _reconcile_forever() -> None:
     rt = runtime()
-    interval = rt.settings.reconcile_interval_s
+    interval = rt.settings.reconciler.interval_s
     while True:
         time.sleep(interval)
         try:

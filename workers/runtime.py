@@ -36,7 +36,7 @@ def runtime() -> Runtime:
     state = State.from_url(
         settings.redis_url,
         task_ttl_s=settings.task_ttl_s,
-        event_redelivery_s=settings.event_redelivery_s,
-        event_retention_s=settings.event_retention_s,
+        event_redelivery_s=settings.events.redelivery_s,
+        event_retention_s=settings.events.retention_s,
     )
     return Runtime(settings=settings, state=state, storage=settings.open_storage())

@@ -72,7 +72,7 @@ def _guarded(step: str, body: StepBody) -> StepTask:
         # message).
         attempts = rt.state.tasks.count_attempt(task_id, index, part, step)
         retries = int(self.request.retries or 0)
-        if attempts - retries > rt.settings.max_attempts:
+        if attempts - retries > rt.settings.worker.max_attempts:
             return fail(
                 rt,
                 task_id,
@@ -81,7 +81,7 @@ def _guarded(step: str, body: StepBody) -> StepTask:
                 f"the {step} step was interrupted {attempts - 1} times (worker lost); giving up",
             )
         try:
-            _inject_fault(rt.settings.fault_injection, step)
+            _inject_fault(rt.settings.testing.fault_injection, step)
             return body(rt, task_id, index, part)
         except SubtaskError as exc:
             return fail(rt, task_id, index, exc.code, exc.message)
@@ -163,7 +163,7 @@ def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
             width=plan.width_px,
             height=plan.height_px,
             progress=_progress_reporter(rt, task_id, index, DECODE_BAND) if part is None else None,
-            max_pixels=rt.settings.max_frame_pixels,
+            max_pixels=rt.settings.limits.max_frame_pixels,
             fps=plan.template.fps if plan.template else None,
         )
         # The manifest goes last: its presence means the frames are complete.
@@ -194,7 +194,7 @@ def _select(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
             start_s=start_s,
             end_s=end_s,
             fps=plan.template.fps,
-            max_frames=rt.settings.max_output_frames,
+            max_frames=rt.settings.limits.max_output_frames,
         )
         if not selection:
             raise SubtaskError(

@@ -47,8 +47,8 @@ def api(
             "`animgraph up` for a whole local stack."
         )
         raise typer.Exit(2)
-    public = settings.public_url or f"http://{host}:{port}"
-    _serve(settings.model_copy(update={"public_url": public}), host, port)
+    public = settings.api.public_url or f"http://{host}:{port}"
+    _serve(settings.updated(api={"public_url": public}), host, port)
 
 
 def _raise_exit(signum: int, frame: object) -> None:
@@ -64,9 +64,9 @@ def up(
     """Start a whole local stack: Redis (embedded unless ANIMGRAPH_REDIS_URL is set), a worker,
     the API and Flower. Ctrl-C or SIGTERM stops them all."""
     settings = Settings()
-    public = settings.public_url or f"http://{host}:{port}"
-    api_keys = settings.api_keys or f"animgraph-local:{secrets.token_urlsafe(24)}"
-    flower_auth = os.environ.get("ANIMGRAPH_FLOWER_BASIC_AUTH") or (
+    public = settings.api.public_url or f"http://{host}:{port}"
+    api_keys = settings.api.keys or f"animgraph-local:{secrets.token_urlsafe(24)}"
+    flower_auth = settings.flower.basic_auth.get_secret_value() or (
         f"admin:{secrets.token_urlsafe(12)}"
     )
     data_dir = settings.data_dir.resolve()
@@ -77,9 +77,7 @@ def up(
         if not redis_url:
             redis_server = RedisServer(data_dir / "redis", appendonly=True).start()
             redis_url = redis_server.url
-        stack = settings.model_copy(
-            update={"redis_url": redis_url, "public_url": public, "api_keys": api_keys}
-        )
+        stack = settings.updated(redis_url=redis_url, api={"public_url": public, "keys": api_keys})
         worker = WorkerProcess(
             redis_url,
             data_dir,
@@ -104,7 +102,7 @@ def up(
         secret_id, _, secret_key = api_keys.split(",")[0].partition(":")
         err.print(f"Redis   {redis_url}")
         err.print(f"API     {public}  (SecretId {secret_id}, SecretKey {secret_key})")
-        signin = "the key pair" + (" or the console password" if settings.console_password else "")
+        signin = "the key pair" + (" or the console password" if settings.console.password else "")
         err.print(f"Console {public}/console/  (sign in with {signin})")
         err.print(f"Flower  http://{host}:{flower_port}  (basic auth {flower_auth})")
         err.print(f"Worker  log in {worker.log_path}")

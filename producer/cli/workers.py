@@ -35,8 +35,8 @@ def worker(
         raise typer.Exit(2)
     command = [sys.executable, "-m", "animgraph.workers", "-Q", queues, "-n", name]
     command += ["-l", loglevel, "-P", "prefork", "-E"]
-    if concurrency or settings.worker_concurrency:
-        command += ["-c", str(concurrency or settings.worker_concurrency)]
+    if concurrency or settings.worker.concurrency:
+        command += ["-c", str(concurrency or settings.worker.concurrency)]
     if supervise:
         raise typer.Exit(supervisor.supervise(command))
     # In this process's place (same PID), without the CLI's imports: pool processes fork from it.
@@ -62,7 +62,7 @@ def flower(
     # is all it needs, not the worker's app and its task modules.
     celery_app = create_celery(settings, settings.redis_url)
     argv = ["flower", f"--port={port}", "--max_tasks=10000"]
-    auth = basic_auth or os.environ.get("ANIMGRAPH_FLOWER_BASIC_AUTH")
+    auth = basic_auth or settings.flower.basic_auth.get_secret_value()
     if auth:
         argv.append(f"--basic-auth={auth}")
     celery_app.start(argv)

@@ -183,7 +183,7 @@ def create_console(client: Client, uploads: Uploads) -> FastAPI:
         response.set_cookie(
             COOKIE,
             token,
-            max_age=settings.console_session_ttl_s,
+            max_age=settings.console.session_ttl_s,
             path="/console",
             httponly=True,
             samesite="strict",
@@ -221,7 +221,7 @@ def create_console(client: Client, uploads: Uploads) -> FastAPI:
         if query.get("Procedure"):
             apply_request["Procedure"] = query["Procedure"]
         length = request.headers.get("content-length", "")
-        limit = settings.max_upload_bytes
+        limit = settings.uploads.max_bytes
         if length.isdigit() and int(length) > limit:
             raise UploadTooLarge(f"the upload ({length} bytes) is larger than the limit of {limit}")
         applied = await call(uploads.apply, apply_request)

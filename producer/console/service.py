@@ -101,18 +101,18 @@ class ConsoleService:
         self.client = client
         self.settings = client.settings
         self.sign_ins = client.state.console
-        self._keys = parse_api_keys(self.settings.api_keys)
+        self._keys = parse_api_keys(self.settings.api.keys)
 
     # --- sign-in -----------------------------------------------------------------------------
 
     @property
     def password_enabled(self) -> bool:
-        return bool(self.settings.console_password)
+        return bool(self.settings.console.password)
 
     def check_credentials(self, password: str, secret_id: str, secret_key: str) -> bool:
         """The console password, or a SecretId/SecretKey pair of ``ANIMGRAPH_API_KEYS``."""
         if password:
-            expected = self.settings.console_password
+            expected = self.settings.console.password
             return bool(expected) and hmac.compare_digest(_digest(password), _digest(expected))
         if secret_id and secret_key:
             known = self._keys.get(secret_id)
@@ -128,7 +128,7 @@ class ConsoleService:
     def open_session(self, who: str) -> str:
         """A new session id (the cookie's value); Redis keeps only its hash."""
         token = secrets.token_urlsafe(32)
-        self.sign_ins.open_session(token, who, self.settings.console_session_ttl_s)
+        self.sign_ins.open_session(token, who, self.settings.console.session_ttl_s)
         return token
 
     def session_user(self, token: str) -> str | None:

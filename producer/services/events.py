@@ -45,8 +45,8 @@ class EventService:
                 )
             check_callback_url(
                 config.notification_url,
-                self.settings.allowed_callback_hosts,
-                self.settings.callback_allow_private,
+                self.settings.push.allow_hosts,
+                self.settings.push.allow_private,
             )
         self.bus.set_config(config)
         return config

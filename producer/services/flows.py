@@ -42,9 +42,9 @@ class FlowService:
     ) -> ProcedureTemplate:
         """CreateProcedureTemplate: a named, saved ``AnimatedGraphicTaskSet``."""
         req = parse(CreateProcedureTemplateRequest, request, FLOW_CODES)
-        if self.state.flows.count() >= self.settings.max_procedure_templates:
+        if self.state.flows.count() >= self.settings.limits.max_procedure_templates:
             raise ApiError(
-                f"there are already {self.settings.max_procedure_templates} task flows",
+                f"there are already {self.settings.limits.max_procedure_templates} task flows",
                 "LimitExceeded.TooMuchTemplate",
             )
         stamp = now_iso()

@@ -103,8 +103,8 @@ class MediaService:
         try:
             probed = self.probe(
                 local_path,
-                max_pixels=self.settings.max_frame_pixels,
-                max_duration_s=self.settings.max_source_duration_s,
+                max_pixels=self.settings.limits.max_frame_pixels,
+                max_duration_s=self.settings.limits.max_source_duration_s,
             )
             meta, start_time_s = probed.meta, probed.start_time_s
         except SourceFileError as exc:

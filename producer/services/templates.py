@@ -45,9 +45,9 @@ class TemplateService:
         req = parse(CreateAnimatedGraphicsTemplateRequest, request)
         template = AnimatedGraphicsTemplate(definition=0, **req.model_dump())
         _check_webp_size(template)
-        if self.state.templates.count() >= self.settings.max_templates:
+        if self.state.templates.count() >= self.settings.limits.max_templates:
             raise ApiError(
-                f"there are already {self.settings.max_templates} custom templates",
+                f"there are already {self.settings.limits.max_templates} custom templates",
                 "LimitExceeded.TooMuchTemplate",
             )
         return self.state.templates.create(template)

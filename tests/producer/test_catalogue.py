@@ -123,7 +123,7 @@ def test_refused_values_store_nothing(client: Client) -> None:
 
 
 def test_template_limit(settings_db: Settings) -> None:
-    limited = settings_db.model_copy(update={"max_templates": 2})
+    limited = settings_db.updated(limits={"max_templates": 2})
     with Client(limited, sender=RecordingSender()) as client:
         client.create_template(Fps=1)
         client.create_template(Fps=2)

@@ -26,9 +26,8 @@ def settings_db(redis_server: RedisServer, data_dir: Path) -> Settings:
     settings = Settings(
         redis_url=redis_server.url.rsplit("/", 1)[0] + "/5",
         data_dir=data_dir,
-        api_keys="AKIDone:key-one,AKIDtwo:key-two",
-        console_password="pw",
-        console_session_ttl_s=60,
+        api={"keys": "AKIDone:key-one,AKIDtwo:key-two"},
+        console={"password": "pw", "session_ttl_s": 60},
     )
     with redis.Redis.from_url(settings.redis_url) as raw:
         raw.flushdb()
@@ -61,7 +60,7 @@ def test_credentials_and_sessions(client: Client) -> None:
 
 
 def test_no_password_means_key_pairs_only(client: Client, settings_db: Settings) -> None:
-    settings = settings_db.model_copy(update={"console_password": ""})
+    settings = settings_db.updated(console={"password": ""})
     with Client(settings, sender=RecordingSender()) as other:
         service = ConsoleService(other)
         assert not service.password_enabled

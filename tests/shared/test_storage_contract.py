@@ -255,22 +255,26 @@ def test_s3_from_settings_and_from_aws_environment(
 ) -> None:
     url = f"s3://{s3_server.bucket}/env-{uuid.uuid4().hex}"
     settings = Settings(
-        storage_url=url,
-        s3_endpoint_url=s3_server.endpoint_url,
-        s3_region=s3_server.region,
-        s3_access_key_id=s3_server.access_key_id,
-        s3_secret_access_key="not-checked-by-moto",  # type: ignore[arg-type]
+        storage={
+            "url": url,
+            "s3": {
+                "endpoint_url": s3_server.endpoint_url,
+                "region": s3_server.region,
+                "access_key_id": s3_server.access_key_id,
+                "secret_access_key": "not-checked-by-moto",
+            },
+        }
     )
     assert "not-checked" not in repr(settings), "the secret key is not shown"
     from_settings = settings.open_storage()
     from_settings.put_file("k/v", _file(tmp_path / "x", b"1"))
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
-    from_env = Settings(storage_url=url).open_storage()
+    from_env = Settings(storage={"url": url}).open_storage()
     assert from_env.exists("k/v")
     monkeypatch.setenv("ANIMGRAPH_S3_URL_MODE", "public")
     monkeypatch.setenv("ANIMGRAPH_S3_PUBLIC_BASE_URL", "https://cdn.example.com")
-    assert Settings(storage_url=url).open_storage().url("k/v").startswith("https://cdn.")
+    assert Settings(storage={"url": url}).open_storage().url("k/v").startswith("https://cdn.")
 
 
 def test_s3_unreachable_is_transient(tmp_path: Path) -> None:
