@@ -316,7 +316,7 @@ def render(data: R) -> None:
     ]
     lines += [
         "",
-        "## Targets (DESIGN.md) on this run",
+        "## Targets (docs/design.md) on this run",
         "",
         "| target | job / clip | measured | met |",
     ]

@@ -1,4 +1,4 @@
-"""Uploads (SPEC 3): ApplyUpload -> PUT the bytes -> CommitUpload, and signed client uploads.
+"""Uploads (contract §3): ApplyUpload -> PUT the bytes -> CommitUpload, and signed client uploads.
 
 The bytes go from the request stream to a temporary file in chunks and from there to storage,
 never whole into memory; a size limit is checked on the way.

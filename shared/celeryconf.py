@@ -1,7 +1,7 @@
 """The Celery configuration every animgraph process uses, built from ``Settings``.
 
 Producer and workers must agree on these (visibility timeout, priority steps), so both build
-their app here. See DESIGN.md "The canvas" for why each line is set.
+their app here. See docs/design.md, "The canvas", for why each line is set.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bad-input matrix (DESIGN "Reliability targets"): every bad file and every bad request gets
+"""The bad-input matrix (docs/design.md, "Reliability targets"): every bad file and every bad request gets
 the error code of the contract (docs/contract.md §6, §10) and a message naming the problem; the
 worker lives on."""
 

@@ -84,7 +84,7 @@ def client_module(settings: Settings, worker: WorkerProcess) -> Any:
         yield c
 
 
-# (source, template fields, expected output size): SPEC 2 on 1280x720, 360x640 and a 640x360
+# (source, template fields, expected output size): contract §2 on 1280x720, 360x640 and a 640x360
 # picture displayed rotated (360x640).
 SIZE_CASES = [
     ("landscape", {}, (1280, 720)),

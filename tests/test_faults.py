@@ -1,4 +1,4 @@
-"""Fault injection (DESIGN "Reliability targets"): pool children and whole workers killed by
+"""Fault injection (docs/design.md, "Reliability targets"): pool children and whole workers killed by
 PID, a step that kills its worker every time, Redis restarted with AOF, stalled and lost
 procedures, time limits. Real Redis processes, real worker processes, real clips."""
 

@@ -24,7 +24,7 @@ __all__ = ["display_size", "plan_subtasks", "resolve_offsets", "slicing"]
 def resolve_offsets(
     start: float | None, end: float | None, duration_s: float
 ) -> tuple[float, float]:
-    """Absolute (start, end) seconds for request offsets (SPEC 5).
+    """Absolute (start, end) seconds for request offsets (contract §5).
 
     Missing or 0: start / end of the video; negative: that many seconds before the end; an
     end past the duration is clamped to it. Raises ``InvalidInput.InvalidTimeOffset`` unless

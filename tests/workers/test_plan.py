@@ -1,4 +1,4 @@
-"""Unit tests of the procedure plan: offsets (SPEC 5), display size, per-subtask errors."""
+"""Unit tests of the procedure plan: offsets (contract §5), display size, per-subtask errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Decode a segment of a source video into a FrameSet at the output size (DESIGN "Decode").
+"""Decode a segment of a source video into a FrameSet at the output size (docs/design.md "Decode").
 
 Times are seconds relative to the start of the video stream (its first instant is 0, whatever its
 start time on the container clock). The frame on screen at ``start_s`` is kept even when it began

@@ -1,4 +1,4 @@
-"""Output size of an animated image from the displayed source size and a template (SPEC 2)."""
+"""Output size of an animated image from the displayed source size and a template (contract §2)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["output_size"]
 def output_size(
     src_w: int, src_h: int, *, width: int, height: int, adaptive: bool
 ) -> tuple[int, int]:
-    """Return the (width, height) in px that SPEC 2 gives a source displayed at src_w x src_h.
+    """Return the (width, height) in px that contract §2 gives a source displayed at src_w x src_h.
 
     ``width``/``height`` are maximums, 0 follows the source. With ``adaptive`` (ResolutionAdaptive
     ``open``) ``width`` bounds the long side and ``height`` the short side; otherwise they bound

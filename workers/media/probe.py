@@ -1,4 +1,4 @@
-"""Probe a source file: the SPEC 3 MetaData plus what decoding needs (start time, rotation).
+"""Probe a source file: the contract §3 MetaData plus what decoding needs (start time, rotation).
 
 Also holds the seam where PyAV meets the source file: ``open_source`` and ``first_video_stream``
 turn library errors into ``SourceFileError`` codes with messages safe to show a user.

@@ -1,4 +1,4 @@
-"""SPEC 2 size rules, table-driven: (source as displayed, template) -> output size."""
+"""Contract §2 size rules, table-driven: (source as displayed, template) -> output size."""
 
 from __future__ import annotations
 
