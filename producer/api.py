@@ -1,4 +1,4 @@
-"""The HTTP API (contract §8.2): Tencent Cloud API 3.0 style, so the official VOD SDK works unchanged.
+"""The HTTP API (contract §8.2): Tencent Cloud API 3.0 style; the official VOD SDK works unchanged.
 
 - ``POST /``: JSON body, ``X-TC-Action``, ``X-TC-Version: 2018-07-17``, TC3-HMAC-SHA256 signed
   with a key pair of ``ANIMGRAPH_API_KEYS``. Answers ``{"Response": {..., "RequestId"}}``, errors

@@ -1,4 +1,4 @@
-"""Which decoded frames an animated image shows, and for how long (contract §9, docs/design.md "Select").
+"""Which decoded frames an animated image shows, and for how long (contract §9, design "Select").
 
 Times are seconds on the video clock (0 = the first instant of the video, as in the FrameSet);
 ``Shown.index`` is the 0-based index of a frame in the FrameSet. A selection is a pipeline of
