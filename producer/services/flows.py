@@ -16,6 +16,7 @@ from animgraph.shared.models import (
 from animgraph.shared.settings import Settings
 from animgraph.shared.state import State
 
+from .listing import filter_and_page
 from .validation import parse
 
 __all__ = ["FLOW_CODES", "FlowService"]
@@ -79,16 +80,15 @@ class FlowService:
     ) -> DescribeProcedureTemplatesResponse:
         """DescribeProcedureTemplates: task flows by creation time, filtered and paged."""
         req = parse(DescribeProcedureTemplatesRequest, request or {})
-        found = self.state.flows.all()
-        if req.names is not None:
-            wanted = set(req.names)
-            found = [f for f in found if f.name in wanted]
-        if req.type:
-            found = [f for f in found if f.type == req.type]
-        return DescribeProcedureTemplatesResponse(
-            total_count=len(found),
-            procedure_template_set=tuple(found[req.offset : req.offset + req.limit]),
+        total, page = filter_and_page(
+            self.state.flows.all(),
+            key=lambda f: f.name,
+            wanted=req.names,
+            type_=req.type,
+            offset=req.offset,
+            limit=req.limit,
         )
+        return DescribeProcedureTemplatesResponse(total_count=total, procedure_template_set=page)
 
     def get(self, name: str) -> ProcedureTemplate:
         flow = self.state.flows.get(name)

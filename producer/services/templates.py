@@ -18,6 +18,7 @@ from animgraph.shared.settings import Settings
 from animgraph.shared.state import State
 from animgraph.shared.templates import PRESETS
 
+from .listing import filter_and_page
 from .validation import parse
 
 __all__ = ["TemplateService"]
@@ -76,15 +77,16 @@ class TemplateService:
     ) -> DescribeAnimatedGraphicsTemplatesResponse:
         """DescribeAnimatedGraphicsTemplates: presets then custom ones, by Definition, paged."""
         req = parse(DescribeAnimatedGraphicsTemplatesRequest, request or {})
-        found = [*PRESETS.values(), *self.state.templates.custom()]
-        if req.definitions is not None:
-            wanted = set(req.definitions)
-            found = [t for t in found if t.definition in wanted]
-        if req.type:
-            found = [t for t in found if t.type == req.type]
+        total, page = filter_and_page(
+            [*PRESETS.values(), *self.state.templates.custom()],
+            key=lambda t: t.definition,
+            wanted=req.definitions,
+            type_=req.type,
+            offset=req.offset,
+            limit=req.limit,
+        )
         return DescribeAnimatedGraphicsTemplatesResponse(
-            total_count=len(found),
-            animated_graphics_template_set=tuple(found[req.offset : req.offset + req.limit]),
+            total_count=total, animated_graphics_template_set=page
         )
 
     def _custom(self, definition: int) -> AnimatedGraphicsTemplate:

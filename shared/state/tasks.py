@@ -8,6 +8,7 @@ import time
 from typing import Any, cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.models import (
@@ -44,14 +45,7 @@ class TaskRepo:
     def create(self, record: TaskRecord) -> None:
         key = keys.task(record.task_id)
         pipe = self._redis.pipeline()
-        pipe.hset(
-            key,
-            mapping={
-                "record": record.model_dump_json(),
-                "status": "WAITING",
-                "touched": repr(time.time()),
-            },
-        )
+        pipe.hset(key, mapping=_record_fields(record, "WAITING"))
         for i, item in enumerate(record.request.media_process_task.animated_graphic_task_set):
             sub = MediaProcessTaskAnimatedGraphicResult(input=item)
             pipe.hset(key, f"sub:{i}", sub.model_dump_json())
@@ -91,14 +85,7 @@ class TaskRepo:
         record = record.model_copy(update={"plans": plans})
         key = keys.task(task_id)
         pipe = self._redis.pipeline()
-        pipe.hset(
-            key,
-            mapping={
-                "record": record.model_dump_json(),
-                "status": "PROCESSING",
-                "touched": repr(time.time()),
-            },
-        )
+        pipe.hset(key, mapping=_record_fields(record, "PROCESSING"))
         pipe.hsetnx(key, "begin", now_iso())
         pipe.hsetnx(key, "begin_ts", repr(time.time()))
         pipe.execute()
@@ -246,3 +233,8 @@ class TaskRepo:
             finish_time=finish or "",
             procedure_task=procedure,
         )
+
+
+def _record_fields(record: TaskRecord, status: str) -> dict[FieldT, EncodableT]:
+    """The hash fields written with a task's record: it, its status, and when it was touched."""
+    return {"record": record.model_dump_json(), "status": status, "touched": repr(time.time())}
