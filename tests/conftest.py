@@ -1,5 +1,5 @@
-"""Shared fixtures: the repo's real clips, a private Redis server, real Celery workers and an
-S3-compatible server (moto)."""
+"""Shared fixtures: the repo's real clips, the stack factory (private Redis, real workers, the
+API; see stack.py), the session's shared stack and an S3-compatible server (moto)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,35 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from stack import Stack, StackFactory, stack_factory_for
 
-from animgraph.producer.client import Client
+from animgraph.producer import Client
 from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
 from animgraph.shared.storage import S3Options
-from animgraph.workers.local import WorkerProcess, wait_for_workers
+from animgraph.workers.local import WorkerProcess
 
 DATA = Path(__file__).parent / "data"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reverse-order",
+        action="store_true",
+        help="run the collected tests in reverse order, to check none needs an earlier one",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reverse-order"):
+        items.reverse()
 
 
 @pytest.fixture(scope="session")
@@ -29,42 +44,65 @@ def corpus_dir() -> Path:
     return DATA
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A redis-server of our own on a free loopback port (never the machine's 6379)."""
-    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("animgraph")
-
-
-@pytest.fixture(scope="session")
-def settings(redis_server: RedisServer, data_dir: Path) -> Settings:
-    return Settings(redis_url=redis_server.url, data_dir=data_dir)
-
-
-@pytest.fixture(scope="session")
-def worker(
-    settings: Settings, redis_server: RedisServer, data_dir: Path
-) -> Iterator[WorkerProcess]:
-    """One real ``celery worker`` subprocess (prefork, 2 processes) on every queue."""
-    proc = WorkerProcess(redis_server.url, data_dir, name="test", concurrency=2).start()
-    try:
-        wait_for_workers(redis_server.url, settings, timeout_s=60)
-        yield proc
-    finally:
-        proc.stop()
-        log = proc.log_path.read_text(errors="replace") if proc.log_path.exists() else ""
-        if "Traceback" in log:
-            print("worker log tail:\n" + log[-4000:])
+def _factory(request: pytest.FixtureRequest, root: Path) -> AbstractContextManager[StackFactory]:
+    return stack_factory_for(
+        root,
+        s3=lambda: request.getfixturevalue("s3_server"),
+        failures=lambda: request.session.testsfailed,
+    )
 
 
 @pytest.fixture()
-def client(settings: Settings, worker: WorkerProcess) -> Iterator[Client]:
-    with Client(settings) as c:
+def stack_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StackFactory]:
+    """Stacks for one test, stopped after it (with their logs printed if it failed)."""
+    with _factory(request, tmp_path) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def module_stack_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StackFactory]:
+    """Stacks shared by the tests of one module, stopped after its last test."""
+    with _factory(request, tmp_path_factory.mktemp("stacks")) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="session")
+def shared_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The session's stack: its Redis serves the unit tests too; its worker starts only when
+    a test asks for ``worker`` (or ``client``)."""
+    with _factory(request, tmp_path_factory.mktemp("shared")) as factory:
+        yield factory.start("animgraph", workers=0)
+
+
+@pytest.fixture(scope="session")
+def redis_server(shared_stack: Stack) -> RedisServer:
+    """A redis-server of our own on a free loopback port (never the machine's 6379)."""
+    return shared_stack.redis
+
+
+@pytest.fixture(scope="session")
+def data_dir(shared_stack: Stack) -> Path:
+    return shared_stack.root
+
+
+@pytest.fixture(scope="session")
+def settings(shared_stack: Stack) -> Settings:
+    return shared_stack.settings
+
+
+@pytest.fixture(scope="session")
+def worker(shared_stack: Stack) -> WorkerProcess:
+    """One real worker process (prefork, 2 processes) on every queue, for the whole session."""
+    return shared_stack.start_worker("test", concurrency=2)
+
+
+@pytest.fixture()
+def client(shared_stack: Stack, worker: WorkerProcess) -> Iterator[Client]:
+    with shared_stack.client() as c:
         yield c
 
 

@@ -10,14 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
-from stacks import ApiStack, api_stack, wait_http
+from stack import Stack, StackFactory, wait_http
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -34,19 +33,17 @@ SECRET_ID, SECRET_KEY = "AKIDanimgraphtest", "test-secret-key"
 UPLOAD_LIMIT = 3_000_000  # bytes: city.mpg (4.5 MB) is over it, the other clips are not
 
 
-Stack = ApiStack
 _wait_http = wait_http
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(module_stack_factory: StackFactory) -> Stack:
     """Redis, a worker and ``animgraph api`` sharing one data folder, outputs served over HTTP."""
     env = {
         "ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}",
         "ANIMGRAPH_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
     }
-    with api_stack(tmp_path_factory.mktemp("api"), name="api", env=env) as built:
-        yield built
+    return module_stack_factory.start("api", api=True, env=env)
 
 
 def _sdk(stack: Stack, secret_key: str = SECRET_KEY, secret_id: str = SECRET_ID) -> Any:

@@ -1,9 +1,10 @@
 """End to end through the web console in a real headless Chromium (Debian's ``chromium``,
 driven by Playwright), against a real ``animgraph api`` process, a real Redis and a real worker.
 
-The tests run in order on one signed-in page, as a person would: sign in, a refused template
-value, create and edit a template, create a task flow, upload a clip with that flow and watch
-the task, run ad-hoc tasks with a failing one. Each step leaves a screenshot in
+Each test has a page of its own, as a person would use it: sign in, a refused template value,
+create and edit a template, create a task flow, upload a clip with a flow and watch the task,
+run ad-hoc tasks with a failing one. What a test needs from earlier steps (a signed-in page, a
+custom template, a task flow, a clip) its fixtures make. Each step leaves a screenshot in
 ``tests/artifacts/console/``. Chromium is installed by ``scripts/install-test-deps.sh`` (run
 by ``make test``); without it these tests fail, they do not skip.
 """
@@ -20,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
-from stacks import ApiStack, api_stack
+from stack import Stack, StackFactory
 
 from animgraph.producer.http_client import ApiClient
 from animgraph.shared.errors import ApiError
@@ -45,22 +46,14 @@ HEADER = {"X-Animgraph-Console": "1"}
 FLOW = "console-flow"
 
 
-Stack = ApiStack
-
-
-# Values the tests hand on to the next ones (they run in file order on one page).
-found: dict[str, Any] = {}
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(module_stack_factory: StackFactory) -> Stack:
     """Redis, a worker and ``animgraph api`` with a console password, outputs served over HTTP."""
     env = {
         "ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}",
         "ANIMGRAPH_CONSOLE_PASSWORD": PASSWORD,
     }
-    with api_stack(tmp_path_factory.mktemp("console"), name="console", env=env) as built:
-        yield built
+    return module_stack_factory.start("console", api=True, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +71,10 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def page(browser: Browser, stack: Stack) -> Iterator[Page]:
-    """One signed-out page on the console; JavaScript errors and CSP refusals fail the tests."""
+    """A signed-out page on the console, in a browser context of its own; JavaScript errors
+    and CSP refusals fail the test."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -103,13 +97,65 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     assert not problems, problems
 
 
+@pytest.fixture()
+def signed_in(page: Page, stack: Stack) -> None:
+    """``page`` signed in through the console's own login call, on the Media files view."""
+    answer = page.context.request.post(
+        f"{stack.endpoint}/console/api/login", data={"Password": PASSWORD}, headers=HEADER
+    )
+    assert answer.ok, answer.text()
+    page.reload()
+    expect(page.get_by_role("heading", name="Media files")).to_be_visible()
+
+
+def _api(stack: Stack) -> ApiClient:
+    return ApiClient(stack.endpoint, SECRET_ID, SECRET_KEY)
+
+
+@pytest.fixture()
+def custom_template(stack: Stack) -> int:
+    """The Definition of a custom WebP template, as test_create_and_edit_template leaves one."""
+    fields = {"Name": "console-webp", "Format": "webp", "Width": 240, "Fps": 10}
+    with _api(stack) as api:
+        return int(api.call("CreateAnimatedGraphicsTemplate", fields)["Definition"])
+
+
+@pytest.fixture()
+def task_flow(stack: Stack, custom_template: int) -> str:
+    """The name of a task flow like the one test_create_task_flow makes (a name of its own:
+    flow names are unique)."""
+    name = f"{FLOW}-upload"
+    items = [
+        {"Definition": custom_template, "StartTimeOffset": 0, "EndTimeOffset": 1.5},
+        {"Definition": 20000, "StartTimeOffset": 1, "EndTimeOffset": 2},
+    ]
+    with _api(stack) as api:
+        api.call(
+            "CreateProcedureTemplate",
+            {"Name": name, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}},
+        )
+    return name
+
+
+@pytest.fixture()
+def cockatoo(stack: Stack, corpus_dir: Path) -> None:
+    """One media file named cockatoo: the upload test leaves one; without it, upload it here
+    (never a second one, whose "Process cockatoo" link would be ambiguous)."""
+    with httpx.Client(base_url=f"{stack.endpoint}/console") as http:
+        http.post("/api/login", json={"Password": PASSWORD}, headers=HEADER).raise_for_status()
+        names = [m["Name"] for m in http.get("/api/media").json()["MediaSet"]]
+    if "cockatoo" not in names:
+        with _api(stack) as api:
+            api.upload(corpus_dir / "cockatoo.mp4")
+
+
 def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def _api_error(stack: Stack, action: str, params: dict[str, Any]) -> ApiError:
     """The error the HTTP API itself answers for ``params``."""
-    with ApiClient(stack.endpoint, SECRET_ID, SECRET_KEY) as api, pytest.raises(ApiError) as info:
+    with _api(stack) as api, pytest.raises(ApiError) as info:
         api.call(action, params)
     return info.value
 
@@ -132,6 +178,7 @@ def test_sign_in(page: Page, stack: Stack) -> None:
     _shot(page, "02-signed-in")
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_refused_template_value(page: Page, stack: Stack) -> None:
     page.get_by_role("link", name="Templates").click()
     expect(page.get_by_role("heading", name="New custom template")).to_be_visible()
@@ -152,7 +199,9 @@ def test_refused_template_value(page: Page, stack: Stack) -> None:
     _shot(page, "03-template-refused")
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_create_and_edit_template(page: Page) -> None:
+    page.get_by_role("link", name="Templates").click()
     page.get_by_label("Name").fill("console-webp")
     page.get_by_label("Format").select_option("webp")
     page.get_by_label("Width").fill("240")
@@ -162,7 +211,6 @@ def test_create_and_edit_template(page: Page) -> None:
     expect(notice).to_contain_text("Created template")
     definition = int(notice.inner_text().split()[-1].rstrip("."))
     assert definition >= 100001
-    found["definition"] = definition
     row = page.locator(f'#templates-table tr[data-definition="{definition}"]')
     expect(row).to_contain_text("console-webp")
 
@@ -176,8 +224,9 @@ def test_create_and_edit_template(page: Page) -> None:
     _shot(page, "04-templates")
 
 
-def test_create_task_flow(page: Page) -> None:
-    definition = found["definition"]
+@pytest.mark.usefixtures("signed_in")
+def test_create_task_flow(page: Page, custom_template: int) -> None:
+    definition = custom_template
     page.get_by_role("link", name="Task flows").click()
     expect(page.get_by_role("heading", name="New task flow")).to_be_visible()
     page.get_by_label("Name").fill(FLOW)
@@ -200,19 +249,20 @@ def test_create_task_flow(page: Page) -> None:
     _shot(page, "05-task-flow")
 
 
+@pytest.mark.usefixtures("signed_in")
 def test_upload_with_the_flow_and_watch_the_task(
-    page: Page, stack: Stack, corpus_dir: Path
+    page: Page, stack: Stack, corpus_dir: Path, task_flow: str
 ) -> None:
-    page.get_by_role("link", name="Upload").click()
+    # Exactly "Upload": an empty media list shows an "Upload a video" link too.
+    page.get_by_role("link", name="Upload", exact=True).click()
     page.get_by_label("Video file").set_input_files(corpus_dir / "cockatoo.mp4")
-    page.get_by_label("Process during upload").select_option(FLOW)
+    page.get_by_label("Process during upload").select_option(task_flow)
     page.get_by_role("button", name="Upload").click()
     expect(page.locator("#upload-done")).to_be_visible()
     assert page.locator("#upload-progress").evaluate("el => el.value") == 100
     expect(page.locator("#upload-percent")).to_contain_text("100%")
     _shot(page, "06-upload")
     task_id = page.locator("#upload-task-link").inner_text()
-    found["file_id"] = page.locator("#upload-file-id").inner_text()
 
     # The task list follows the task without reloading the page.
     page.get_by_role("link", name="Tasks").click()
@@ -253,6 +303,7 @@ def test_upload_with_the_flow_and_watch_the_task(
     _shot(page, "08-task")
 
 
+@pytest.mark.usefixtures("cockatoo", "signed_in")
 def test_ad_hoc_tasks_on_a_media_file_with_a_failure(page: Page) -> None:
     page.get_by_role("link", name="Media files").click()
     page.get_by_role("link", name="Process cockatoo").click()

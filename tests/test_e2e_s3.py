@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,13 +13,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from stack import Stack, StackFactory
 
-from animgraph.producer import Client
 from animgraph.producer.api import create_app
-from animgraph.shared.celeryconf import create_celery
-from animgraph.shared.redis_server import RedisServer
-from animgraph.shared.settings import Settings
-from animgraph.workers.local import WorkerProcess
 
 if TYPE_CHECKING:  # the type only: at run time another conftest.py may own the name
     from conftest import S3Server
@@ -30,59 +23,17 @@ if TYPE_CHECKING:  # the type only: at run time another conftest.py may own the 
 pytestmark = pytest.mark.e2e
 
 
-@dataclass(frozen=True)
-class S3Stack:
-    settings: Settings
-    prefix: str
-    workers: tuple[WorkerProcess, ...]
-
-
-def _wait_for(app_settings: Settings, redis_url: str, count: int, timeout_s: float = 60) -> None:
-    app = create_celery(app_settings, redis_url, name="animgraph-ping")
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(app.control.ping(timeout=0.5)) < count:
-            assert time.monotonic() < deadline, f"{count} workers did not answer"
-    finally:
-        app.close()
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[S3Stack]:
+def stack(module_stack_factory: StackFactory) -> Stack:
     """Its own Redis (so no file:// worker of other tests takes these tasks), two workers
     configured through boto3's standard AWS_* variables, a client through the settings."""
-    tmp = tmp_path_factory.mktemp("e2e-s3")
-    prefix = f"e2e-{uuid.uuid4().hex[:8]}"
-    url = f"s3://{s3_server.bucket}/{prefix}"
-    with RedisServer(tmp / "redis") as redis_server:
-        env = {"ANIMGRAPH_STORAGE_URL": url, **s3_server.env()}
-        workers = tuple(
-            WorkerProcess(redis_server.url, tmp / name, name=name, concurrency=1, env=env).start()
-            for name in ("host-a", "host-b")
-        )
-        settings = Settings(
-            redis_url=redis_server.url,
-            data_dir=tmp / "producer",
-            storage={
-                "url": url,
-                "s3": {
-                    "endpoint_url": s3_server.endpoint_url,
-                    "region": s3_server.region,
-                    "access_key_id": s3_server.access_key_id,
-                    "secret_access_key": s3_server.secret_access_key,
-                },
-            },
-            api={"keys": "AKIDs3test:secret"},
-        )
-        try:
-            _wait_for(settings, redis_server.url, len(workers))
-            yield S3Stack(settings, prefix, workers)
-        finally:
-            for worker in workers:
-                worker.stop()
-                log = worker.log_path.read_text(errors="replace")
-                if "Traceback" in log:
-                    print(f"{worker.name} log tail:\n{log[-3000:]}")
+    s = module_stack_factory.start(
+        "e2e-s3", workers=0, storage="s3", env={"ANIMGRAPH_API_KEYS": "AKIDs3test:secret"}
+    )
+    for name in ("host-a", "host-b"):
+        s.start_worker(name, concurrency=1, wait=False)
+    s.wait_for_workers()
+    return s
 
 
 def _md5(data: bytes) -> str:
@@ -90,10 +41,10 @@ def _md5(data: bytes) -> str:
 
 
 def test_two_hosts_through_the_object_store(
-    stack: S3Stack, s3_server: S3Server, corpus_dir: Path, tmp_path: Path
+    stack: Stack, s3_server: S3Server, corpus_dir: Path, tmp_path: Path
 ) -> None:
     source = corpus_dir / "vtest.avi"
-    with Client(stack.settings) as client:
+    with stack.client() as client:
         media = client.register_media(source)
         assert "X-Amz-Signature=" in media.file_url
         assert _md5(httpx.get(media.file_url).content) == _md5(source.read_bytes())
@@ -126,13 +77,13 @@ def test_two_hosts_through_the_object_store(
 
         # The frames of the task go once it finishes: nothing is left below work/.
         deadline = time.monotonic() + 20
-        while s3_server.keys(f"{stack.prefix}/work/{task_id}/"):
+        while s3_server.keys(f"{stack.s3_prefix}/work/{task_id}/"):
             assert time.monotonic() < deadline, "intermediates were not deleted"
             time.sleep(0.2)
-        outputs = s3_server.keys(f"{stack.prefix}/outputs/{task_id}/")
+        outputs = s3_server.keys(f"{stack.s3_prefix}/outputs/{task_id}/")
         assert sorted(outputs) == [
-            f"{stack.prefix}/outputs/{task_id}/0/v.f20000.gif",
-            f"{stack.prefix}/outputs/{task_id}/1/v.f20001.webp",
+            f"{stack.s3_prefix}/outputs/{task_id}/0/v.f20000.gif",
+            f"{stack.s3_prefix}/outputs/{task_id}/1/v.f20001.webp",
         ]
 
         # The API's /files/<key> sends the client to the object store.

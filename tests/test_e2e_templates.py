@@ -13,12 +13,12 @@ import av
 import pytest
 import redis
 from PIL import Image
+from stack import Stack, StackFactory
 
 from animgraph.producer import Client, RecordingSender
 from animgraph.shared.models import MediaProcessTaskAnimatedGraphicResult, ProcedureTask
-from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
-from animgraph.workers.local import WorkerProcess, wait_for_workers
+from animgraph.workers.local import WorkerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -79,8 +79,8 @@ def sources(
 
 
 @pytest.fixture(scope="module")
-def client_module(settings: Settings, worker: WorkerProcess) -> Any:
-    with Client(settings) as c:
+def client_module(shared_stack: Stack, worker: WorkerProcess) -> Any:
+    with shared_stack.client() as c:
         yield c
 
 
@@ -245,52 +245,44 @@ def test_a_running_procedure_keeps_its_templates(
     assert after.output is not None and after.output.container == "webp"
 
 
-def test_priority_orders_queued_work(
-    corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_priority_orders_queued_work(corpus_dir: Path, stack_factory: StackFactory) -> None:
     """A priority 10 procedure submitted behind a queue of priority 0 ones starts first,
     on a worker that starts after everything was queued (its own Redis, one process)."""
-    tmp = tmp_path_factory.mktemp("priority")
-    with RedisServer(tmp / "redis") as server:
-        settings = Settings(redis_url=server.url, data_dir=tmp)
-        with Client(settings) as client:
-            file_id = client.register_media(corpus_dir / "vtest.avi").file_id
-            # Created before any worker exists: workers read templates from Redis.
-            template = client.create_template(Fps=2, Width=320)
+    stack = stack_factory.start("priority", workers=0)
+    with stack.client() as client:
+        file_id = client.register_media(corpus_dir / "vtest.avi").file_id
+        # Created before any worker exists: workers read templates from Redis.
+        template = client.create_template(Fps=2, Width=320)
 
-            def submit(priority: int) -> str:
-                return client.process_media(
-                    {
-                        "FileId": file_id,
-                        "TasksPriority": priority,
-                        "MediaProcessTask": {
-                            "AnimatedGraphicTaskSet": [
-                                {
-                                    "Definition": template.definition,
-                                    "StartTimeOffset": 1,
-                                    "EndTimeOffset": 1.5,
-                                }
-                            ]
-                        },
-                    }
-                )
+        def submit(priority: int) -> str:
+            return client.process_media(
+                {
+                    "FileId": file_id,
+                    "TasksPriority": priority,
+                    "MediaProcessTask": {
+                        "AnimatedGraphicTaskSet": [
+                            {
+                                "Definition": template.definition,
+                                "StartTimeOffset": 1,
+                                "EndTimeOffset": 1.5,
+                            }
+                        ]
+                    },
+                }
+            )
 
-            normal = [submit(0) for _ in range(5)]
-            urgent = submit(10)
-            low = submit(-10)
-            worker = WorkerProcess(server.url, tmp, name="prio", concurrency=1).start()
-            try:
-                wait_for_workers(server.url, settings)
-                for task_id in [*normal, urgent, low]:
-                    [sub] = _subtasks(client.wait(task_id, timeout_s=120))
-                    assert sub.output is not None and sub.output.width == 320
-            finally:
-                worker.stop()
-            raw = redis.Redis.from_url(server.url, decode_responses=True)
-            started = {
-                task_id: float(raw.hget(f"animgraph:task:{task_id}", "begin_ts"))  # type: ignore[arg-type]
-                for task_id in [*normal, urgent, low]
-            }
+        normal = [submit(0) for _ in range(5)]
+        urgent = submit(10)
+        low = submit(-10)
+        stack.start_worker("prio", concurrency=1)
+        for task_id in [*normal, urgent, low]:
+            [sub] = _subtasks(client.wait(task_id, timeout_s=120))
+            assert sub.output is not None and sub.output.width == 320
+        raw = redis.Redis.from_url(stack.settings.redis_url, decode_responses=True)
+        started = {
+            task_id: float(raw.hget(f"animgraph:task:{task_id}", "begin_ts"))  # type: ignore[arg-type]
+            for task_id in [*normal, urgent, low]
+        }
     order = sorted(started, key=started.__getitem__)
     assert order[0] == urgent, order
     assert order[-1] == low, order

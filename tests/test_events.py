@@ -6,20 +6,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stack import Stack, StackFactory, until
 
 from animgraph.producer import ApiError, Client
 from animgraph.shared.events import verify_callback
 from animgraph.shared.models import EventContent
-from animgraph.shared.redis_server import RedisServer, free_port
-from animgraph.shared.settings import Settings
-from animgraph.workers.local import WorkerProcess, wait_for_workers
+from animgraph.shared.redis_server import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -93,48 +92,18 @@ class Receiver:
             self.server.server_close()
 
 
-@dataclass
-class EventStack:
-    redis: RedisServer
-    settings: Settings
-    data_dir: Path
-    workers: list[WorkerProcess]
-
-    def start_worker(self, name: str) -> WorkerProcess:
-        worker = WorkerProcess(
-            self.redis.url, self.data_dir, name=name, concurrency=2, env=FAST
-        ).start()
-        self.workers.append(worker)
-        wait_for_workers(self.redis.url, self.settings)
-        return worker
-
-
-def _stack(tmp: Path) -> Iterator[EventStack]:
-    with RedisServer(tmp / "redis") as server:
-        settings = Settings.model_validate(
-            {
-                "redis_url": server.url,
-                "data_dir": tmp,
-                **{k.removeprefix("ANIMGRAPH_").lower(): v for k, v in FAST.items()},
-            }
-        )
-        stack = EventStack(server, settings, tmp, [])
-        try:
-            stack.start_worker("events")
-            yield stack
-        finally:
-            for worker in stack.workers:
-                worker.stop()
+def _stack(stacks: StackFactory, name: str) -> Stack:
+    return stacks.start(name, env=FAST)
 
 
 @pytest.fixture(scope="module")
-def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventStack]:
-    yield from _stack(tmp_path_factory.mktemp("events"))
+def events_stack(module_stack_factory: StackFactory) -> Stack:
+    return _stack(module_stack_factory, "events")
 
 
 @pytest.fixture()
-def client(events_stack: EventStack) -> Iterator[Client]:
-    with Client(events_stack.settings) as c:
+def client(events_stack: Stack) -> Iterator[Client]:
+    with events_stack.client() as c:
         c.modify_event_config({"Mode": "PULL"})
         yield c
 
@@ -154,13 +123,6 @@ def _run(client: Client, corpus_dir: Path, mode: str = "Finish", tasks: int = 1)
     )
     client.wait(task_id, timeout_s=120)
     return task_id
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def _for_task(events: list[EventContent], task_id: str) -> list[EventContent]:
@@ -189,7 +151,7 @@ def test_push_waits_for_a_receiver_that_is_down(client: Client, corpus_dir: Path
     time.sleep(3)  # several refused connections, retried with back-off
     receiver.start()
     try:
-        _until(lambda: len(_pushed_for(receiver, task_id)) >= 1, what="the push")
+        until(lambda: len(_pushed_for(receiver, task_id)) >= 1, 60, "the push")
         time.sleep(3)  # no duplicate comes later
         [got] = _pushed_for(receiver, task_id)
         assert got.event["EventType"] == "ProcedureStateChanged" and "EventHandle" not in got.event
@@ -206,7 +168,7 @@ def test_push_retries_after_server_errors(client: Client, corpus_dir: Path) -> N
     try:
         client.modify_event_config({"Mode": "PUSH", "NotificationUrl": receiver.url})
         task_id = _run(client, corpus_dir)
-        _until(lambda: len(_pushed_for(receiver, task_id)) == 1, what="the push")
+        until(lambda: len(_pushed_for(receiver, task_id)) == 1, 60, "the push")
         attempts = _pushed_for(receiver, task_id, accepted=False)
         assert len(attempts) == 3
         assert len({r.headers["X-Animgraph-Event-Id"] for r in attempts}) == 1  # stable id
@@ -219,7 +181,7 @@ def test_change_mode_pushes_in_order(client: Client, corpus_dir: Path) -> None:
     try:
         client.modify_event_config({"Mode": "PUSH", "NotificationUrl": receiver.url})
         task_id = _run(client, corpus_dir, mode="Change", tasks=3)
-        _until(lambda: len(_pushed_for(receiver, task_id)) == 3, what="three pushes")
+        until(lambda: len(_pushed_for(receiver, task_id)) == 3, 60, "three pushes")
         time.sleep(1)
         statuses = [
             r.event["ProcedureStateChangeEvent"]["Status"] for r in _pushed_for(receiver, task_id)
@@ -297,7 +259,7 @@ def test_pull_waits_for_an_event(client: Client, corpus_dir: Path) -> None:
 
 
 def test_concurrent_pullers_never_share_an_event(
-    events_stack: EventStack, client: Client, corpus_dir: Path
+    events_stack: Stack, client: Client, corpus_dir: Path
 ) -> None:
     _drain(client)
     media = client.register_media(corpus_dir / "vtest.avi")
@@ -319,7 +281,7 @@ def test_concurrent_pullers_never_share_an_event(
     handles: list[list[str]] = [[], [], []]
 
     def pull(slot: int) -> None:
-        with Client(events_stack.settings) as mine:
+        with events_stack.client() as mine:
             for _ in range(4):
                 handles[slot].extend(
                     str(e.event_handle) for e in mine.pull_events(wait_s=0.2).event_set
@@ -349,25 +311,23 @@ def test_event_config_refuses_bad_urls(client: Client) -> None:
     assert client.describe_event_config().mode == "PULL"
 
 
-def test_a_worker_killed_while_delivering_loses_nothing(tmp_path: Path, corpus_dir: Path) -> None:
-    stacks = _stack(tmp_path)
-    stack = next(stacks)
+def test_a_worker_killed_while_delivering_loses_nothing(
+    stack_factory: StackFactory, corpus_dir: Path
+) -> None:
+    stack = _stack(stack_factory, "delivery")
     receiver = Receiver(hold_first=1, hold_s=6).start()
     try:
-        with Client(stack.settings) as client:
+        with stack.client() as client:
             client.modify_event_config({"Mode": "PUSH", "NotificationUrl": receiver.url})
             task_id = _run(client, corpus_dir)
-            _until(lambda: len(receiver.received) == 1, what="the first attempt")
-            stack.workers[0].kill()  # mid-POST: the receiver is holding the request
+            until(lambda: len(receiver.received) == 1, 60, "the first attempt")
+            stack.kill_worker(stack.workers[0])  # mid-POST: the receiver is holding the request
             stack.start_worker("replacement")
-            _until(
-                lambda: len(_pushed_for(receiver, task_id)) >= 2, timeout_s=60, what="redelivery"
-            )
+            until(lambda: len(_pushed_for(receiver, task_id)) >= 2, 90, "redelivery")
             ids = {r.headers["X-Animgraph-Event-Id"] for r in _pushed_for(receiver, task_id)}
             assert len(ids) == 1
-            _until(
-                lambda: client.state.events.delivered_seq(task_id) == 1, what="the delivery record"
+            until(
+                lambda: client.state.events.delivered_seq(task_id) == 1, 60, "the delivery record"
             )
     finally:
         receiver.stop()
-        stacks.close()
