@@ -191,7 +191,7 @@ def test_refused_template_value(page: Page, stack: Stack) -> None:
     page.get_by_label("Width").fill("127")
     page.get_by_role("button", name="Create template").click()
     expected = _api_error(stack, "CreateAnimatedGraphicsTemplate", {"Fps": 10, "Width": 127})
-    assert expected.code == "InvalidParameterValue.Width"
+    assert expected.code == "InvalidParameterValue.Resolution"
     expect(page.locator("#template-error")).to_have_text(f"{expected.code}: {expected.message}")
     expect(page.locator("#tpl-Width")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#tpl-Width")).to_be_focused()
