@@ -1,10 +1,16 @@
 """End to end through ``animgraph api``: the official Python SDK in every way it can sign and
 send a call (POST and GET; TC3-HMAC-SHA256, HmacSHA256, HmacSHA1), replays of the older
-signature refused."""
+signature refused, and the API served over TLS by ``animgraph api`` itself."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,8 @@ from tencentcloud.common.http.request import RequestInternal
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.vod.v20180717 import models, vod_client
+
+from animgraph.shared.redis_server import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -135,3 +143,76 @@ def test_unsigned_and_unsupported_requests(stack: Stack) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     ).json()
     assert missing["Response"]["Error"]["Code"] == "MissingParameter"
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS test")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def _api_process(
+    stack: Stack, port: int, tls: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIMGRAPH_")}
+    env.update({k: v for k, v in stack.env.items() if k != "ANIMGRAPH_PUBLIC_URL"})
+    env.update(tls)
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "animgraph.producer", "api", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_tls_served_by_animgraph_api(stack: Stack, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    tls = {"ANIMGRAPH_API_TLS_CERT_FILE": str(cert), "ANIMGRAPH_API_TLS_KEY_FILE": str(key)}
+    log = tmp_path / "api.log"
+    proc = _api_process(stack, port, tls, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                context = ssl.create_default_context(cafile=str(cert))
+                httpx.get(f"https://127.0.0.1:{port}/openapi.json", verify=context, timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the TLS API did not answer"
+                time.sleep(0.2)
+        sdk = _sdk(f"127.0.0.1:{port}", certification=str(cert))
+        templates = _call(sdk, "DescribeAnimatedGraphicsTemplates", {"Definitions": [20000]})
+        assert templates.TotalCount == 1
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not served beside it
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            # uvicorn waits for the SDK's idle keep-alive TLS connection to close (asyncio's
+            # 30 s SSL shutdown timeout): nothing of the test depends on a graceful stop.
+            proc.kill()
+            proc.wait(10)
+    assert f"https://127.0.0.1:{port}" in log.read_text()
+
+
+def test_tls_needs_both_files(stack: Stack, tmp_path: Path) -> None:
+    tls = {"ANIMGRAPH_API_TLS_CERT_FILE": str(tmp_path / "cert.pem")}
+    proc = _api_process(stack, free_port(), tls, tmp_path / "api.log")
+    assert proc.wait(60) == 2
+    text = (tmp_path / "api.log").read_text()
+    assert "ANIMGRAPH_API_TLS_CERT_FILE" in text and "ANIMGRAPH_API_TLS_KEY_FILE" in text
