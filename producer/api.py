@@ -193,7 +193,9 @@ def _openapi_extra(actions: Mapping[str, tuple[type[WireModel], Action]]) -> dic
                 "in": "header",
                 "required": True,
                 "description": "TC3-HMAC-SHA256 Credential=<SecretId>/<date>/vod/tc3_request, "
-                "SignedHeaders=content-type;host, Signature=<hex>",
+                "SignedHeaders=content-type;host, Signature=<hex>; a form body signed with "
+                "HmacSHA1/HmacSHA256 (Action, Version, Nonce, Signature, ...) needs none of "
+                "these headers (contract §8.2)",
                 "schema": {"type": "string"},
             },
         ],
