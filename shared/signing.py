@@ -27,6 +27,7 @@ __all__ = [
     "TC3_MAX_SKEW_S",
     "UploadGrant",
     "client_upload_signature",
+    "host_variants",
     "parse_api_keys",
     "tc3_authorization",
     "verify_tc3",
@@ -51,6 +52,16 @@ def parse_api_keys(text: str) -> dict[str, str]:
             raise ValueError("API keys must be SecretId:SecretKey pairs separated by commas")
         keys[secret_id] = secret_key
     return keys
+
+
+def host_variants(host: str) -> list[str]:
+    """The ``host`` a client may have signed for a ``Host`` header: as sent, and without its
+    port (the Node.js SDK signs the URL's hostname, the Python SDK its endpoint with the port)."""
+    host = host.strip()
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and (not name.startswith("[") or name.endswith("]")):
+        return [host, name]
+    return [host]
 
 
 def _hmac256(key: bytes, msg: str) -> bytes:
@@ -91,11 +102,14 @@ def tc3_authorization(
     timestamp: int,
     service: str = "vod",
     content_type: str = "application/json",
+    method: str = "POST",
+    query: str = "",
 ) -> str:
-    """The ``Authorization`` header of a JSON ``POST /``, as the Tencent Cloud SDKs sign it."""
+    """The ``Authorization`` header of a request to ``/`` (a JSON ``POST`` by default, or a
+    ``GET`` with its ``query`` and an empty body), as the Tencent Cloud SDKs sign it."""
     date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
     headers = {"content-type": content_type, "host": host}
-    request = _canonical_request("POST", "/", "", headers, ["content-type", "host"], body)
+    request = _canonical_request(method, "/", query, headers, ["content-type", "host"], body)
     signature = _tc3_signature(
         secret_key, canonical_request=request, timestamp=str(timestamp), date=date, service=service
     )
@@ -147,17 +161,20 @@ def verify_tc3(
         raise ApiError(
             "SignedHeaders must include content-type and host", "AuthFailure.SignatureFailure"
         )
-    request = _canonical_request(method, path, query, headers, signed, body)
-    expected = _tc3_signature(
-        secret_key,
-        canonical_request=request,
-        timestamp=str(timestamp),
-        date=match["date"],
-        service=match["service"],
-    )
-    if not hmac.compare_digest(expected, match["sig"]):
-        raise ApiError("the request signature does not match", "AuthFailure.SignatureFailure")
-    return match["id"]
+    # The scope's service is whatever the client put there (the Node.js SDK takes the first
+    # label of the endpoint, "127" for 127.0.0.1): the signature covers it either way.
+    for host in host_variants(lowered.get("host", "")):
+        request = _canonical_request(method, path, query, {**lowered, "host": host}, signed, body)
+        expected = _tc3_signature(
+            secret_key,
+            canonical_request=request,
+            timestamp=str(timestamp),
+            date=match["date"],
+            service=match["service"],
+        )
+        if hmac.compare_digest(expected, match["sig"]):
+            return match["id"]
+    raise ApiError("the request signature does not match", "AuthFailure.SignatureFailure")
 
 
 # --- client upload signatures --------------------------------------------------------------
