@@ -22,7 +22,9 @@ def compat_stack(
         s3=lambda: request.getfixturevalue("s3_server"),
         failures=lambda: request.session.testsfailed,
     ) as factory:
-        yield factory.start("compat", api=True, env={"ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}"})
+        yield factory.start(
+            "compat", api=True, env={"ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}"}
+        )
 
 
 @pytest.fixture(scope="package")

@@ -28,8 +28,9 @@ def put_curl(url: str, token: str, path: Path) -> None:
         print("curl is not on PATH: the PUT goes through httpx instead")
         put_httpx(url, token, path)
         return
+    argv = [curl, "-sS", "--fail-with-body", "-T", str(path), url]
     done = subprocess.run(
-        [curl, "-sS", "--fail-with-body", "-T", str(path), "-H", f"Authorization: Bearer {token}", url],
+        [*argv, "-H", f"Authorization: Bearer {token}"],
         capture_output=True,
         text=True,
         timeout=60,

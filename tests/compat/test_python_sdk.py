@@ -20,6 +20,7 @@ from .scenario import METHODS, SECRET_ID, SECRET_KEY, SIGN_METHODS, Plan, check,
 
 pytestmark = pytest.mark.e2e
 
+
 class SdkCaller:
     """The SDK as its README configures it, with the endpoint, method and signature chosen."""
 
@@ -27,7 +28,9 @@ class SdkCaller:
         http = HttpProfile(endpoint=host, reqMethod=method)
         http.scheme = "http"
         profile = ClientProfile(signMethod=sign_method, httpProfile=http)
-        self.client = vod_client.VodClient(credential.Credential(SECRET_ID, SECRET_KEY), "", profile)
+        self.client = vod_client.VodClient(
+            credential.Credential(SECRET_ID, SECRET_KEY), "", profile
+        )
 
     def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         request = getattr(models, f"{action}Request")()
@@ -44,6 +47,8 @@ class SdkCaller:
 
 @pytest.mark.parametrize("sign_method", list(SIGN_METHODS))
 @pytest.mark.parametrize("method", METHODS)
-def test_python_sdk_scenario(compat_stack: Stack, clip: Path, method: str, sign_method: str) -> None:
+def test_python_sdk_scenario(
+    compat_stack: Stack, clip: Path, method: str, sign_method: str
+) -> None:
     plan = Plan.for_mode("py", method, sign_method, compat_stack.host, clip)
     check(run(SdkCaller(compat_stack.host, method, sign_method), plan, put_httpx), plan)
