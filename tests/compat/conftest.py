@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from stack import Stack, stack_factory_for
 
+from . import nodejs
 from .scenario import SECRET_ID, SECRET_KEY
 
 
@@ -30,3 +31,9 @@ def compat_stack(
 @pytest.fixture(scope="package")
 def clip(corpus_dir: Path) -> Path:
     return corpus_dir / "vtest.avi"
+
+
+@pytest.fixture(scope="package")
+def node_modules() -> Path:
+    """The Node.js SDK, installed once for the package (skips without Node.js or npm)."""
+    return nodejs.install()

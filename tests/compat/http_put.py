@@ -4,19 +4,21 @@ with the temporary token (no API client has a call for it)."""
 from __future__ import annotations
 
 import shutil
+import ssl
 import subprocess
 from pathlib import Path
 
 import httpx
 
 
-def put_httpx(url: str, token: str, path: Path) -> None:
+def put_httpx(url: str, token: str, path: Path, verify: ssl.SSLContext | bool = True) -> None:
     """From Python (the SDK's users)."""
     with open(path, "rb") as fh:
         answer = httpx.put(
             url,
             content=iter(lambda: fh.read(65536), b""),
             headers={"Authorization": f"Bearer {token}"},
+            verify=verify,
         )
     assert answer.status_code == 200, answer.text
 

@@ -16,7 +16,7 @@ const client = new VodClient({
   region: "",
   profile: {
     signMethod: plan.signMethod,
-    httpProfile: { endpoint: plan.host, protocol: "http://", reqMethod: plan.reqMethod },
+    httpProfile: { endpoint: plan.host, protocol: plan.protocol, reqMethod: plan.reqMethod },
   },
 });
 
@@ -69,7 +69,8 @@ const applied = await call("ApplyUpload", {
   MediaType: plan.clip.split(".").pop(),
   MediaName: plan.tag,
 });
-const put = await fetch(`http://${plan.host}${applied.MediaStoragePath}`, {
+// On https, fetch trusts the CA given in NODE_EXTRA_CA_CERTS, as the SDK does.
+const put = await fetch(`${plan.protocol}${plan.host}${applied.MediaStoragePath}`, {
   method: "PUT",
   body: await readFile(plan.clip),
   headers: { Authorization: `Bearer ${applied.TempCertificate.Token}` },
