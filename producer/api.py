@@ -1,8 +1,10 @@
 """The HTTP API (contract §8.2): Tencent Cloud API 3.0 style; the official VOD SDK works unchanged.
 
-- ``POST /``: JSON body, ``X-TC-Action``, ``X-TC-Version: 2018-07-17``, TC3-HMAC-SHA256 signed
-  with a key pair of ``ANIMGRAPH_API_KEYS``. Answers ``{"Response": {..., "RequestId"}}``, errors
-  as ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}`` (HTTP 200, as the SDK expects).
+- ``POST /`` or ``GET /``: an action, signed with a key pair of ``ANIMGRAPH_API_KEYS``: JSON
+  body or query string with TC3-HMAC-SHA256, or form body or query string with the older
+  HmacSHA1/HmacSHA256 (read by ``api_request``). Answers ``{"Response": {..., "RequestId"}}``,
+  errors as ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}`` (HTTP 200, as the SDKs
+  expect).
 - ``PUT /upload/<VodSessionKey>/<name>``: the bytes of an ApplyUpload session, with
   ``Authorization: Bearer <TempCertificate.Token>``.
 - ``POST /client-upload``: multipart ``signature`` then ``file``; the signature is checked before
@@ -13,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import mimetypes
 import tempfile
@@ -50,9 +51,10 @@ from animgraph.shared.models import (
     WireModel,
 )
 from animgraph.shared.settings import Settings
-from animgraph.shared.signing import parse_api_keys, verify_tc3, verify_upload_signature
+from animgraph.shared.signing import parse_api_keys, verify_upload_signature
 from animgraph.shared.storage import S3Storage, validate_key
 
+from .api_request import read_call
 from .apiversion import API_VERSION
 from .client import Client
 from .console import mount_console
@@ -64,8 +66,6 @@ __all__ = ["API_VERSION", "create_app"]
 
 log = logging.getLogger(__name__)
 Action = Callable[[Mapping[str, Any]], Mapping[str, Any]]
-# Fields the SDK may send that a single-tenant deployment ignores.
-IGNORED_FIELDS = ("SubAppId", "ExtInfo")
 STATUS = {
     "ResourceNotFound": 404,
     "AuthFailure.TokenFailure": 401,
@@ -193,7 +193,9 @@ def _openapi_extra(actions: Mapping[str, tuple[type[WireModel], Action]]) -> dic
                 "in": "header",
                 "required": True,
                 "description": "TC3-HMAC-SHA256 Credential=<SecretId>/<date>/vod/tc3_request, "
-                "SignedHeaders=content-type;host, Signature=<hex>",
+                "SignedHeaders=content-type;host, Signature=<hex>; a form body signed with "
+                "HmacSHA1/HmacSHA256 (Action, Version, Nonce, Signature, ...) needs none of "
+                "these headers (contract §8.2)",
                 "schema": {"type": "string"},
             },
         ],
@@ -218,33 +220,17 @@ def create_app(settings: Settings, *, client: Client | None = None) -> FastAPI:
         description="Video segments to animated GIF/WebP; Tencent Cloud VOD API 3.0 shapes.",
     )
 
+    @app.get("/", summary="Call an action, its parameters flattened in the query string")
     @app.post("/", openapi_extra=_openapi_extra(actions), summary="Call an action")
     async def call(request: Request) -> JSONResponse:
         request_id = str(uuid.uuid4())
-        body = await request.body()
         try:
-            verify_tc3(
-                keys,
-                method=request.method,
-                path=request.url.path,
-                query=request.url.query,
-                headers=request.headers,
-                body=body,
-            )
-            name = request.headers.get("x-tc-action", "")
-            if name not in actions:
-                raise ApiError(f"action {name!r} is not supported", "InvalidAction")
-            if request.headers.get("x-tc-version") != API_VERSION:
-                raise ApiError(f"X-TC-Version must be {API_VERSION}", "NoSuchVersion")
-            try:
-                params = json.loads(body or b"{}")
-            except ValueError:
-                raise ApiError("the body is not JSON", "InvalidParameter") from None
-            if not isinstance(params, dict):
-                raise ApiError("the body must be a JSON object", "InvalidParameter")
-            for field in IGNORED_FIELDS:
-                params.pop(field, None)
-            result = await run_in_threadpool(actions[name][1], params)
+            api_call = await read_call(request, keys, client.state.sessions.claim_nonce)
+            if api_call.action not in actions:
+                raise ApiError(f"action {api_call.action!r} is not supported", "InvalidAction")
+            if api_call.version != API_VERSION:
+                raise ApiError(f"the Version must be {API_VERSION}", "NoSuchVersion")
+            result = await run_in_threadpool(actions[api_call.action][1], api_call.params)
         except ApiError as exc:
             return _error(exc, request_id)
         except Exception:

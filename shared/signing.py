@@ -1,4 +1,5 @@
-"""Request signatures: TC3-HMAC-SHA256 for API calls, HMAC-SHA1 for client uploads.
+"""Request signatures: TC3-HMAC-SHA256 for API calls, HMAC-SHA1 for client uploads (the older
+API signature, HmacSHA1/HmacSHA256, is ``signing_v1``).
 
 The contract is docs/contract.md §8.2 (API calls) and §3.2 (client uploads).
 

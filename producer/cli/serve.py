@@ -22,6 +22,24 @@ from .common import err
 __all__ = ["api", "up"]
 
 
+def _tls(settings: Settings) -> tuple[str | None, str | None]:
+    """uvicorn's TLS options from the settings: both files, or neither (plain HTTP, as behind a
+    TLS proxy); one alone is a mistake worth stopping for."""
+    cert, key = settings.api.tls_cert_file, settings.api.tls_key_file
+    if bool(cert) != bool(key):
+        err.print(
+            "[red]Set both ANIMGRAPH_API_TLS_CERT_FILE and ANIMGRAPH_API_TLS_KEY_FILE[/] "
+            "(HTTPS served by animgraph), or neither (plain HTTP, e.g. behind a TLS proxy)."
+        )
+        raise typer.Exit(2)
+    return (cert, key) if cert and key else (None, None)
+
+
+def _base_url(settings: Settings, host: str, port: int) -> str:
+    scheme = "https" if _tls(settings)[0] else "http"
+    return settings.api.public_url or f"{scheme}://{host}:{port}"
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -32,14 +50,16 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     except ValueError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    cert, key = _tls(settings)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key)
 
 
 def api(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
 ) -> None:
-    """Serve the HTTP API (Tencent Cloud API 3.0 style) on ANIMGRAPH_REDIS_URL."""
+    """Serve the HTTP API (Tencent Cloud API 3.0 style) on ANIMGRAPH_REDIS_URL; HTTPS when
+    ANIMGRAPH_API_TLS_CERT_FILE and ANIMGRAPH_API_TLS_KEY_FILE are set."""
     settings = Settings()
     if not settings.redis_url:
         err.print(
@@ -47,7 +67,8 @@ def api(
             "`animgraph up` for a whole local stack."
         )
         raise typer.Exit(2)
-    public = settings.api.public_url or f"http://{host}:{port}"
+    public = _base_url(settings, host, port)
+    err.print(f"API     {public}")
     _serve(settings.updated(api={"public_url": public}), host, port)
 
 
@@ -64,7 +85,7 @@ def up(
     """Start a whole local stack: Redis (embedded unless ANIMGRAPH_REDIS_URL is set), a worker,
     the API and Flower. Ctrl-C or SIGTERM stops them all."""
     settings = Settings()
-    public = settings.api.public_url or f"http://{host}:{port}"
+    public = _base_url(settings, host, port)
     api_keys = settings.api.keys or f"animgraph-local:{secrets.token_urlsafe(24)}"
     flower_auth = settings.flower.basic_auth.get_secret_value() or (
         f"admin:{secrets.token_urlsafe(12)}"

@@ -114,6 +114,17 @@ class ApiSettings(_Group):
         description="Base URL of the HTTP API (`http://host:port`): outputs and sources are then "
         "given as `<public url>/files/<key>`, not `file://` URLs (`api` and `up` set it)",
     )
+    tls_cert_file: str | None = Field(
+        default=None,
+        validation_alias="ANIMGRAPH_API_TLS_CERT_FILE",
+        description="PEM certificate (chain) for `animgraph api`/`up` to serve HTTPS itself; "
+        "set with `ANIMGRAPH_API_TLS_KEY_FILE`, or neither for plain HTTP (behind a TLS proxy)",
+    )
+    tls_key_file: str | None = Field(
+        default=None,
+        validation_alias="ANIMGRAPH_API_TLS_KEY_FILE",
+        description="PEM private key of `ANIMGRAPH_API_TLS_CERT_FILE`",
+    )
 
 
 class UploadSettings(_Group):

@@ -42,6 +42,8 @@ key (below ``animgraph:``)                 type    TTL          written by
 ``session:<SessionId>``                    string  7 days       ProcessMedia: SessionId dedup
 ``upload:<VodSessionKey>``                 string  upload       ApplyUpload, PUT, CommitUpload
 ``once:<name>``                            string  grant        one-time upload grants claimed
+``nonce:<SecretId>:<Nonce>``               string  window       API calls with the older signature:
+                                                                the Nonce claimed (``SET NX``)
 ``console:session:<sha256(token)>``        string  console      console sign-in (holds the user)
 ``console:fail:<address>``                 string  300 s        console failed sign-ins counted
 ``events``                                 stream  trimmed      every event (consumer group
@@ -56,7 +58,8 @@ key (below ``animgraph:``)                 type    TTL          written by
 =========================================  ======  ===========  =================================
 
 "upload" is ``ANIMGRAPH_UPLOAD_TTL_S``, "grant" the grant's own expiry, "console"
-``ANIMGRAPH_CONSOLE_SESSION_TTL_S``. ``media`` was added after the other families: a Redis
+``ANIMGRAPH_CONSOLE_SESSION_TTL_S``, "window" until the signature's timestamp leaves the
+5-minute clock window (at most 10 minutes). ``media`` was added after the other families: a Redis
 written before it gets it from one ``SCAN`` of ``media:*`` on the first listing (recorded in
 ``migrated``).
 
@@ -92,6 +95,7 @@ __all__ = [
     "media_graphics",
     "media_gseq",
     "media_outputs",
+    "nonce",
     "once",
     "procedure",
     "push_done",
@@ -198,6 +202,10 @@ def once(name: str) -> str:
     return f"{PREFIX}once:{name}"
 
 
+def nonce(secret_id: str, value: str) -> str:
+    return f"{PREFIX}nonce:{secret_id}:{value}"
+
+
 def console_session(token: str) -> str:
     """Only the token's hash is a key name: reading Redis does not give a usable cookie."""
     return f"{PREFIX}console:session:{hashlib.sha256(token.encode()).hexdigest()}"
@@ -251,6 +259,7 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
         "session:*",
         "upload:*",
         "once:*",
+        "nonce:*:*",
         "console:session:*",
         "console:fail:*",
         "events",

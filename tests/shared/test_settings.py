@@ -69,6 +69,9 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("ANIMGRAPH_S3_PUBLIC_ENDPOINT_URL", "storage.s3.public_endpoint_url", "http://localhost:9000", "http://localhost:9000"),
     # New: Flower's auth was read from the environment beside the settings.
     ("ANIMGRAPH_FLOWER_BASIC_AUTH", "flower.basic_auth", "admin:pw", SecretStr("admin:pw")),
+    # New: TLS served by `animgraph api` itself.
+    ("ANIMGRAPH_API_TLS_CERT_FILE", "api.tls_cert_file", "/tls/cert.pem", "/tls/cert.pem"),
+    ("ANIMGRAPH_API_TLS_KEY_FILE", "api.tls_key_file", "/tls/key.pem", "/tls/key.pem"),
 ]
 # fmt: on
 
