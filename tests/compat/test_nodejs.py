@@ -17,9 +17,9 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize("sign_method", list(SIGN_METHODS))
 @pytest.mark.parametrize("method", METHODS)
 def test_nodejs_sdk_scenario(
+    node_modules: Path,  # first: a skip then starts nothing
     compat_stack: Stack,
     clip: Path,
-    node_modules: Path,
     tmp_path: Path,
     method: str,
     sign_method: str,

@@ -1,9 +1,9 @@
-"""The clients over TLS served by ``animgraph api`` itself (``ANIMGRAPH_API_TLS_CERT_FILE`` and
-``ANIMGRAPH_API_TLS_KEY_FILE``), with a certificate from a private CA: the Python SDK trusts it
-through ``HttpProfile(certification=...)``, the Node.js SDK through ``NODE_EXTRA_CA_CERTS``.
-tccli cannot be given a CA (its SDK verifies against certifi's bundle only), so its scenario is
-impossible here: the test shows that it goes to https without a scheme and refuses this
-certificate."""
+"""The clients over TLS served by ``animgraph api`` itself, on a stack of its own
+(``ANIMGRAPH_API_TLS_CERT_FILE`` and ``_KEY_FILE``) with a certificate from a private CA: the
+Python SDK trusts it through ``HttpProfile(certification=...)``, the Node.js SDK through
+``NODE_EXTRA_CA_CERTS``. tccli cannot be given a CA (its SDK verifies against certifi's bundle
+only), so its scenario is impossible here: the test shows that without a scheme it goes to
+https, and refuses this certificate."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from stack import Stack
+from stack import StackFactory
 
 from animgraph.shared.redis_server import free_port
 
@@ -25,7 +25,7 @@ from .certs import make_certificates
 from .http_put import put_httpx
 from .nodejs import run_scenario
 from .python_sdk import SdkCaller
-from .scenario import Plan, check, run
+from .scenario import SECRET_ID, SECRET_KEY, Plan, check, run
 from .tccli_client import TccliCaller
 
 pytestmark = pytest.mark.e2e
@@ -34,16 +34,26 @@ TC3 = "TC3-HMAC-SHA256"  # the transport is what this module tests; the signing 
 
 
 @pytest.fixture(scope="module")
-def tls_api(compat_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    """A second ``animgraph api`` on the suite's Redis and storage, serving https; yields the
-    plan's common part (host, CA). Its public URL is left for ``api`` to derive."""
+def tls_api(
+    module_stack_factory: StackFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Plan]:
+    """A stack of its own whose ``animgraph api`` serves https; yields the plan's common part
+    (host, CA). Its workers get the https address too: they write the outputs' URLs."""
     folder = tmp_path_factory.mktemp("tls")
     ca, cert, key = make_certificates(folder)
     port = free_port()
-    env = {**os.environ, **compat_stack.env, **compat_stack.worker_env}
-    env.pop("ANIMGRAPH_PUBLIC_URL")
-    env |= {"ANIMGRAPH_API_TLS_CERT_FILE": str(cert), "ANIMGRAPH_API_TLS_KEY_FILE": str(key)}
+    stack = module_stack_factory.start(
+        "tls",
+        env={
+            "ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}",
+            "ANIMGRAPH_PUBLIC_URL": f"https://127.0.0.1:{port}",
+            "ANIMGRAPH_API_TLS_CERT_FILE": str(cert),
+            "ANIMGRAPH_API_TLS_KEY_FILE": str(key),
+        },
+    )
+    env = {**os.environ, **stack.env, **stack.worker_env}
     log_path = folder / "api-tls.log"
+    # Stack.start_api waits on plain http: this API is started and awaited over https here.
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "animgraph.producer", "api", "--port", str(port)],
@@ -82,7 +92,7 @@ def test_python_sdk_over_tls(tls_api: Plan, clip: Path) -> None:
     check(run(SdkCaller(plan, "POST", TC3), plan, put), plan)
 
 
-def test_nodejs_sdk_over_tls(tls_api: Plan, clip: Path, node_modules: Path, tmp_path: Path) -> None:
+def test_nodejs_sdk_over_tls(node_modules: Path, tls_api: Plan, clip: Path, tmp_path: Path) -> None:
     plan = _plan(tls_api, "node-tls", clip)
     env = {"NODE_EXTRA_CA_CERTS": str(plan.ca)}
     check(run_scenario(plan, "POST", TC3, node_modules, tmp_path, env), plan)
