@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from stack import Stack, StackFactory, stack_factory_for
+from stack import Stack, StackFactory, stack_factory_for, stop_process
 
 from animgraph.producer import Client
 from animgraph.shared.redis_server import RedisServer, free_port
@@ -180,9 +180,4 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         server.client().create_bucket(Bucket=server.bucket)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

@@ -62,6 +62,18 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) ->
             time.sleep(0.2)
 
 
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 10) -> None:
+    """SIGTERM ``proc``, and SIGKILL it if it has not exited after ``grace_s``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def read_settings(env: Mapping[str, str]) -> Settings:
     """The settings a process started with ``env`` reads: the same ``ANIMGRAPH_*`` parsing as
     the workers and the API, so the producer in the test sees what they see."""
@@ -209,13 +221,8 @@ class Stack:
         if self.stopped:
             return
         self.stopped = True
-        if self.api is not None and self.api.poll() is None:
-            self.api.terminate()
-            try:
-                self.api.wait(10)
-            except subprocess.TimeoutExpired:
-                self.api.kill()
-                self.api.wait()
+        if self.api is not None:
+            stop_process(self.api)
         for worker in self.workers:
             worker.kill() if self.kill_at_exit else worker.stop()
         self.redis.stop()

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from stack import Stack, StackFactory
+from stack import Stack, StackFactory, stop_process
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.http.request import RequestInternal
@@ -199,14 +199,9 @@ def test_tls_served_by_animgraph_api(stack: Stack, tmp_path: Path) -> None:
         with pytest.raises(httpx.TransportError):  # plain HTTP is not served beside it
             httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            # uvicorn waits for the SDK's idle keep-alive TLS connection to close (asyncio's
-            # 30 s SSL shutdown timeout): nothing of the test depends on a graceful stop.
-            proc.kill()
-            proc.wait(10)
+        # uvicorn waits for the SDK's idle keep-alive TLS connection to close (asyncio's 30 s
+        # SSL shutdown timeout): nothing of the test depends on a graceful stop.
+        stop_process(proc, grace_s=5)
     assert f"https://127.0.0.1:{port}" in log.read_text()
 
 

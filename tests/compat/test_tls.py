@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from stack import StackFactory
+from stack import StackFactory, stop_process
 
 from animgraph.shared.redis_server import free_port
 
@@ -74,12 +74,7 @@ def tls_api(
                 time.sleep(0.2)
         yield plan
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _plan(tls_api: Plan, tag: str, clip: Path) -> Plan:
