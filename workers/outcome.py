@@ -11,10 +11,16 @@ from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import subtask_error
 from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
 from animgraph.shared.state import SubtaskPlan
+from animgraph.shared.state.tasks import Attempt
 from animgraph.workers.delivery import publish
 from animgraph.workers.runtime import Runtime
 
-__all__ = ["OK", "Step", "fail", "store_output"]
+__all__ = ["OK", "Attempt", "Step", "Superseded", "fail", "store_output"]
+
+
+class Superseded(Exception):
+    """A later delivery of this step has started (this one's worker lost its lease): what this
+    one made is dropped, and nothing follows it."""
 
 
 class Step(TypedDict):
@@ -28,11 +34,22 @@ class Step(TypedDict):
 OK: Step = {"ok": True, "code": "", "message": ""}
 
 
-def fail(rt: Runtime, task_id: str, index: int, code: str, message: str) -> Step:
-    """Mark a subtask FAIL and return the error value the next steps pass on."""
-    rt.state.tasks.update_subtask(
+def fail(
+    rt: Runtime,
+    task_id: str,
+    index: int,
+    code: str,
+    message: str,
+    *,
+    fence: Attempt | None = None,
+) -> Step:
+    """Mark a subtask FAIL and return the error value the next steps pass on; with ``fence``,
+    only while that attempt is its step's latest (else ``Superseded``)."""
+    _write_subtask(
+        rt,
         task_id,
         index,
+        fence,
         status="FAIL",
         err_code_ext=code,
         err_code=subtask_error(code, message).err_code,
@@ -43,11 +60,16 @@ def fail(rt: Runtime, task_id: str, index: int, code: str, message: str) -> Step
     return {"ok": False, "code": code, "message": message}
 
 
-def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> None:
-    """Store a finished animated image and mark its subtask SUCCESS with its ``Output``."""
+def store_output(
+    rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path, *, fence: Attempt | None = None
+) -> None:
+    """Store a finished animated image and mark its subtask SUCCESS with its ``Output``; with
+    ``fence``, only while that attempt is its step's latest (else ``Superseded``)."""
     template = plan.template
     record = rt.state.tasks.record(task_id)
     assert template is not None and record is not None
+    if fence is not None and not rt.state.tasks.is_latest(fence):
+        raise Superseded  # before the upload: the output stored is the latest attempt's
     key = f"outputs/{task_id}/{plan.index}/v.f{template.definition}.{template.format}"
     size = out.stat().st_size
     md5 = _md5(out)
@@ -65,9 +87,11 @@ def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> Non
         start_time_offset=plan.start_s,
         end_time_offset=plan.end_s,
     )
-    rt.state.tasks.update_subtask(
+    _write_subtask(
+        rt,
         task_id,
         plan.index,
+        fence,
         status="SUCCESS",
         message="SUCCESS",
         output=item.model_dump(),
@@ -76,6 +100,15 @@ def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> Non
     )
     _subtask_changed(rt, task_id, plan.index)
     rt.state.media.add_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
+
+
+def _write_subtask(
+    rt: Runtime, task_id: str, index: int, fence: Attempt | None, **changes: object
+) -> None:
+    if fence is None:
+        rt.state.tasks.update_subtask(task_id, index, **changes)
+    elif not rt.state.tasks.update_subtask_as(fence, **changes):
+        raise Superseded
 
 
 def _md5(path: Path) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import InternalSubtaskError, SubtaskError, TransientError
@@ -24,7 +24,7 @@ from animgraph.workers.media.decode import decode_segment
 from animgraph.workers.media.encode import encode_gif, encode_webp
 from animgraph.workers.media.framestore import FrameSet
 from animgraph.workers.media.select import Shown, select_frames
-from animgraph.workers.outcome import OK, Step, fail, store_output
+from animgraph.workers.outcome import OK, Attempt, Step, Superseded, fail, store_output
 from animgraph.workers.runtime import Runtime, runtime
 
 __all__ = ["REDIS_DOWN", "decode", "encode", "select", "window", "work_key"]
@@ -55,12 +55,13 @@ def window(plan: SubtaskPlan, part: int | None) -> tuple[float, float]:
 
 # --- the guard every step runs under ---------------------------------------------------------
 
-StepBody = Callable[[Runtime, str, int, int | None], Step]
+StepBody = Callable[[Runtime, Attempt], Step]
 StepTask = Callable[[Task, Step | None, str, int, int | None], Step]
 
 
 def _guarded(step: str, body: StepBody) -> StepTask:
-    """Wrap a step: attempt counting, errors as values, transient errors raised for retry."""
+    """Wrap a step: attempt counting, errors as values, transient errors raised for retry, and
+    a superseded attempt (its worker lost its lease, a later delivery runs) dropped."""
 
     def run(
         self: Task, prev: Step | None, task_id: str, index: int, part: int | None = None
@@ -69,41 +70,69 @@ def _guarded(step: str, body: StepBody) -> StepTask:
         if prev is not None and not prev["ok"]:
             return prev
         # Counted by us: Celery's retry count misses the deliveries whose worker died (a poison
-        # message).
-        attempts = rt.state.tasks.count_attempt(task_id, index, part, step)
-        retries = int(self.request.retries or 0)
-        if attempts - retries > rt.settings.worker.max_attempts:
-            return fail(
-                rt,
+        # message). The number also fences this attempt's writes.
+        number = rt.state.tasks.count_attempt(task_id, index, part, step)
+        attempt = Attempt(task_id, index, part, step, number)
+        try:
+            result = _attempt(rt, attempt, int(self.request.retries or 0), body)
+            if result["ok"] and not rt.state.tasks.is_latest(attempt):
+                raise Superseded
+            return result
+        except Superseded:
+            # Ignore: no result, no next step of the chain; the later delivery goes on.
+            log.warning(
+                "%s of %s[%d] (part %s) attempt %d was superseded by a later delivery: "
+                "its result is dropped",
+                step,
                 task_id,
                 index,
-                "InternalError",
-                f"the {step} step was interrupted {attempts - 1} times (worker lost); giving up",
+                part,
+                number,
             )
-        try:
-            _inject_fault(rt.settings.testing.fault_injection, step)
-            return body(rt, task_id, index, part)
-        except SubtaskError as exc:
-            return fail(rt, task_id, index, exc.code, exc.message)
-        except (TransientError, *REDIS_DOWN):
-            raise
-        except SoftTimeLimitExceeded:
-            return fail(
-                rt, task_id, index, "InternalError", f"the {step} step exceeded its time limit"
-            )
-        except Exception as exc:
-            log.exception("%s of %s[%d] failed", step, task_id, index)
-            return fail(rt, task_id, index, "InternalError", f"{step} failed: {type(exc).__name__}")
+            raise Ignore() from None
 
     return run
 
 
+def _attempt(rt: Runtime, attempt: Attempt, retries: int, body: StepBody) -> Step:
+    """One attempt of a step, its expected failures as values (fenced like its success)."""
+    task_id, index, step = attempt.task_id, attempt.index, attempt.step
+
+    def failed(code: str, message: str) -> Step:
+        return fail(rt, task_id, index, code, message, fence=attempt)
+
+    if attempt.number - retries > rt.settings.worker.max_attempts:
+        return failed(
+            "InternalError",
+            f"the {step} step was interrupted {attempt.number - 1} times (worker lost); giving up",
+        )
+    try:
+        _inject_fault(rt.settings.testing.fault_injection, step)
+        return body(rt, attempt)
+    except SubtaskError as exc:
+        return failed(exc.code, exc.message)
+    except (TransientError, Superseded, *REDIS_DOWN):
+        raise
+    except SoftTimeLimitExceeded:
+        return failed("InternalError", f"the {step} step exceeded its time limit")
+    except Exception as exc:
+        log.exception("%s of %s[%d] failed", step, task_id, index)
+        return failed("InternalError", f"{step} failed: {type(exc).__name__}")
+
+
 def _inject_fault(spec: str, step: str) -> None:
-    """Fault-injection hook for the fault tests (``ANIMGRAPH_FAULT_INJECTION=<step>:kill``):
-    the step kills its own worker process, as a decoder crash or the OOM killer would."""
-    if spec and spec.split(":")[0] == step and spec.endswith(":kill"):
+    """Fault-injection hook for the fault tests (``ANIMGRAPH_FAULT_INJECTION``):
+    ``<step>:kill`` makes the step kill its own worker process, as a decoder crash or the OOM
+    killer would; ``<step>:sleep:<s>`` makes it take ``s`` seconds longer (a long step)."""
+    name, _, action = spec.partition(":")
+    if not spec or name != step:
+        return
+    if action == "kill":
         log.warning("fault injection: killing the %s step's process", step)
         os.kill(os.getpid(), signal.SIGKILL)
+    elif action.startswith("sleep:"):
+        log.warning("fault injection: the %s step sleeps %s s", step, action[6:])
+        time.sleep(float(action[6:]))
 
 
 def _progress_reporter(
@@ -136,7 +165,8 @@ def _plan(rt: Runtime, task_id: str, index: int, record: TaskRecord | None = Non
 # --- the three step bodies -------------------------------------------------------------------
 
 
-def _decode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
+def _decode(rt: Runtime, at: Attempt) -> Step:
+    task_id, index, part = at.task_id, at.index, at.part
     record = rt.state.tasks.record(task_id)
     plan = _plan(rt, task_id, index, record)
     if all(rt.storage.exists(work_key(task_id, index, n, part)) for n in FRAME_FILES):
@@ -182,7 +212,8 @@ def _load_frames(
     return FrameSet.load(paths[0].parent)
 
 
-def _select(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
+def _select(rt: Runtime, at: Attempt) -> Step:
+    task_id, index, part = at.task_id, at.index, at.part
     plan = _plan(rt, task_id, index)
     assert plan.template is not None
     start_s, end_s = window(plan, part)
@@ -208,7 +239,8 @@ def _select(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
     return OK
 
 
-def _encode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
+def _encode(rt: Runtime, at: Attempt) -> Step:
+    task_id, index, part = at.task_id, at.index, at.part
     plan = _plan(rt, task_id, index)
     template = plan.template
     assert template is not None
@@ -230,10 +262,12 @@ def _encode(rt: Runtime, task_id: str, index: int, part: int | None) -> Step:
             progress=_progress_reporter(rt, task_id, index, ENCODE_BAND) if part is None else None,
         )
         if part is None:
-            store_output(rt, task_id, plan, out)
+            store_output(rt, task_id, plan, out, fence=at)
         else:
             rt.storage.put_file(work_key(task_id, index, f"part.{template.format}", part), out)
-            done = rt.state.tasks.count_part(task_id, index)
+            done = rt.state.tasks.count_part_as(at)
+            if done is None:
+                raise Superseded
             rt.state.tasks.update_subtask(
                 task_id, index, progress=min(95, 5 + 90 * done // plan.slices)
             )

@@ -2,7 +2,8 @@
 
 ``procedure`` -> ``canvas``; ``decode``, ``select``, ``encode`` -> ``steps``; ``notify``,
 ``notify_failed`` -> ``notifier``; ``deliver`` -> ``delivery``; the reconciler thread ->
-``reconciler``; memory tuning -> ``tuning``. Names, signatures and retry settings are the wire
+``reconciler``; the heartbeat and message leases -> ``leases``, the lease sweep -> ``restore``;
+memory tuning -> ``tuning``. Names, signatures and retry settings are the wire
 contract: messages already queued must still run.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from celery.signals import task_postrun, worker_init, worker_ready
+from celery.signals import task_postrun, task_received, worker_init, worker_ready
 
 from animgraph.shared.errors import TransientError
 from animgraph.shared.tasknames import (
@@ -23,7 +24,16 @@ from animgraph.shared.tasknames import (
     PROCEDURE,
     SELECT,
 )
-from animgraph.workers import canvas, delivery, notifier, reconciler, steps, tuning
+from animgraph.workers import (
+    canvas,
+    delivery,
+    leases,
+    notifier,
+    reconciler,
+    restore,
+    steps,
+    tuning,
+)
 from animgraph.workers.app import app
 from animgraph.workers.outcome import Step
 
@@ -85,6 +95,18 @@ def deliver(self: Task, key: str, seq: int) -> str:
 def _start_reconciler(**_: Any) -> None:
     """Every worker runs the periodic reconciler in a thread of its main process."""
     reconciler.start()
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_leases(sender: Any, **_: Any) -> None:
+    """Every worker keeps a heartbeat and sweeps lost workers' messages (main process threads)."""
+    restore.start(leases.start(sender.hostname).name)
+
+
+@task_received.connect  # type: ignore[untyped-decorator]
+def _lease_message(request: Any, **_: Any) -> None:
+    """In the main process, as it takes each message (before a pool process runs it)."""
+    leases.hold(request.hostname, request.message.delivery_tag)
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]

@@ -209,6 +209,13 @@ class WorkerSettings(_Group):
         validation_alias="ANIMGRAPH_UNACKED_RESTORE_INTERVAL_S",
         description="How often unacknowledged tasks are checked against the visibility timeout",
     )
+    lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        validation_alias="ANIMGRAPH_WORKER_LEASE_S",
+        description="A worker silent this long (no heartbeat) is lost: its steps run again "
+        "elsewhere, and a worker cut off from Redis this long stops its own",
+    )
 
 
 class ReconcilerSettings(_Group):

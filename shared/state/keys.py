@@ -39,6 +39,12 @@ key (below ``animgraph:``)                 type    TTL          written by
 ``attempts:<TaskId>:<i>:<part>:<step>``    string  task         every step: deliveries counted
                                                                 (``part`` is ``None`` unsplit)
 ``reconciler``                             string  0.9 period   the reconciler lock (holder pid)
+``worker:<holder>``                        string  lease        a worker's heartbeat (holder:
+                                                                ``<nodename>/<random>``)
+``leases``                                 hash    none         a worker on receiving a message:
+                                                                delivery tag -> holder (pruned
+                                                                once the tag is acknowledged)
+``leases:sweep``                           string  0.9 period   the lease sweep's lock (holder)
 ``session:<SessionId>``                    string  7 days       ProcessMedia: SessionId dedup
 ``upload:<VodSessionKey>``                 string  upload       ApplyUpload, PUT, CommitUpload
 ``once:<name>``                            string  grant        one-time upload grants claimed
@@ -57,11 +63,11 @@ key (below ``animgraph:``)                 type    TTL          written by
 ``push:<key>:<seq>:parked``                string  events       deliver: seq waits for seq - 1
 =========================================  ======  ===========  =================================
 
-"upload" is ``ANIMGRAPH_UPLOAD_TTL_S``, "grant" the grant's own expiry, "console"
-``ANIMGRAPH_CONSOLE_SESSION_TTL_S``, "window" until the signature's timestamp leaves the
-5-minute clock window (at most 10 minutes). ``media`` was added after the other families: a Redis
-written before it gets it from one ``SCAN`` of ``media:*`` on the first listing (recorded in
-``migrated``).
+"lease" is ``ANIMGRAPH_WORKER_LEASE_S``, "upload" ``ANIMGRAPH_UPLOAD_TTL_S``, "grant" the
+grant's own expiry, "console" ``ANIMGRAPH_CONSOLE_SESSION_TTL_S``, "window" until the
+signature's timestamp leaves the 5-minute clock window (at most 10 minutes). ``media`` was
+added after the other families: a Redis written before it gets it from one ``SCAN`` of
+``media:*`` on the first listing (recorded in ``migrated``).
 
 Celery and kombu keep keys of their own in the same Redis, without our prefix; they are listed
 in ``CELERY_KEY_PATTERNS``, ours in ``KEY_PATTERNS`` (glob patterns, as Redis ``SCAN MATCH``).
@@ -78,6 +84,10 @@ __all__ = [
     "EVENTS",
     "EVENT_CONFIG",
     "KEY_PATTERNS",
+    "KOMBU_UNACKED",
+    "KOMBU_UNACKED_INDEX",
+    "LEASES",
+    "LEASE_SWEEP",
     "MEDIA_INDEX",
     "MIGRATED",
     "OPEN_TASKS",
@@ -110,6 +120,7 @@ __all__ = [
     "task_parts",
     "template",
     "upload",
+    "worker",
 ]
 
 PREFIX = "animgraph:"
@@ -187,6 +198,20 @@ def attempts(task_id: str, index: int, part: int | None, step: str) -> str:
     return f"{PREFIX}attempts:{task_id}:{index}:{part}:{step}"
 
 
+# --- worker leases -------------------------------------------------------------------------------
+
+LEASES = f"{PREFIX}leases"
+LEASE_SWEEP = f"{PREFIX}leases:sweep"
+# kombu's ack emulation (its Redis transport's default names, no ``global_keyprefix``): the
+# messages taken and not yet acknowledged, and the time each was taken (or its lease renewed).
+KOMBU_UNACKED = "unacked"
+KOMBU_UNACKED_INDEX = "unacked_index"
+
+
+def worker(holder: str) -> str:
+    return f"{PREFIX}worker:{holder}"
+
+
 # --- sessions and uploads ----------------------------------------------------------------------
 
 
@@ -256,6 +281,9 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
         "tasks:file:*",
         "attempts:*:*:*:*",
         "reconciler",
+        "worker:*",
+        "leases",
+        "leases:sweep",
         "session:*",
         "upload:*",
         "once:*",
@@ -275,8 +303,8 @@ CELERY_KEY_PATTERNS: tuple[str, ...] = (
     *QUEUES,
     *(f"{q}:[1-9]" for q in QUEUES),
     "_kombu.binding*",  # .<exchange>, and kombu 5.7's _permanent.<queue>, _deadlines
-    "unacked",
-    "unacked_index",
+    KOMBU_UNACKED,
+    KOMBU_UNACKED_INDEX,
     "unacked_mutex",
     "celery-task-meta-*",
     "celery-taskset-meta-*",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -24,9 +25,32 @@ from . import keys
 from .media import MediaRepo
 from .records import SubtaskPlan, TaskRecord
 
-__all__ = ["TaskRepo"]
+__all__ = ["Attempt", "TaskRepo"]
 
 DEFAULT_TTL_S = 7 * 24 * 3600
+
+# The slice counter's fenced INCR: only while ARGV[1] is still the step's latest attempt.
+_COUNT_PART_AS = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local done = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return done
+"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery of one step, numbered by ``count_attempt``: the fence of its writes."""
+
+    task_id: str
+    index: int
+    part: int | None
+    step: str
+    number: int
+
+    @property
+    def key(self) -> str:
+        return keys.attempts(self.task_id, self.index, self.part, self.step)
 
 
 class TaskRepo:
@@ -145,6 +169,44 @@ class TaskRepo:
         pipe.incr(key)
         pipe.expire(key, self.ttl_s)
         return int(pipe.execute()[0])
+
+    # --- writes fenced by the attempt number (a late, superseded delivery writes nothing) ----
+
+    def is_latest(self, attempt: Attempt) -> bool:
+        """True while no later delivery of the step has started."""
+        return self._redis.get(attempt.key) == str(attempt.number)
+
+    def update_subtask_as(self, attempt: Attempt, **changes: Any) -> bool:
+        """``update_subtask`` for ``attempt`` only while it is the step's latest (checked and
+        written in one transaction); False if a later delivery superseded it."""
+        key = keys.task(attempt.task_id)
+        written = [False]
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            written[0] = False
+            if pipe.get(attempt.key) != str(attempt.number):
+                return
+            written[0] = True
+            raw = pipe.hget(key, f"sub:{attempt.index}")
+            if not raw:
+                raise KeyError(f"{attempt.task_id} subtask {attempt.index}")
+            current = MediaProcessTaskAnimatedGraphicResult.model_validate_json(cast(str, raw))
+            if current.status != "PROCESSING":
+                return  # a finished subtask is final (a redelivery after it finished)
+            updated = current.model_validate({**current.model_dump(), **changes})
+            pipe.multi()
+            pipe.hset(key, f"sub:{attempt.index}", updated.model_dump_json())
+            pipe.hset(key, "touched", repr(time.time()))
+
+        self._redis.transaction(write, attempt.key)
+        return written[0]
+
+    def count_part_as(self, attempt: Attempt) -> int | None:
+        """``count_part`` for ``attempt`` only while it is the step's latest; None if not."""
+        script = self._redis.register_script(_COUNT_PART_AS)
+        parts = keys.task_parts(attempt.task_id, attempt.index)
+        done = int(script(keys=[attempt.key, parts], args=[attempt.number, self.ttl_s]))
+        return None if done < 0 else done
 
     def is_dispatched(self, task_id: str) -> bool:
         """True once the procedure step has sent the task's canvas out."""
