@@ -21,6 +21,7 @@ from animgraph.shared.models import (
 )
 
 from . import keys
+from .events import Claim
 from .media import MediaRepo
 from .records import SubtaskPlan, TaskRecord
 
@@ -173,8 +174,20 @@ class TaskRepo:
         return int(count) if added else None
 
     def claim_notify(self, task_id: str) -> bool:
-        """True for the first caller only: a task's final event is published once."""
-        return bool(self._redis.set(keys.task_notified(task_id), "1", nx=True, ex=self.ttl_s))
+        """True for the first caller only: a task finished without an event is finished once
+        (one with an event takes ``final_event_claim`` in the publish's atomic step)."""
+        return bool(self._redis.set(keys.task_notified(task_id), "0", nx=True, ex=self.ttl_s))
+
+    def final_event_claim(self, task_id: str) -> Claim:
+        """The once-only claim of a task's final event, for ``EventBus.publish_once``: taken in
+        one step with the event's writes, it holds the push seq (0: none) and keeps the event
+        in the task's ``event`` field."""
+        return Claim(key=keys.task_notified(task_id), ttl_s=self.ttl_s, keep=keys.task(task_id))
+
+    def first_fault(self, task_id: str, point: str) -> bool:
+        """True the first time only: a fault injected at ``point`` of this task fires once,
+        so that the redelivered step runs through (test hook)."""
+        return bool(self._redis.set(keys.task_fault(task_id, point), "1", nx=True, ex=self.ttl_s))
 
     def keep_event(self, task_id: str, event: EventContent) -> None:
         """Keep the final event of a task with it (``event``); delivery is ``EventBus``'s."""
