@@ -9,7 +9,7 @@ import shutil
 import signal
 
 from animgraph.shared.models import EventContent
-from animgraph.shared.state import SubtaskPlan
+from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.workers.delivery import schedule
 from animgraph.workers.media.join import join_gifs, join_webps
 from animgraph.workers.outcome import fail, store_output
@@ -29,7 +29,7 @@ def notify(task_id: str) -> None:
     for plan in record.plans if record else ():
         if plan.slices > 1 and rt.state.tasks.subtask(task_id, plan.index).status == "PROCESSING":
             _join_parts(rt, task_id, plan)
-    finish(rt, task_id, "the subtask did not finish")
+    finish(rt, task_id, "the subtask did not finish", record)
 
 
 def notify_failed(task_id: str) -> None:
@@ -37,7 +37,7 @@ def notify_failed(task_id: str) -> None:
     finish(runtime(), task_id, "a processing step failed repeatedly; retry the task")
 
 
-def finish(rt: Runtime, task_id: str, reason: str) -> None:
+def finish(rt: Runtime, task_id: str, reason: str, record: TaskRecord | None = None) -> None:
     """Finish a task: close open subtasks, drop its frames, mark FINISH, emit the event once.
 
     Every step but the event is idempotent, so a notifier that died half-way and is redelivered
@@ -45,8 +45,9 @@ def finish(rt: Runtime, task_id: str, reason: str) -> None:
     once, in one atomic step with its once-only claim; only sending its push is left after
     that step, so a notifier that finds the claim held sends the push again while it is not
     delivered (``deliver`` skips a seq already done).
+    ``record``: the task's, when the caller has read it already.
     """
-    record = rt.state.tasks.record(task_id)
+    record = record or rt.state.tasks.record(task_id)
     if record is None:
         return
     for index in range(len(record.request.media_process_task.animated_graphic_task_set)):

@@ -10,7 +10,7 @@ from typing import TypedDict
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import subtask_error
 from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
-from animgraph.shared.state import SubtaskPlan
+from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.workers.delivery import publish
 from animgraph.workers.runtime import Runtime
 
@@ -74,7 +74,7 @@ def store_output(rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path) -> Non
         progress=100,
         finish_time=now_iso(),
     )
-    _subtask_changed(rt, task_id, plan.index)
+    _subtask_changed(rt, task_id, plan.index, record)
     rt.state.media.add_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
 
 
@@ -86,12 +86,16 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _subtask_changed(rt: Runtime, task_id: str, index: int) -> None:
+def _subtask_changed(
+    rt: Runtime, task_id: str, index: int, record: TaskRecord | None = None
+) -> None:
     """In ``TasksNotifyMode`` Change, an event for each subtask that finishes, but the last:
-    the FINISH event of the task reports that one."""
+    the FINISH event of the task reports that one. ``record``: the task's, if read already."""
     finished = rt.state.tasks.mark_finished(task_id, index)
-    record = rt.state.tasks.record(task_id)
-    if finished is None or record is None or record.request.tasks_notify_mode != "Change":
+    if finished is None:
+        return  # recorded before: a redelivered step
+    record = record or rt.state.tasks.record(task_id)
+    if record is None or record.request.tasks_notify_mode != "Change":
         return
     if finished >= len(record.request.media_process_task.animated_graphic_task_set):
         return

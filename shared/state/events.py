@@ -124,17 +124,21 @@ class EventBus:
     def _publish(self, key: str, event: EventContent, claim: Claim | None) -> Published:
         body = json.dumps(event.wire(), ensure_ascii=False)
         min_id = int((time.time() - self.retention_s) * 1000)
-        config = self.config()
-        push = bool(config.mode == "PUSH" and config.notification_url) and not (
-            event.event_type == "NewFileUpload"
-            and config.upload_media_complete_event_switch == "OFF"
-        )
         claim_keys = [claim.key, claim.keep] if claim else []
         while True:
             # The seq is guessed before the script runs, so that the record's key name comes
             # from ``keys`` (a script must not build key names); a concurrent publish for the
-            # same key makes the script refuse the guess, and it is tried again.
-            seq = int(cast(str, self._redis.get(keys.push_seq(key))) or 0) + 1 if push else 0
+            # same key makes the script refuse the guess, and it is tried again. One read
+            # fetches the guess with the configuration.
+            raw, last = cast(
+                list[str | None], self._redis.mget([keys.EVENT_CONFIG, keys.push_seq(key)])
+            )
+            config = EventConfig.model_validate_json(raw) if raw else EventConfig()
+            push = bool(config.mode == "PUSH" and config.notification_url) and not (
+                event.event_type == "NewFileUpload"
+                and config.upload_media_complete_event_switch == "OFF"
+            )
+            seq = int(last or 0) + 1 if push else 0
             answer = cast(
                 list[int],
                 self._script(

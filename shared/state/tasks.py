@@ -122,19 +122,23 @@ class TaskRepo:
         self._redis.hset(keys.task(task_id), f"sub:{index}", result.model_dump_json())
 
     def update_subtask(
-        self, task_id: str, index: int, **changes: Any
+        self, task_id: str, index: int, *, unless_set: tuple[str, ...] = (), **changes: Any
     ) -> MediaProcessTaskAnimatedGraphicResult:
-        """Change fields of one subtask's result (only its own chain writes it)."""
+        """Change fields of one subtask's result (only its own chain writes it); the fields
+        named in ``unless_set`` only where they are still empty. One read and one write (none
+        when nothing changes): progress reports come through here."""
         current = self.subtask(task_id, index)
         if current.status != "PROCESSING":
             return current  # a finished subtask is final
-        updated = MediaProcessTaskAnimatedGraphicResult.model_validate(
-            {**current.model_dump(), **changes}
+        old = current.model_dump()
+        changes = {k: v for k, v in changes.items() if k not in unless_set or not old.get(k)}
+        if not changes:
+            return current
+        updated = MediaProcessTaskAnimatedGraphicResult.model_validate({**old, **changes})
+        self._redis.hset(
+            keys.task(task_id),
+            mapping={f"sub:{index}": updated.model_dump_json(), "touched": repr(time.time())},
         )
-        pipe = self._redis.pipeline()
-        pipe.hset(keys.task(task_id), f"sub:{index}", updated.model_dump_json())
-        pipe.hset(keys.task(task_id), "touched", repr(time.time()))
-        pipe.execute()
         return updated
 
     # --- what the steps leave behind ---------------------------------------------------------
