@@ -126,13 +126,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         wait_for_workers(server.url, settings)
         time.sleep(3)  # every worker up, not only the first to answer
-        file_id = client.register_media(CLIP).file_id
-        definition = client.create_template(Format="gif", Fps=1, Width=128).definition
+        file_id = client.register_media(args.clip).file_id
+        definition = client.create_template(Format="gif", Fps=args.fps, Width=args.width).definition
         request = {
             "FileId": file_id,
             "MediaProcessTask": {
                 "AnimatedGraphicTaskSet": [
-                    {"Definition": definition, "StartTimeOffset": i, "EndTimeOffset": i + 1}
+                    {
+                        "Definition": definition,
+                        "StartTimeOffset": i,
+                        "EndTimeOffset": i + args.seconds,
+                    }
                     for i in range(args.subtasks)
                 ]
             },
@@ -140,7 +144,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         since = (
             raw.xinfo_stream(keys.EVENTS)["last-generated-id"] if raw.exists(keys.EVENTS) else "0"
         )
-        warm = {client.process_media(request) for _ in range(2 * args.workers * args.concurrency)}
+        warm_n = args.warm if args.warm is not None else 2 * args.workers * args.concurrency
+        warm = {client.process_media(request) for _ in range(warm_n)}
         wait_final_events(raw, warm, since, 120)
         time.sleep(2)
         load_before = wait_quiet()
@@ -190,6 +195,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "procedures": n,
         "subtasks": args.subtasks,
+        "job": f"{args.clip.name} {args.seconds:g} s, GIF {args.width} px {args.fps:g} fps",
         "workers": args.workers,
         "concurrency": args.concurrency,
         "load_before_cores": load_before,
@@ -216,7 +222,8 @@ def report(result: dict[str, Any]) -> str:
         bucket, command, family = key.split("|")
         n_steps.setdefault(bucket, Counter())[f"{command} ({family})"] += per_proc
     lines = [
-        f"{result['procedures']} procedures of {result['subtasks']} subtask(s), "
+        f"{result['procedures']} procedures of {result['subtasks']} subtask(s) "
+        f"({result['job']}), "
         f"{result['workers']} workers x {result['concurrency']} processes: "
         f"{result['seconds']:.1f} s, **{result['rate_per_s']:.1f} procedures/s**; "
         f"Redis main thread {result['redis_cores_busy']:.2f} cores busy "
@@ -239,18 +246,23 @@ def report(result: dict[str, Any]) -> str:
         if per_proc >= 0.05:
             lines.append(f"| {command} | {per_proc:.1f} | {usec.get(command, 0):.0f} |")
     lines += ["", "By step (client side, redis-py in each task's process):", ""]
-    lines += ["| step | commands | of which state | top commands |", "|---|---|---|---|"]
-    total = 0.0
+    lines += [
+        "| step | commands | of which state | round trips | top commands |",
+        "|---|---|---|---|---|",
+    ]
+    total = trips = 0.0
     for step in [*STEPS, *sorted(set(n_steps) - set(STEPS))]:
         counts = n_steps.get(step)
         if not counts:
             continue
+        rt = counts.pop(f"{probe.ROUND_TRIP} (-)", 0.0)
         step_total = sum(counts.values())
-        total += step_total
+        total, trips = total + step_total, trips + rt
         state = sum(v for k, v in counts.items() if k.endswith("(state)"))
         top = ", ".join(f"{k} {v:.1f}" for k, v in counts.most_common(6))
-        lines.append(f"| {step} | {step_total:.1f} | {state:.1f} | {top} |")
-    lines.append(f"| all steps | {total:.1f} | | |")
+        name = "outside a task (worker main)" if step == "outside a task" else step
+        lines.append(f"| {name} | {step_total:.1f} | {state:.1f} | {rt:.1f} | {top} |")
+    lines.append(f"| all | {total:.1f} | | {trips:.1f} | |")
     rest = result["server_total_per_proc"] - total
     lines += [
         "",
@@ -269,6 +281,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--subtasks", type=int, default=1)
     parser.add_argument("--idle-s", type=float, default=5.0)
+    parser.add_argument("--clip", type=Path, default=CLIP)
+    parser.add_argument("--width", type=int, default=128, help="the template's Width")
+    parser.add_argument("--fps", type=int, default=1, help="the template's Fps")
+    parser.add_argument("--seconds", type=float, default=1, help="segment length")
+    parser.add_argument("--warm", type=int, help="warm-up procedures (2 per process)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("ANIMGRAPH_LOG_LEVEL", "WARNING")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 COUNTS: Counter[str] = Counter()
+ROUND_TRIP = "(round trip)"
 STATE = {"bucket": "outside a task"}
 
 
@@ -28,6 +29,11 @@ def _family(args: tuple[Any, ...]) -> str:
 def count(args: tuple[Any, ...]) -> None:
     if args:
         COUNTS[f"{STATE['bucket']}|{str(args[0]).upper()}|{_family(args)}"] += 1
+
+
+def round_trip() -> None:
+    """One request/answer exchange with Redis: a command, or a whole pipeline."""
+    COUNTS[f"{STATE['bucket']}|{ROUND_TRIP}|-"] += 1
 
 
 def dump(directory: str) -> None:
@@ -65,6 +71,7 @@ def install(directory: str, *, background: bool = True) -> None:
 
     def execute_command(self: Any, *args: Any, **options: Any) -> Any:
         count(args)
+        round_trip()
         return plain(self, *args, **options)
 
     def execute(self: Any, raise_on_error: bool = True) -> Any:
@@ -73,6 +80,8 @@ def install(directory: str, *, background: bool = True) -> None:
             stack = [("MULTI", *stack[0][1:2]), *stack, ("EXEC", *stack[0][1:2])]
         for args in stack:
             count(args)
+        if stack:
+            round_trip()
         return piped(self, raise_on_error)
 
     redis.client.Redis.execute_command = execute_command  # type: ignore[method-assign]
