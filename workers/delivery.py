@@ -25,7 +25,7 @@ from animgraph.shared.tasknames import DELIVER
 from animgraph.workers.app import app
 from animgraph.workers.runtime import Runtime, runtime
 
-__all__ = ["deliver", "post_event", "publish"]
+__all__ = ["deliver", "post_event", "publish", "schedule"]
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,11 @@ def publish(rt: Runtime, key: str, event: EventContent) -> None:
     """Record an event for pulling and, in PUSH mode, schedule its delivery."""
     seq = rt.state.events.publish(key, event)
     if seq is not None:
-        _schedule(key, seq)
+        schedule(key, seq)
 
 
-def _schedule(key: str, seq: int) -> None:
+def schedule(key: str, seq: int) -> None:
+    """Send ``deliver(key, seq)``; sending it twice is harmless (it checks the seq done)."""
     # By its registered name, as the producer sends: this module is the task's body, below it.
     app.signature(DELIVER, args=(key, seq)).apply_async()
 
@@ -69,7 +70,7 @@ def deliver(task: Task, key: str, seq: int) -> str:
         )
         raise task.retry(countdown=delay * random.uniform(0.5, 1.0))
     if bus.mark_delivered(key, seq):
-        _schedule(key, seq + 1)
+        schedule(key, seq + 1)
     return outcome
 
 

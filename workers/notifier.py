@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
 
 from animgraph.shared.models import EventContent
-from animgraph.shared.state import SubtaskPlan
-from animgraph.workers.delivery import publish
+from animgraph.shared.state import SubtaskPlan, TaskRecord
+from animgraph.workers.delivery import schedule
 from animgraph.workers.media.join import join_gifs, join_webps
 from animgraph.workers.outcome import fail, store_output
 from animgraph.workers.runtime import Runtime, runtime
@@ -27,7 +29,7 @@ def notify(task_id: str) -> None:
     for plan in record.plans if record else ():
         if plan.slices > 1 and rt.state.tasks.subtask(task_id, plan.index).status == "PROCESSING":
             _join_parts(rt, task_id, plan)
-    finish(rt, task_id, "the subtask did not finish")
+    finish(rt, task_id, "the subtask did not finish", record)
 
 
 def notify_failed(task_id: str) -> None:
@@ -35,14 +37,17 @@ def notify_failed(task_id: str) -> None:
     finish(runtime(), task_id, "a processing step failed repeatedly; retry the task")
 
 
-def finish(rt: Runtime, task_id: str, reason: str) -> None:
+def finish(rt: Runtime, task_id: str, reason: str, record: TaskRecord | None = None) -> None:
     """Finish a task: close open subtasks, drop its frames, mark FINISH, emit the event once.
 
     Every step but the event is idempotent, so a notifier that died half-way and is redelivered
-    (or the reconciler, for one never redelivered) completes the task; only the event is
-    guarded, by a once-only claim taken just before it is published.
+    (or the reconciler, for one never redelivered) completes the task. The event is written
+    once, in one atomic step with its once-only claim; only sending its push is left after
+    that step, so a notifier that finds the claim held sends the push again while it is not
+    delivered (``deliver`` skips a seq already done).
+    ``record``: the task's, when the caller has read it already.
     """
-    record = rt.state.tasks.record(task_id)
+    record = record or rt.state.tasks.record(task_id)
     if record is None:
         return
     for index in range(len(record.request.media_process_task.animated_graphic_task_set)):
@@ -55,15 +60,30 @@ def finish(rt: Runtime, task_id: str, reason: str) -> None:
     except Exception:
         log.warning("could not delete the intermediates of %s", task_id, exc_info=True)
     rt.state.tasks.finish(task_id)
-    if not rt.state.tasks.claim_notify(task_id):
-        return  # finished before: its event is out
+    _inject_fault(rt, task_id, "kill-before-claim")
     procedure_task = rt.state.tasks.procedure_task(task_id)
-    if procedure_task is not None and record.request.tasks_notify_mode != "None":
-        event = EventContent(
-            event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
-        )
-        rt.state.tasks.keep_event(task_id, event)
-        publish(rt, task_id, event)
+    if procedure_task is None or record.request.tasks_notify_mode == "None":
+        rt.state.tasks.claim_notify(task_id)
+        return
+    event = EventContent(
+        event_type="ProcedureStateChanged", procedure_state_change_event=procedure_task
+    )
+    events = rt.state.events
+    published = events.publish_once(task_id, event, rt.state.tasks.final_event_claim(task_id))
+    _inject_fault(rt, task_id, "kill-after-claim")
+    if published.seq and (published.first or events.push_pending(task_id, published.seq)):
+        schedule(task_id, published.seq)
+
+
+def _inject_fault(rt: Runtime, task_id: str, point: str) -> None:
+    """Fault-injection hook (``ANIMGRAPH_FAULT_INJECTION=notify:<point>``): kill this process
+    at ``point``, once per task (a marker in the state), so that the redelivered notifier runs
+    through instead of dying every time."""
+    if rt.settings.testing.fault_injection != f"notify:{point}":
+        return
+    if rt.state.tasks.first_fault(task_id, point):
+        log.warning("fault injection: killing the notifier of %s at %s", task_id, point)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _join_parts(rt: Runtime, task_id: str, plan: SubtaskPlan) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import subtask_error
 from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
-from animgraph.shared.state import SubtaskPlan
+from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.shared.state.tasks import Attempt
 from animgraph.workers.delivery import publish
 from animgraph.workers.runtime import Runtime
@@ -98,12 +98,12 @@ def store_output(
         progress=100,
         finish_time=now_iso(),
     )
-    _subtask_changed(rt, task_id, plan.index)
+    _subtask_changed(rt, task_id, plan.index, record)
     rt.state.media.add_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
 
 
 def _write_subtask(
-    rt: Runtime, task_id: str, index: int, fence: Attempt | None, **changes: object
+    rt: Runtime, task_id: str, index: int, fence: Attempt | None, **changes: Any
 ) -> None:
     if fence is None:
         rt.state.tasks.update_subtask(task_id, index, **changes)
@@ -119,12 +119,16 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _subtask_changed(rt: Runtime, task_id: str, index: int) -> None:
+def _subtask_changed(
+    rt: Runtime, task_id: str, index: int, record: TaskRecord | None = None
+) -> None:
     """In ``TasksNotifyMode`` Change, an event for each subtask that finishes, but the last:
-    the FINISH event of the task reports that one."""
+    the FINISH event of the task reports that one. ``record``: the task's, if read already."""
     finished = rt.state.tasks.mark_finished(task_id, index)
-    record = rt.state.tasks.record(task_id)
-    if finished is None or record is None or record.request.tasks_notify_mode != "Change":
+    if finished is None:
+        return  # recorded before: a redelivered step
+    record = record or rt.state.tasks.record(task_id)
+    if record is None or record.request.tasks_notify_mode != "Change":
         return
     if finished >= len(record.request.media_process_task.animated_graphic_task_set):
         return

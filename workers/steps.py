@@ -173,10 +173,10 @@ def _decode(rt: Runtime, at: Attempt) -> Step:
         return OK  # redelivered after the frames were stored
     start_s, end_s = window(plan, part)
     started: dict[str, Any] = {"progress": DECODE_BAND[0]} if part is None else {}
-    if not rt.state.tasks.subtask(task_id, index).begin_process_time:
-        started["begin_process_time"] = now_iso()
-    if started:
-        rt.state.tasks.update_subtask(task_id, index, **started)
+    # One read of the subtask: its start time is written only where none is set yet.
+    rt.state.tasks.update_subtask(
+        task_id, index, unless_set=("begin_process_time",), begin_process_time=now_iso(), **started
+    )
     media = rt.state.media.get(record.request.file_id) if record else None
     if media is None:
         raise SubtaskError(

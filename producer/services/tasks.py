@@ -170,13 +170,17 @@ class TaskService:
         poll_s: float = 0.2,
         on_update: Callable[[TaskDetail], None] | None = None,
     ) -> ProcedureTask:
-        """Poll until the task is FINISH and return its ``ProcedureTask``."""
+        """Poll until the task is FINISH, with its final event out (the notifier marks the task
+        FINISH a moment before it writes the event), and return its ``ProcedureTask``."""
         deadline = time.monotonic() + timeout_s
         while True:
             detail = self.describe_task_detail(task_id)
             if on_update:
                 on_update(detail)
-            if detail.status == "FINISH":
+            if detail.status == "FINISH" and (
+                detail.procedure_task.tasks_notify_mode == "None"
+                or self.state.tasks.event(task_id) is not None
+            ):
                 return detail.procedure_task
             if time.monotonic() > deadline:
                 raise TimeoutError(f"task {task_id} still {detail.status} after {timeout_s:.0f} s")

@@ -383,5 +383,7 @@ class TestingSettings(_Group):
     fault_injection: str = Field(
         default="",
         validation_alias="ANIMGRAPH_FAULT_INJECTION",
-        description="Test hook only: `<step>:kill` makes that step kill its own worker process",
+        description="Test hook only: `<step>:kill` makes that step kill its own worker process, "
+        "`<step>:sleep:<s>` makes it slow; `notify:kill-before-claim` / `notify:kill-after-claim` "
+        "kill the notifier once per task around its final event",
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -25,11 +26,61 @@ from animgraph.shared.models import EventConfig, EventContent
 
 from . import keys
 
-__all__ = ["MAX_PULL", "EventBus"]
+__all__ = ["MAX_PULL", "Claim", "EventBus", "Published"]
 
 GROUP = "pull"
 CONSUMER = "pullers"
 MAX_PULL = 16
+
+# The one atomic step of a publish. KEYS: the stream, the push counter, the push record of the
+# seq guessed (ARGV[4]; 0: nothing to push), and with a claim its key and the hash that keeps
+# the event. ARGV: key, body, stream MINID, seq, url, created, retention, claim TTL. Answers
+# {1, seq} when written (seq 0: no push), {0, seq} when the claim was held (the seq it
+# recorded), {-1, seq now} when the guess was stale (the caller tries again).
+PUBLISH_LUA = """
+local claimed = #KEYS == 5
+if claimed then
+  local held = redis.call('GET', KEYS[4])
+  if held then return {0, tonumber(held) or 0} end
+end
+local seq = tonumber(ARGV[4])
+if seq > 0 then
+  local now = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if now + 1 ~= seq then return {-1, now} end
+end
+local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[3], '*', 'key', ARGV[1],
+                      'event', ARGV[2])
+if seq > 0 then
+  redis.call('SET', KEYS[2], seq, 'EX', ARGV[7])
+  local record = cjson.encode({url = ARGV[5], body = ARGV[2], event_id = id,
+                               created = tonumber(ARGV[6])})
+  redis.call('SET', KEYS[3], record, 'EX', ARGV[7])
+end
+if claimed then
+  redis.call('SET', KEYS[4], seq, 'EX', ARGV[8])
+  redis.call('HSET', KEYS[5], 'event', ARGV[2])
+end
+return {1, seq}
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A once-only claim on an event: its key (holding the push seq once taken), its TTL, and
+    the hash whose ``event`` field keeps the event (``TaskRepo.final_event_claim``)."""
+
+    key: str
+    ttl_s: int
+    keep: str
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a publish did: ``first`` False when a claim was held before (nothing written);
+    ``seq`` the push to deliver, 0 when nothing is pushed."""
+
+    first: bool
+    seq: int
 
 
 class EventBus:
@@ -46,6 +97,7 @@ class EventBus:
         self.redelivery_ms = int(redelivery_s * 1000)
         self.retention_s = retention_s
         self._group_ready = False
+        self._script = client.register_script(PUBLISH_LUA)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -61,36 +113,58 @@ class EventBus:
     def publish(self, key: str, event: EventContent) -> int | None:
         """Record ``event`` for pulling and, in PUSH mode, for pushing; returns the push ``seq``
         for the caller to schedule ``deliver(key, seq)``, or None when nothing is to be pushed."""
+        return self._publish(key, event, None).seq or None
+
+    def publish_once(self, key: str, event: EventContent, claim: Claim) -> Published:
+        """``publish`` under a once-only ``claim``, in the same atomic step: either the claim,
+        the kept event, the stream entry and the push record are all written, or none is. A
+        claim taken before writes nothing and answers with the seq recorded in it."""
+        return self._publish(key, event, claim)
+
+    def _publish(self, key: str, event: EventContent, claim: Claim | None) -> Published:
         body = json.dumps(event.wire(), ensure_ascii=False)
         min_id = int((time.time() - self.retention_s) * 1000)
-        event_id = cast(
-            str,
-            self._redis.xadd(
-                keys.EVENTS, {"key": key, "event": body}, minid=min_id, approximate=True
-            ),
-        )
-        config = self.config()
-        if config.mode != "PUSH" or not config.notification_url:
-            return None
-        if (
-            event.event_type == "NewFileUpload"
-            and config.upload_media_complete_event_switch == "OFF"
-        ):
-            return None
-        seq = int(cast(str, self._redis.incr(keys.push_seq(key))))
-        record = {
-            "url": config.notification_url,
-            "body": body,
-            "event_id": event_id,
-            "created": time.time(),
-        }
-        pipe = self._redis.pipeline()
-        pipe.set(keys.push_record(key, seq), json.dumps(record), ex=self.retention_s)
-        pipe.expire(keys.push_seq(key), self.retention_s)
-        pipe.execute()
-        return seq
+        claim_keys = [claim.key, claim.keep] if claim else []
+        while True:
+            # The seq is guessed before the script runs, so that the record's key name comes
+            # from ``keys`` (a script must not build key names); a concurrent publish for the
+            # same key makes the script refuse the guess, and it is tried again. One read
+            # fetches the guess with the configuration.
+            raw, last = cast(
+                list[str | None], self._redis.mget([keys.EVENT_CONFIG, keys.push_seq(key)])
+            )
+            config = EventConfig.model_validate_json(raw) if raw else EventConfig()
+            push = bool(config.mode == "PUSH" and config.notification_url) and not (
+                event.event_type == "NewFileUpload"
+                and config.upload_media_complete_event_switch == "OFF"
+            )
+            seq = int(last or 0) + 1 if push else 0
+            answer = cast(
+                list[int],
+                self._script(
+                    keys=[keys.EVENTS, keys.push_seq(key), keys.push_record(key, seq), *claim_keys],
+                    args=[
+                        key,
+                        body,
+                        min_id,
+                        seq,
+                        config.notification_url or "",
+                        repr(time.time()),
+                        self.retention_s,
+                        claim.ttl_s if claim else 0,
+                    ],
+                ),
+            )
+            status, got = int(answer[0]), int(answer[1])
+            if status >= 0:
+                return Published(first=status == 1, seq=got)
 
     # --- push bookkeeping --------------------------------------------------------------------
+
+    def push_pending(self, key: str, seq: int) -> bool:
+        """True while push ``seq`` of ``key`` is recorded and not done (delivered or given up)."""
+        recorded = bool(self._redis.exists(keys.push_record(key, seq)))
+        return recorded and self.delivered_seq(key) < seq
 
     def push_record(self, key: str, seq: int) -> PushRecord | None:
         raw = self._redis.get(keys.push_record(key, seq))

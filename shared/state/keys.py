@@ -28,7 +28,11 @@ key (below ``animgraph:``)                 type    TTL          written by
                                                                 ``begin_ts``, ``finish``,
                                                                 ``event``
 ``task:<TaskId>:finished``                 set     task         the steps: subtasks finished
-``task:<TaskId>:notified``                 string  task         the notifier, once (``SET NX``)
+``task:<TaskId>:notified``                 string  task         the notifier, once, with the
+                                                                final event's writes (one Lua
+                                                                step): its push seq, 0 if none
+``task:<TaskId>:fault:<point>``            string  task         test hook: an injected fault
+                                                                fired (once per task)
 ``task:<TaskId>:dispatched``               string  task         the procedure task: the canvas
                                                                 is out (a redelivery stops)
 ``task:<TaskId>:parts:<i>``                string  task         encode: slices of subtask i done
@@ -115,6 +119,7 @@ __all__ = [
     "session",
     "task",
     "task_dispatched",
+    "task_fault",
     "task_finished",
     "task_notified",
     "task_parts",
@@ -179,6 +184,10 @@ def task_finished(task_id: str) -> str:
 
 def task_notified(task_id: str) -> str:
     return f"{PREFIX}task:{task_id}:notified"
+
+
+def task_fault(task_id: str, point: str) -> str:
+    return f"{PREFIX}task:{task_id}:fault:{point}"
 
 
 def task_dispatched(task_id: str) -> str:
@@ -275,7 +284,7 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
         "templates",
         "procedure:*",
         "procedures",
-        "task:*",  # task:<TaskId> and its :finished, :notified, :dispatched, :parts:<i>
+        "task:*",  # task:<TaskId> and its :finished, :notified, :fault:<p>, :dispatched, :parts:<i>
         "tasks",
         "tasks:open",
         "tasks:file:*",

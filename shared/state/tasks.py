@@ -22,6 +22,7 @@ from animgraph.shared.models import (
 )
 
 from . import keys
+from .events import Claim
 from .media import MediaRepo
 from .records import SubtaskPlan, TaskRecord
 
@@ -145,19 +146,23 @@ class TaskRepo:
         self._redis.hset(keys.task(task_id), f"sub:{index}", result.model_dump_json())
 
     def update_subtask(
-        self, task_id: str, index: int, **changes: Any
+        self, task_id: str, index: int, *, unless_set: tuple[str, ...] = (), **changes: Any
     ) -> MediaProcessTaskAnimatedGraphicResult:
-        """Change fields of one subtask's result (only its own chain writes it)."""
+        """Change fields of one subtask's result (only its own chain writes it); the fields
+        named in ``unless_set`` only where they are still empty. One read and one write (none
+        when nothing changes): progress reports come through here."""
         current = self.subtask(task_id, index)
         if current.status != "PROCESSING":
             return current  # a finished subtask is final
-        updated = MediaProcessTaskAnimatedGraphicResult.model_validate(
-            {**current.model_dump(), **changes}
+        old = current.model_dump()
+        changes = {k: v for k, v in changes.items() if k not in unless_set or not old.get(k)}
+        if not changes:
+            return current
+        updated = MediaProcessTaskAnimatedGraphicResult.model_validate({**old, **changes})
+        self._redis.hset(
+            keys.task(task_id),
+            mapping={f"sub:{index}": updated.model_dump_json(), "touched": repr(time.time())},
         )
-        pipe = self._redis.pipeline()
-        pipe.hset(keys.task(task_id), f"sub:{index}", updated.model_dump_json())
-        pipe.hset(keys.task(task_id), "touched", repr(time.time()))
-        pipe.execute()
         return updated
 
     # --- what the steps leave behind ---------------------------------------------------------
@@ -235,8 +240,20 @@ class TaskRepo:
         return int(count) if added else None
 
     def claim_notify(self, task_id: str) -> bool:
-        """True for the first caller only: a task's final event is published once."""
-        return bool(self._redis.set(keys.task_notified(task_id), "1", nx=True, ex=self.ttl_s))
+        """True for the first caller only: a task finished without an event is finished once
+        (one with an event takes ``final_event_claim`` in the publish's atomic step)."""
+        return bool(self._redis.set(keys.task_notified(task_id), "0", nx=True, ex=self.ttl_s))
+
+    def final_event_claim(self, task_id: str) -> Claim:
+        """The once-only claim of a task's final event, for ``EventBus.publish_once``: taken in
+        one step with the event's writes, it holds the push seq (0: none) and keeps the event
+        in the task's ``event`` field."""
+        return Claim(key=keys.task_notified(task_id), ttl_s=self.ttl_s, keep=keys.task(task_id))
+
+    def first_fault(self, task_id: str, point: str) -> bool:
+        """True the first time only: a fault injected at ``point`` of this task fires once,
+        so that the redelivered step runs through (test hook)."""
+        return bool(self._redis.set(keys.task_fault(task_id, point), "1", nx=True, ex=self.ttl_s))
 
     def keep_event(self, task_id: str, event: EventContent) -> None:
         """Keep the final event of a task with it (``event``); delivery is ``EventBus``'s."""

@@ -36,6 +36,7 @@ NAMES = [
     (keys.attempts("T", 1, 3, "encode"), "animgraph:attempts:T:1:3:encode"),
     (keys.RECONCILER, "animgraph:reconciler"),
     (keys.session("s"), "animgraph:session:s"),
+    (keys.task_fault("T", "p"), "animgraph:task:T:fault:p"),
     (keys.nonce("AKID", "42"), "animgraph:nonce:AKID:42"),
     (keys.upload("k"), "animgraph:upload:k"),
     (keys.once("n"), "animgraph:once:n"),
