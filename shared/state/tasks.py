@@ -3,7 +3,6 @@ the steps leave so that a redelivered message does its work once."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -140,11 +139,6 @@ class TaskRepo:
             raise KeyError(f"{task_id} subtask {index}")
         return MediaProcessTaskAnimatedGraphicResult.model_validate_json(cast(str, raw))
 
-    def put_subtask(
-        self, task_id: str, index: int, result: MediaProcessTaskAnimatedGraphicResult
-    ) -> None:
-        self._redis.hset(keys.task(task_id), f"sub:{index}", result.model_dump_json())
-
     def update_subtask(
         self, task_id: str, index: int, *, unless_set: tuple[str, ...] = (), **changes: Any
     ) -> MediaProcessTaskAnimatedGraphicResult:
@@ -254,10 +248,6 @@ class TaskRepo:
         """True the first time only: a fault injected at ``point`` of this task fires once,
         so that the redelivered step runs through (test hook)."""
         return bool(self._redis.set(keys.task_fault(task_id, point), "1", nx=True, ex=self.ttl_s))
-
-    def keep_event(self, task_id: str, event: EventContent) -> None:
-        """Keep the final event of a task with it (``event``); delivery is ``EventBus``'s."""
-        self._redis.hset(keys.task(task_id), "event", json.dumps(event.wire()))
 
     def event(self, task_id: str) -> EventContent | None:
         """The last event emitted for a task."""

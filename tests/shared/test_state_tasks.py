@@ -78,7 +78,7 @@ def test_a_finished_subtask_is_final(state: State) -> None:
     state.tasks.create(_record("T1"))
     updated = state.tasks.update_subtask("T1", 0, progress=40)
     assert updated.progress == 40 == state.tasks.subtask("T1", 0).progress
-    state.tasks.put_subtask("T1", 0, updated.model_copy(update={"status": "FAIL"}))
+    state.tasks.update_subtask("T1", 0, status="FAIL")
     assert state.tasks.update_subtask("T1", 0, progress=90).progress == 40
     assert state.tasks.subtask("T1", 1).progress == 0
     with pytest.raises(KeyError):
@@ -131,6 +131,5 @@ def test_views_and_the_kept_event(
 
     assert state.tasks.event("T1") is None
     event = EventContent(event_type="ProcedureStateChanged", procedure_state_change_event=task)
-    state.tasks.keep_event("T1", event)
-    assert raw.hget("animgraph:task:T1", "event") == json.dumps(event.wire())
+    raw.hset("animgraph:task:T1", "event", json.dumps(event.wire(), ensure_ascii=False))  # as kept
     assert state.tasks.event("T1") == event
