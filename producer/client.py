@@ -85,6 +85,7 @@ class Client:
         self.redis_url = url
         self.state = State.from_url(
             url,
+            sentinel_master=self.settings.redis_sentinel_master,
             task_ttl_s=self.settings.task_ttl_s,
             event_redelivery_s=self.settings.events.redelivery_s,
             event_retention_s=self.settings.events.retention_s,
@@ -98,7 +99,14 @@ class Client:
         self.media = MediaService(self.settings, self.state, self.storage, probe)
         self.templates = TemplateService(self.settings, self.state)
         self.flows = FlowService(self.settings, self.state)
-        self.tasks = TaskService(self.state, sender, self.flows)
+        self.tasks = TaskService(
+            self.state,
+            sender,
+            self.flows,
+            amqp=self.settings.broker_is_amqp,
+            ack_replicas=self.settings.ack_replicas,
+            ack_timeout_ms=self.settings.redis_ack_timeout_ms,
+        )
         self.event_service = EventService(self.settings, self.state.events, sender)
 
     # --- media -------------------------------------------------------------------------------

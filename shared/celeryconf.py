@@ -9,25 +9,32 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from kombu.entity import Exchange, Queue
 
 from animgraph.shared.settings import Settings
-from animgraph.shared.tasknames import CONTROL_QUEUE, ROUTES
+from animgraph.shared.state.connection import is_sentinel_url
+from animgraph.shared.tasknames import (
+    AMQP_MAX_PRIORITY,
+    CONTROL_QUEUE,
+    DEFAULT_TASKS_PRIORITY,
+    QUEUES,
+    ROUTES,
+    message_priority,
+)
 
 __all__ = ["celery_config", "create_celery"]
 
 
 def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
-    """Celery settings for a broker and result backend on ``redis_url``."""
-    transport = {
-        "visibility_timeout": settings.worker.visibility_timeout_s,
-        "unacked_restore_interval": settings.worker.unacked_restore_interval_s,
-        "unacked_restore_throttle": 1,
-        "queue_order_strategy": "priority",
-        "priority_steps": list(range(10)),
-        "sep": ":",
-    }
-    return {
-        "broker_url": redis_url,
+    """Celery settings for task state on ``redis_url`` (one Redis, or Sentinels) and the broker
+    ``settings.broker_url`` (default: the same Redis; or a RabbitMQ)."""
+    broker_url = settings.broker_for(redis_url)
+    amqp = settings.broker_is_amqp
+    backend_transport: dict[str, Any] = {"visibility_timeout": settings.worker.visibility_timeout_s}
+    if is_sentinel_url(redis_url):
+        backend_transport["master_name"] = settings.redis_sentinel_master
+    conf: dict[str, Any] = {
+        "broker_url": broker_url,
         "result_backend": redis_url,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -36,11 +43,8 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "broker_transport_options": transport,
-        "result_backend_transport_options": {
-            "visibility_timeout": settings.worker.visibility_timeout_s
-        },
-        "visibility_timeout": settings.worker.visibility_timeout_s,
+        "broker_transport_options": _redis_transport(settings, broker_url) if not amqp else {},
+        "result_backend_transport_options": backend_transport,
         "broker_connection_retry_on_startup": True,
         "result_backend_always_retry": True,
         "result_backend_max_retries": 20,
@@ -54,14 +58,57 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "task_send_sent_event": True,
         "task_default_queue": CONTROL_QUEUE,
         "task_routes": ROUTES,
-        "task_default_priority": 4,
+        "task_default_priority": message_priority(DEFAULT_TASKS_PRIORITY, amqp=amqp),
         "worker_hijack_root_logger": False,
         "broker_channel_error_retry": True,
+    }
+    if amqp:
+        conf.update(_amqp_queues())
+    else:
+        conf["visibility_timeout"] = settings.worker.visibility_timeout_s
+    return conf
+
+
+def _redis_transport(settings: Settings, broker_url: str) -> dict[str, Any]:
+    """kombu's Redis transport: priorities 0-9 (0 first) in lists of their own, the visibility
+    timeout as the last resort behind the leases, and the Sentinel master when there is one."""
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.worker.visibility_timeout_s,
+        "unacked_restore_interval": settings.worker.unacked_restore_interval_s,
+        "unacked_restore_throttle": 1,
+        "queue_order_strategy": "priority",
+        "priority_steps": list(range(10)),
+        "sep": ":",
+    }
+    if is_sentinel_url(broker_url):
+        transport["master_name"] = settings.redis_sentinel_master
+    return transport
+
+
+def _amqp_queues() -> dict[str, Any]:
+    """RabbitMQ: durable classic queues with ``x-max-priority`` (RabbitMQ 3.x quorum queues have
+    no priorities), persistent messages, one direct exchange per queue as Celery declares."""
+    queues = [
+        Queue(  # type: ignore[no-untyped-call]
+            name,
+            Exchange(name, type="direct", durable=True),  # type: ignore[no-untyped-call]
+            routing_key=name,
+            durable=True,
+            queue_arguments={"x-max-priority": AMQP_MAX_PRIORITY},
+        )
+        for name in QUEUES
+    ]
+    return {
+        "task_queues": queues,
+        "task_queue_max_priority": AMQP_MAX_PRIORITY,
+        "task_default_delivery_mode": "persistent",
+        "task_create_missing_queues": False,
     }
 
 
 def create_celery(settings: Settings, redis_url: str, *, name: str = "animgraph") -> Celery:
-    """A Celery app for ``redis_url`` (no connection is opened until it is used)."""
+    """A Celery app for task state on ``redis_url`` and the settings' broker (no connection is
+    opened until it is used)."""
     app = Celery(name)
     app.conf.update(celery_config(settings, redis_url))
     return app

@@ -21,7 +21,7 @@ from animgraph.shared.tasknames import (
     NOTIFY,
     NOTIFY_FAILED,
     SELECT,
-    redis_priority,
+    message_priority,
 )
 from animgraph.workers.app import app
 from animgraph.workers.outcome import fail
@@ -68,7 +68,7 @@ def dispatch(task_id: str) -> None:
         if plan.error_code:
             rt.state.tasks.update_subtask(task_id, plan.index, begin_process_time=now)
             fail(rt, task_id, plan.index, plan.error_code, plan.error_message)
-    priority = redis_priority(record.request.tasks_priority)
+    priority = message_priority(record.request.tasks_priority, amqp=rt.settings.broker_is_amqp)
     # One chain per subtask, or per time slice of a subtask split across workers.
     header = [
         chain(

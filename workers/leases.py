@@ -17,7 +17,7 @@ import redis
 from animgraph.shared.state.leases import LeaseRepo
 from animgraph.workers.runtime import runtime
 
-__all__ = ["EXIT_LEASE_LOST", "Holder", "hold", "holder", "start"]
+__all__ = ["EXIT_LEASE_LOST", "Holder", "hold", "holder", "needed", "start"]
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,21 @@ def holder(nodename: str) -> Holder:
         if _holder is None:
             rt = runtime()
             lease_s = rt.settings.worker.lease_s
-            repo = LeaseRepo.from_url(rt.settings.redis_url or "", timeout_s=lease_s / 3)
+            repo = LeaseRepo.from_url(
+                rt.settings.redis_url or "",
+                timeout_s=lease_s / 3,
+                sentinel_master=rt.settings.redis_sentinel_master,
+            )
             _holder = Holder(nodename, repo, lease_s)
         return _holder
+
+
+def needed() -> bool:
+    """Leases stand in for what kombu's Redis transport lacks: a broker that notices a lost
+    consumer. RabbitMQ does (the connection closes, or misses its heartbeats), and gives the
+    consumer's unacknowledged messages back at once; its later deliveries fence the old one's
+    writes as any redelivery does."""
+    return not runtime().settings.broker_is_amqp
 
 
 def start(nodename: str) -> Holder:

@@ -72,7 +72,16 @@ def finish(rt: Runtime, task_id: str, reason: str, record: TaskRecord | None = N
     published = events.publish_once(task_id, event, rt.state.tasks.final_event_claim(task_id))
     _inject_fault(rt, task_id, "kill-after-claim")
     if published.seq and (published.first or events.push_pending(task_id, published.seq)):
+        _replicated(rt, task_id)
         schedule(task_id, published.seq)
+
+
+def _replicated(rt: Runtime, task_id: str) -> None:
+    """Behind Sentinel, the event on a replica before its push goes out: a failover that lost
+    it would have this notifier's message run again and push a second event."""
+    wanted = rt.settings.ack_replicas
+    if wanted and rt.state.replicate(wanted, rt.settings.redis_ack_timeout_ms) < wanted:
+        log.warning("final event of %s pushed before %d replica(s) had it", task_id, wanted)
 
 
 def _inject_fault(rt: Runtime, task_id: str, point: str) -> None:

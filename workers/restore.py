@@ -43,7 +43,11 @@ def _sweep_forever(holder: str) -> None:
     rt = runtime()
     lease_s = rt.settings.worker.lease_s
     period = lease_s / 3
-    repo = LeaseRepo.from_url(rt.settings.redis_url or "", timeout_s=period)
+    repo = LeaseRepo.from_url(
+        rt.settings.redis_url or "",
+        timeout_s=period,
+        sentinel_master=rt.settings.redis_sentinel_master,
+    )
     connection: Any = None
     while True:
         time.sleep(period)

@@ -35,6 +35,7 @@ def runtime() -> Runtime:
         raise RuntimeError("ANIMGRAPH_REDIS_URL is not set: a worker needs the Redis to serve")
     state = State.from_url(
         settings.redis_url,
+        sentinel_master=settings.redis_sentinel_master,
         task_ttl_s=settings.task_ttl_s,
         event_redelivery_s=settings.events.redelivery_s,
         event_retention_s=settings.events.retention_s,

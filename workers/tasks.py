@@ -99,14 +99,17 @@ def _start_reconciler(**_: Any) -> None:
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _start_leases(sender: Any, **_: Any) -> None:
-    """Every worker keeps a heartbeat and sweeps lost workers' messages (main process threads)."""
-    restore.start(leases.start(sender.hostname).name)
+    """Every worker keeps a heartbeat and sweeps lost workers' messages (main process threads);
+    not on a RabbitMQ broker, which gives a lost consumer's messages back by itself."""
+    if leases.needed():
+        restore.start(leases.start(sender.hostname).name)
 
 
 @task_received.connect  # type: ignore[untyped-decorator]
 def _lease_message(request: Any, **_: Any) -> None:
     """In the main process, as it takes each message (before a pool process runs it)."""
-    leases.hold(request.hostname, request.message.delivery_tag)
+    if leases.needed():
+        leases.hold(request.hostname, request.message.delivery_tag)
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]

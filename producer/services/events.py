@@ -16,7 +16,7 @@ from animgraph.shared.models import (
 )
 from animgraph.shared.settings import Settings
 from animgraph.shared.state.events import EventBus
-from animgraph.shared.tasknames import DELIVER, IO_QUEUE
+from animgraph.shared.tasknames import DEFAULT_TASKS_PRIORITY, DELIVER, IO_QUEUE, message_priority
 
 from ..sender import Sender
 from .validation import parse
@@ -74,4 +74,5 @@ class EventService:
         """Record an event for pulling and, in PUSH mode, send it to the io queue."""
         seq = self.bus.publish(key, event)
         if seq is not None:
-            self.sender.send(DELIVER, [key, seq], queue=IO_QUEUE, priority=4)
+            priority = message_priority(DEFAULT_TASKS_PRIORITY, amqp=self.settings.broker_is_amqp)
+            self.sender.send(DELIVER, [key, seq], queue=IO_QUEUE, priority=priority)

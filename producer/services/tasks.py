@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -21,12 +22,14 @@ from animgraph.shared.models import (
     TimeRange,
 )
 from animgraph.shared.state import State, TaskRecord
-from animgraph.shared.tasknames import CONTROL_QUEUE, PROCEDURE, redis_priority
+from animgraph.shared.tasknames import CONTROL_QUEUE, PROCEDURE, message_priority
 
 from ..sender import Sender
 from .flows import FlowService
 from .media import no_such_file
 from .validation import parse
+
+log = logging.getLogger(__name__)
 
 __all__ = ["TaskService"]
 
@@ -66,10 +69,22 @@ def _row(task_id: str, detail: TaskDetail) -> TaskSimpleInfo:
 class TaskService:
     """ProcessMedia, ProcessMediaByProcedure, DescribeTaskDetail and DescribeTasks."""
 
-    def __init__(self, state: State, sender: Sender, flows: FlowService) -> None:
+    def __init__(
+        self,
+        state: State,
+        sender: Sender,
+        flows: FlowService,
+        *,
+        amqp: bool = False,
+        ack_replicas: int = 0,
+        ack_timeout_ms: int = 2000,
+    ) -> None:
         self.state = state
         self.sender = sender
         self.flows = flows
+        self.amqp = amqp  # RabbitMQ orders priorities the other way round
+        self.ack_replicas = ack_replicas
+        self.ack_timeout_ms = ack_timeout_ms
 
     def process_media(self, request: ProcessMediaRequest | Mapping[str, Any]) -> str:
         """Validate and enqueue one procedure; returns its ``TaskId``.
@@ -97,12 +112,26 @@ class TaskService:
                 PROCEDURE,
                 [task_id],
                 queue=CONTROL_QUEUE,
-                priority=redis_priority(req.tasks_priority),
+                priority=message_priority(req.tasks_priority, amqp=self.amqp),
             )
         except Exception:
             if req.session_id:
                 self.state.sessions.release(req.session_id)  # nothing was enqueued: free again
             raise
+        if self.ack_replicas:
+            # The record and its message on a replica before the TaskId is given out, so that
+            # a failover to that replica keeps the procedure (a message on a RabbitMQ broker is
+            # its own: only the record is waited for).
+            got = self.state.replicate(self.ack_replicas, self.ack_timeout_ms)
+            if got < self.ack_replicas:
+                log.warning(
+                    "procedure %s accepted with %d of %d replicas acknowledging in %d ms: a "
+                    "failover now could lose it",
+                    task_id,
+                    got,
+                    self.ack_replicas,
+                    self.ack_timeout_ms,
+                )
         return task_id
 
     def process_media_by_procedure(

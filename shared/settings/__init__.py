@@ -51,8 +51,35 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias="ANIMGRAPH_REDIS_URL",
-        description="Broker and state Redis (`redis://host:6379/0`); unset: the CLI starts an "
-        "embedded Redis, its files below the data dir",
+        description="State (and broker) Redis: `redis://host:6379/0`, or Sentinels "
+        "`sentinel://h1:26379;sentinel://h2:26379/0`; unset: the CLI starts an embedded Redis, "
+        "its files below the data dir",
+    )
+    redis_sentinel_master: str = Field(
+        default="mymaster",
+        min_length=1,
+        validation_alias="ANIMGRAPH_REDIS_SENTINEL_MASTER",
+        description="The master's name when `ANIMGRAPH_REDIS_URL` names Sentinels "
+        "(`sentinel://h1:26379;sentinel://h2:26379/0`)",
+    )
+    redis_ack_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        validation_alias="ANIMGRAPH_REDIS_ACK_REPLICAS",
+        description="Replicas that must have a procedure (Redis `WAIT`) before `ProcessMedia` "
+        "answers, and a final event before its push; unset: 1 behind Sentinel, else 0",
+    )
+    redis_ack_timeout_ms: int = Field(
+        default=2000,
+        ge=1,
+        validation_alias="ANIMGRAPH_REDIS_ACK_TIMEOUT_MS",
+        description="How long to wait for those replicas (then answer anyway, with a warning)",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        validation_alias="ANIMGRAPH_BROKER_URL",
+        description="The Celery broker, when not the Redis: `amqp://user:pass@host:5672/vhost` "
+        "(RabbitMQ); task state stays in Redis",
     )
     data_dir: Path = Field(
         default=Path("var"),
@@ -108,6 +135,23 @@ class Settings(BaseSettings):
         if self.storage.url:
             return self.storage.url
         return (self.data_dir / "storage").resolve().as_uri()
+
+    @property
+    def ack_replicas(self) -> int:
+        """Replicas to wait for after accepting a procedure or publishing a final event."""
+        if self.redis_ack_replicas is not None:
+            return self.redis_ack_replicas
+        return 1 if (self.redis_url or "").strip().lower().startswith("sentinel://") else 0
+
+    def broker_for(self, redis_url: str) -> str:
+        """The broker URL of a stack whose Redis is ``redis_url``."""
+        return self.broker_url or redis_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        """True when the broker is a RabbitMQ (leases need no restore sweep there: it requeues
+        a dead consumer's messages itself)."""
+        return (self.broker_url or "").lower().startswith(("amqp://", "amqps://", "pyamqp://"))
 
     @property
     def stuck_processing_s(self) -> int:

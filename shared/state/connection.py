@@ -1,33 +1,112 @@
-"""The Redis client every repository shares: how it connects, and the index read two of them use."""
+"""The Redis client every repository shares: how it connects (to one server, or to the master a
+set of Sentinels names), and the index read two of them use."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar, cast
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from animgraph.shared.models import WireModel
 
-__all__ = ["connect", "read_indexed"]
+__all__ = [
+    "DEFAULT_SENTINEL_MASTER",
+    "SentinelTarget",
+    "connect",
+    "is_sentinel_url",
+    "parse_sentinel_url",
+    "read_indexed",
+]
 
 M = TypeVar("M", bound=WireModel)
 
+DEFAULT_SENTINEL_MASTER = "mymaster"
+SENTINEL_PORT = 26379
 
-def connect(url: str) -> redis.Redis:
-    """A client for ``url`` with string replies, long reads and retries."""
-    # redis-py's default 5 s read timeout would cut PullEvents' 5 s blocking read short;
-    # the retries ride out a Redis restart of some seconds.
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=30,
-        socket_connect_timeout=5,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=20),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
+
+def is_sentinel_url(url: str) -> bool:
+    """True for kombu's Sentinel form, ``sentinel://h1:26379;sentinel://h2:26379/0``."""
+    return url.strip().lower().startswith("sentinel://")
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """What a Sentinel URL names: the Sentinels, the database and the master's credentials."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    db: int
+    username: str | None
+    password: str | None
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """Parse kombu's form: ``;``-separated ``sentinel://[[user]:password@]host[:port][/db]``;
+    the database and credentials are those of the first part that gives them (kombu and
+    Celery read them the same way)."""
+    sentinels: list[tuple[str, int]] = []
+    db: int | None = None
+    username = password = None
+    for part in filter(None, (p.strip() for p in url.split(";"))):
+        parsed = urlsplit(part)
+        if parsed.scheme.lower() != "sentinel" or not parsed.hostname:
+            raise ValueError(f"not a Sentinel address: {part!r} (want sentinel://host:port)")
+        sentinels.append((parsed.hostname, parsed.port or SENTINEL_PORT))
+        path = parsed.path.strip("/")
+        if path and db is None:
+            if not path.isdigit():
+                raise ValueError(f"the database in {part!r} is not a number")
+            db = int(path)
+        if parsed.password is not None and password is None:
+            username = unquote(parsed.username) if parsed.username else None
+            password = unquote(parsed.password)
+    if not sentinels:
+        raise ValueError("a Sentinel URL names no Sentinel")
+    return SentinelTarget(tuple(sentinels), db or 0, username, password)
+
+
+def connect(
+    url: str,
+    *,
+    sentinel_master: str = DEFAULT_SENTINEL_MASTER,
+    socket_timeout: float = 30,
+    socket_connect_timeout: float = 5,
+    retry: Retry | None = None,
+) -> redis.Redis:
+    """A client for ``url`` with string replies, long reads and retries; for a Sentinel URL, a
+    client of the master ``sentinel_master`` that follows it through a failover."""
+    # redis-py's default 5 s read timeout would cut PullEvents' 5 s blocking read short; the
+    # retries (about 60 s in all) ride out a Redis restart or a Sentinel failover.
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_connect_timeout,
+        "retry": retry or Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=32),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
+    }
+    if not is_sentinel_url(url):
+        return redis.Redis.from_url(url, **options)
+    target = parse_sentinel_url(url)
+    sentinels = Sentinel(
+        list(target.sentinels),
+        socket_timeout=min(socket_timeout, 5),
+        socket_connect_timeout=socket_connect_timeout,
     )
+    # A connection error (the master gone) or READONLY (an old master come back as a replica)
+    # makes the pool ask the Sentinels again, and the retry goes to the new master.
+    client: redis.Redis = sentinels.master_for(
+        sentinel_master,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        **options,
+    )
+    return client
 
 
 def read_indexed(

@@ -43,6 +43,8 @@ key (below ``animgraph:``)                 type    TTL          written by
 ``attempts:<TaskId>:<i>:<part>:<step>``    string  task         every step: deliveries counted
                                                                 (``part`` is ``None`` unsplit)
 ``reconciler``                             string  0.9 period   the reconciler lock (holder pid)
+``replicated``                             string  60 s         a write to wait for replicas on
+                                                                (``WAIT`` after it)
 ``worker:<holder>``                        string  lease        a worker's heartbeat (holder:
                                                                 ``<nodename>/<random>``)
 ``leases``                                 hash    none         a worker on receiving a message:
@@ -98,6 +100,7 @@ __all__ = [
     "PREFIX",
     "PROCEDURES",
     "RECONCILER",
+    "REPLICATED",
     "TASKS",
     "TEMPLATES",
     "TEMPLATE_NEXT",
@@ -172,6 +175,7 @@ def procedure(name: str) -> str:
 TASKS = f"{PREFIX}tasks"
 OPEN_TASKS = f"{PREFIX}tasks:open"
 RECONCILER = f"{PREFIX}reconciler"
+REPLICATED = f"{PREFIX}replicated"
 
 
 def task(task_id: str) -> str:
@@ -290,6 +294,7 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
         "tasks:file:*",
         "attempts:*:*:*:*",
         "reconciler",
+        "replicated",
         "worker:*",
         "leases",
         "leases:sweep",

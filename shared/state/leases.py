@@ -11,6 +11,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from . import keys
+from .connection import DEFAULT_SENTINEL_MASTER, connect
 
 __all__ = ["LeaseRepo"]
 
@@ -63,10 +64,12 @@ class LeaseRepo:
         self._release = client.register_script(_RELEASE)
 
     @classmethod
-    def from_url(cls, url: str, *, timeout_s: float) -> LeaseRepo:
-        client = redis.Redis.from_url(
+    def from_url(
+        cls, url: str, *, timeout_s: float, sentinel_master: str = DEFAULT_SENTINEL_MASTER
+    ) -> LeaseRepo:
+        client = connect(
             url,
-            decode_responses=True,
+            sentinel_master=sentinel_master,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), retries=0),

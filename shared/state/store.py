@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import redis
 
-from .connection import connect
+from . import keys
+from .connection import DEFAULT_SENTINEL_MASTER, connect
 from .console import ConsoleRepo
 from .events import EventBus
 from .flows import FlowRepo
@@ -45,9 +47,12 @@ class State:
         )
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> State:
-        """A ``State`` on its own client for ``url`` (options as ``__init__``'s)."""
-        return cls(connect(url), **kwargs)
+    def from_url(
+        cls, url: str, *, sentinel_master: str = DEFAULT_SENTINEL_MASTER, **kwargs: Any
+    ) -> State:
+        """A ``State`` on its own client for ``url`` (a Sentinel URL: of the master
+        ``sentinel_master``; other options as ``__init__``'s)."""
+        return cls(connect(url, sentinel_master=sentinel_master), **kwargs)
 
     def ping(self) -> bool:
         """True if Redis answers (after the client's retries, some seconds when it is down)."""
@@ -55,6 +60,15 @@ class State:
             return bool(self._redis.ping())
         except redis.RedisError:
             return False
+
+    def replicate(self, replicas: int, timeout_ms: int) -> int:
+        """Wait (Redis ``WAIT``) until ``replicas`` replicas have every write made so far on this
+        Redis, by any client: its replication stream is one ordered log, and a write of ours
+        made now comes after them all. Returns how many replicas had it (fewer on time-out)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(keys.REPLICATED, repr(time.time()), ex=60)
+        pipe.execute_command("WAIT", replicas, timeout_ms)  # type: ignore[no-untyped-call]
+        return int(pipe.execute()[1])
 
     def close(self) -> None:
         self._redis.close()

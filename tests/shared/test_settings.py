@@ -23,6 +23,10 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 # fmt: off
 VARIABLES: list[tuple[str, str, str, Any]] = [
     ("ANIMGRAPH_REDIS_URL", "redis_url", "redis://h:1/2", "redis://h:1/2"),
+    ("ANIMGRAPH_REDIS_SENTINEL_MASTER", "redis_sentinel_master", "cache", "cache"),
+    ("ANIMGRAPH_REDIS_ACK_REPLICAS", "redis_ack_replicas", "2", 2),
+    ("ANIMGRAPH_REDIS_ACK_TIMEOUT_MS", "redis_ack_timeout_ms", "500", 500),
+    ("ANIMGRAPH_BROKER_URL", "broker_url", "amqp://g:g@h:5672//", "amqp://g:g@h:5672//"),
     ("ANIMGRAPH_DATA_DIR", "data_dir", "/srv/animgraph", Path("/srv/animgraph")),
     ("ANIMGRAPH_STORAGE_URL", "storage.url", "s3://b/p", "s3://b/p"),
     ("ANIMGRAPH_PUBLIC_URL", "api.public_url", "http://api:8000", "http://api:8000"),
