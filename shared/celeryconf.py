@@ -12,7 +12,7 @@ from celery import Celery
 from kombu.entity import Exchange, Queue
 
 from animgraph.shared.settings import Settings
-from animgraph.shared.state.connection import is_sentinel_url
+from animgraph.shared.state.connection import celery_url, is_sentinel_url
 from animgraph.shared.tasknames import (
     AMQP_MAX_PRIORITY,
     CONTROL_QUEUE,
@@ -28,7 +28,8 @@ __all__ = ["celery_config", "create_celery"]
 def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
     """Celery settings for task state on ``redis_url`` (one Redis, or Sentinels) and the broker
     ``settings.broker_url`` (default: the same Redis; or a RabbitMQ)."""
-    broker_url = settings.broker_for(redis_url)
+    redis_url = celery_url(redis_url)
+    broker_url = celery_url(settings.broker_for(redis_url))
     amqp = settings.broker_is_amqp
     backend_transport: dict[str, Any] = {"visibility_timeout": settings.worker.visibility_timeout_s}
     if is_sentinel_url(redis_url):
@@ -61,6 +62,14 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "task_default_priority": message_priority(DEFAULT_TASKS_PRIORITY, amqp=amqp),
         "worker_hijack_root_logger": False,
         "broker_channel_error_retry": True,
+        # A send (the producer's procedure, a step's next step) rides out a Redis restart or a
+        # Sentinel failover: about 60 s of retries instead of Celery's default 3 in 1 s.
+        "task_publish_retry_policy": {
+            "max_retries": 30,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 2,
+        },
     }
     if amqp:
         conf.update(_amqp_queues())

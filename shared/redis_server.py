@@ -49,11 +49,17 @@ class RedisServer:
     """
 
     def __init__(
-        self, directory: Path, *, port: int | None = None, appendonly: bool = False
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        replica_of: int | None = None,
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.replica_of = replica_of  # the port of a primary on 127.0.0.1 to replicate
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -73,6 +79,8 @@ class RedisServer:
             "--maxmemory-policy", "noeviction",
             "--logfile", "redis.log",
         ]  # fmt: skip
+        if self.replica_of is not None:
+            args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout_s
@@ -90,6 +98,10 @@ class RedisServer:
             finally:
                 client.close()
         return self
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import httpx
 
@@ -38,6 +38,17 @@ __all__ = [
 ]
 
 Storage = Literal["file", "s3"]
+
+
+class RedisLike(Protocol):
+    """What a stack needs of its Redis: one ``RedisServer``, or a ``SentinelCluster``."""
+
+    @property
+    def url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
 _WORKER_SETS = ("ANIMGRAPH_REDIS_URL", "ANIMGRAPH_DATA_DIR")
 
 
@@ -100,7 +111,7 @@ class Stack:
 
     name: str
     root: Path
-    redis: RedisServer
+    redis: RedisLike
     env: dict[str, str]
     settings: Settings
     worker_env: dict[str, str] = field(default_factory=dict)
@@ -213,6 +224,7 @@ class Stack:
 
     def restart_redis(self) -> None:
         """Stop Redis and start it again on the same port (the AOF keeps the queues)."""
+        assert isinstance(self.redis, RedisServer), "restart a SentinelCluster's servers one by one"
         self.redis.restart()
 
     def stop(self, *, show_logs: bool = False) -> None:
@@ -253,14 +265,17 @@ class StackFactory:
         appendonly: bool = False,
         kill_at_exit: bool = False,
         env: Mapping[str, str] | None = None,
+        redis: RedisLike | None = None,
     ) -> Stack:
-        """A Redis of its own (AOF with ``appendonly``, for Redis restarts), ``workers`` worker
-        processes, ``animgraph api`` if ``api``; ``env`` adds settings for every process.
+        """A Redis of its own (AOF with ``appendonly``, for Redis restarts; or ``redis``, started
+        by the caller and stopped with the stack), ``workers`` worker processes,
+        ``animgraph api`` if ``api``; ``env`` adds settings for every process.
         ``kill_at_exit`` skips the warm shutdown at the end (fault tests, where it is moot)."""
         root = self.root / name
         if root.exists():  # a second stack of that name in one test
             root = self.root / f"{name}-{len(self.stacks)}"
-        redis = RedisServer(root / "redis", appendonly=appendonly).start()
+        if redis is None:
+            redis = RedisServer(root / "redis", appendonly=appendonly).start()
         all_env = {"ANIMGRAPH_REDIS_URL": redis.url, "ANIMGRAPH_DATA_DIR": str(root)}
         worker_env: dict[str, str] = {}
         producer_env: dict[str, str] = {}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.settings import Settings
+from animgraph.workers.transport import transport_for
 
 __all__ = ["app"]
 
 _settings = Settings()
 app = create_celery(_settings, _settings.redis_url or "redis://127.0.0.1:6379/0")
+# The consumer's side of kombu's Redis transport, with a gap closed (see ``transport``).
+app.conf.broker_transport = transport_for(app.conf.broker_url)
 app.conf.include = ["animgraph.workers.tasks"]
 # No task stores its return value in the result backend (each would cost a SET and a PUBLISH)
 # but ``encode``, the last step of each chord header chain, which sets ``ignore_result=False``:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -18,6 +18,7 @@ from animgraph.shared.models import WireModel
 __all__ = [
     "DEFAULT_SENTINEL_MASTER",
     "SentinelTarget",
+    "celery_url",
     "connect",
     "is_sentinel_url",
     "parse_sentinel_url",
@@ -46,28 +47,45 @@ class SentinelTarget:
 
 
 def parse_sentinel_url(url: str) -> SentinelTarget:
-    """Parse kombu's form: ``;``-separated ``sentinel://[[user]:password@]host[:port][/db]``;
-    the database and credentials are those of the first part that gives them (kombu and
-    Celery read them the same way)."""
+    """Parse kombu's form: ``;``-separated ``sentinel://[[user]:password@]host[:port][/db]``.
+    The database and credentials may be given on any part (kombu and Celery read only the
+    first's, so ``celery_url`` writes them on every part); two parts may not disagree."""
     sentinels: list[tuple[str, int]] = []
-    db: int | None = None
-    username = password = None
+    dbs: set[int] = set()
+    credentials: set[tuple[str | None, str]] = set()
     for part in filter(None, (p.strip() for p in url.split(";"))):
         parsed = urlsplit(part)
         if parsed.scheme.lower() != "sentinel" or not parsed.hostname:
             raise ValueError(f"not a Sentinel address: {part!r} (want sentinel://host:port)")
         sentinels.append((parsed.hostname, parsed.port or SENTINEL_PORT))
         path = parsed.path.strip("/")
-        if path and db is None:
+        if path:
             if not path.isdigit():
                 raise ValueError(f"the database in {part!r} is not a number")
-            db = int(path)
-        if parsed.password is not None and password is None:
-            username = unquote(parsed.username) if parsed.username else None
-            password = unquote(parsed.password)
+            dbs.add(int(path))
+        if parsed.password is not None:
+            user = unquote(parsed.username) if parsed.username else None
+            credentials.add((user, unquote(parsed.password)))
     if not sentinels:
         raise ValueError("a Sentinel URL names no Sentinel")
-    return SentinelTarget(tuple(sentinels), db or 0, username, password)
+    if len(dbs) > 1 or len(credentials) > 1:
+        raise ValueError("the parts of a Sentinel URL give different databases or passwords")
+    username, password = next(iter(credentials), (None, None))
+    return SentinelTarget(tuple(sentinels), next(iter(dbs), 0), username, password)
+
+
+def celery_url(url: str) -> str:
+    """``url`` as kombu and Celery should get it: a Sentinel URL with its database and
+    credentials on every part (they read the first part's only); any other URL as it is."""
+    if not is_sentinel_url(url):
+        return url
+    target = parse_sentinel_url(url)
+    auth = ""
+    if target.password is not None:
+        auth = f"{quote(target.username or '', safe='')}:{quote(target.password, safe='')}@"
+    return ";".join(
+        f"sentinel://{auth}{host}:{port}/{target.db}" for host, port in target.sentinels
+    )
 
 
 def connect(

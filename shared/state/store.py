@@ -19,7 +19,9 @@ from .tasks import DEFAULT_TTL_S, TaskRepo
 from .templates import TemplateRepo
 from .uploads import UploadRepo
 
-__all__ = ["State"]
+__all__ = ["REPLICA_RETRY_S", "State"]
+
+REPLICA_RETRY_S = 10.0
 
 
 class State:
@@ -34,6 +36,7 @@ class State:
         event_retention_s: int = 4 * 24 * 3600,
     ) -> None:
         self._redis = client
+        self._replicas_missing_until = 0.0
         self.media = MediaRepo(client)
         self.templates = TemplateRepo(client)
         self.flows = FlowRepo(client)
@@ -64,11 +67,19 @@ class State:
     def replicate(self, replicas: int, timeout_ms: int) -> int:
         """Wait (Redis ``WAIT``) until ``replicas`` replicas have every write made so far on this
         Redis, by any client: its replication stream is one ordered log, and a write of ours
-        made now comes after them all. Returns how many replicas had it (fewer on time-out)."""
+        made now comes after them all. Returns how many replicas had it (fewer on time-out).
+
+        After a time-out it does not wait again for ``REPLICA_RETRY_S`` (returning 0 at once):
+        a master whose replica is gone (just after a failover) answers without a delay each."""
+        if time.monotonic() < self._replicas_missing_until:
+            return 0
         pipe = self._redis.pipeline(transaction=False)
         pipe.set(keys.REPLICATED, repr(time.time()), ex=60)
         pipe.execute_command("WAIT", replicas, timeout_ms)  # type: ignore[no-untyped-call]
-        return int(pipe.execute()[1])
+        got = int(pipe.execute()[1])
+        if got < replicas:
+            self._replicas_missing_until = time.monotonic() + REPLICA_RETRY_S
+        return got
 
     def close(self) -> None:
         self._redis.close()
