@@ -76,21 +76,47 @@ def _finals(events: list[EventContent], task_id: str) -> int:
     )
 
 
+@pytest.mark.parametrize(
+    "down_after_ms",
+    [
+        1000,  # a quick failover: workers keep their leases through it
+        30000,  # Redis's default: longer than the 30 s lease, every worker gives its work up
+    ],
+    ids=["down-after-1s", "down-after-30s"],
+)
 def test_a_primary_lost_mid_flight_loses_no_procedure(
-    stack_factory: StackFactory, corpus_dir: Path, tmp_path: Path
+    stack_factory: StackFactory, corpus_dir: Path, tmp_path: Path, down_after_ms: int
 ) -> None:
-    """Default settings but the Sentinels' down-after (1 s here, so the test is short; a
-    deployment's is its own). Procedures are submitted through the client and the HTTP API
-    before, during and after the failover; the primary dies while steps run."""
-    cluster = SentinelCluster(tmp_path / "ha").start()
+    """animgraph's default settings; the Sentinels' ``down-after-milliseconds`` at 1 s and at
+    Redis's default, 30 s. Procedures are submitted through the client and the HTTP API before,
+    during and after the failover; the primary dies while steps run."""
+    cluster = SentinelCluster(tmp_path / "ha", down_after_ms=down_after_ms).start()
     env = {"ANIMGRAPH_API_KEYS": f"{SECRET_ID}:{SECRET_KEY}"}
+    # Supervised, as `animgraph worker` is by default: a worker that gave its work up (its
+    # heartbeat lapsed during a long failover) is started again.
     s = stack_factory.start(
-        "sentinel", workers=2, api=True, redis=cluster, kill_at_exit=True, env=env
+        "sentinel",
+        workers=2,
+        supervise=True,
+        api=True,
+        redis=cluster,
+        kill_at_exit=True,
+        env=env,
     )
     assert s.settings.redis_url == cluster.url and s.settings.ack_replicas == 1
     task_ids: list[str] = []
     lock = threading.Lock()
-    with s.client() as client, ApiClient(s.endpoint, SECRET_ID, SECRET_KEY) as api:
+    with (
+        s.client() as client,
+        ApiClient(
+            # A call made during the failover waits for the new master (its Redis calls retry
+            # for about 60 s): the HTTP client must wait as long.
+            s.endpoint,
+            SECRET_ID,
+            SECRET_KEY,
+            timeout_s=90,
+        ) as api,
+    ):
         file_id = client.register_media(corpus_dir / "cockatoo.mp4").file_id
         gif = client.create_template(Format="gif", Fps=10, Width=640)
         items = [
