@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml workers/media/_gifcore.c
 install: $(STAMP)
 	@$(BIN)/pip install --quiet --no-deps -e . --config-settings editable_mode=strict
 
-# System packages the tests need (Debian's chromium for the console's browser tests).
+# System packages the tests need (Debian's chromium for the console's browser tests, rabbitmq-server
+# for the RabbitMQ broker tests).
 deps: install
 	bash scripts/install-test-deps.sh
 

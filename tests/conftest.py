@@ -1,5 +1,6 @@
 """Shared fixtures: the repo's real clips, the stack factory (private Redis, real workers, the
-API; see stack.py), the session's shared stack and an S3-compatible server (moto)."""
+API; see stack.py), the session's shared stack, an S3-compatible server (moto) and a RabbitMQ
+(rabbitmq.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rabbitmq import RabbitMQ, rabbitmq_for
 from stack import Stack, StackFactory, stack_factory_for, stop_process
 
 from animgraph.producer import Client
@@ -181,3 +183,14 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitMQ]:
+    """A real RabbitMQ with a vhost of this session (see rabbitmq.py): the one on
+    127.0.0.1:5672, ``ANIMGRAPH_TEST_AMQP_URL``'s, or a ``rabbitmq-server`` node started here
+    (stopped at the end). Only the tests that ask for it pay for it."""
+    with rabbitmq_for(tmp_path_factory.mktemp("rabbitmq")) as broker:
+        if broker.started_in_s is not None:
+            print(f"\nrabbitmq: started a node of our own in {broker.started_in_s:.1f} s")
+        yield broker
