@@ -23,6 +23,7 @@ from rabbitmq import RabbitMQ
 from stack import Stack, StackFactory, WorkerProcess, until
 
 from animgraph.producer import Client
+from animgraph.shared.celeryconf import AMQP_HEARTBEAT_S
 from animgraph.shared.models import EventContent, ProcedureTask
 from animgraph.shared.state import keys
 from animgraph.shared.tasknames import AMQP_MAX_PRIORITY, QUEUES
@@ -33,9 +34,6 @@ pytestmark = pytest.mark.e2e
 # test_leases.py). RabbitMQ requeues a killed consumer's messages the moment its TCP
 # connection closes, so what is measured is mostly the survivor finishing its own steps.
 RECOVERY_S = 90
-# A broker heartbeat short enough to see a frozen worker dropped in seconds (kombu reads it
-# from the URL; Celery's default is 120 s, RabbitMQ's 60 s: the lower one applies).
-FROZEN_HEARTBEAT_S = 4
 
 
 @pytest.fixture()
@@ -299,8 +297,7 @@ def test_a_frozen_workers_late_result_is_dropped(
     frozen = s.start_worker(
         "frozen",
         supervise=True,
-        ANIMGRAPH_FAULT_INJECTION="encode:sleep:20",
-        ANIMGRAPH_BROKER_URL=f"{broker}?heartbeat={FROZEN_HEARTBEAT_S}",
+        ANIMGRAPH_FAULT_INJECTION="encode:sleep:60",
     )
     encode = ("animgraph.encode",)
     with s.client() as client:
@@ -317,7 +314,7 @@ def test_a_frozen_workers_late_result_is_dropped(
             print(
                 f"\nfrozen worker: RabbitMQ gave its encode to another worker "
                 f"{time.monotonic() - frozen_at:.1f} s after SIGSTOP "
-                f"(broker heartbeat {FROZEN_HEARTBEAT_S} s)"
+                f"(broker heartbeat {AMQP_HEARTBEAT_S} s, the default)"
             )
             task = client.wait(task_id, timeout_s=120)
             before = task.media_process_result_set[0].animated_graphic_task
