@@ -29,6 +29,7 @@ __all__ = [
     "EventConfig",
     "EventContent",
     "FileUploadEvent",
+    "LoopMode",
     "MediaAnimatedGraphicsItem",
     "MediaInfo",
     "MediaMetaData",
@@ -137,6 +138,32 @@ TemplateType = Literal["Preset", "Custom"]
 ImageFormat = Literal["gif", "webp"]
 Adaptive = Literal["open", "close"]
 
+# --- the loop extensions of a template (contract §2.5): animgraph's own, not the cloud API's ---
+
+LoopMode = Literal["Forward", "Reverse", "PingPong", "Seamless"]
+"""How the segment is played in one cycle: as filmed, backwards, forwards then backwards, or
+as filmed with its ends moved to the least visible jump (contract §2.5)."""
+MAX_LOOP_COUNT = 65535
+"""The most plays a LoopCount may ask for: the 16-bit loop field of WebP's ANIM chunk."""
+MAX_SEAM_WINDOW_S = 3.0
+MIN_HIGHLIGHT_S, MAX_HIGHLIGHT_S = 0.5, 30.0
+
+
+def _highlight_s(value: float) -> float:
+    if value != 0 and not MIN_HIGHLIGHT_S <= value <= MAX_HIGHLIGHT_S:
+        raise ValueError(
+            f"must be 0 (off) or from {MIN_HIGHLIGHT_S:g} to {MAX_HIGHLIGHT_S:g} seconds"
+        )
+    return value
+
+
+LoopCount = Annotated[int, Field(ge=0, le=MAX_LOOP_COUNT)]
+"""Plays in total: 0 forever, N exactly N times (contract §2.5)."""
+SeamWindowS = Annotated[float, Field(gt=0, le=MAX_SEAM_WINDOW_S)]
+"""How far (seconds) ``Seamless`` may move each end of the segment."""
+HighlightS = Annotated[float, AfterValidator(_highlight_s)]
+"""The length (seconds) of the moment picked when no offsets are given; 0 is off."""
+
 
 class AnimatedGraphicsTemplate(WireModel):
     """The target spec of an animated image. Width/Height are maximums; 0 follows the source."""
@@ -151,6 +178,10 @@ class AnimatedGraphicsTemplate(WireModel):
     resolution_adaptive: Adaptive = "open"
     fps: FpsHz
     quality: QualityValue = 75.0
+    loop_mode: LoopMode = "Forward"
+    loop_count: LoopCount = 0
+    seam_window: SeamWindowS = 1.0
+    highlight_duration: HighlightS = 0.0
     create_time: str = ""
     update_time: str = ""
 
@@ -166,6 +197,10 @@ class CreateAnimatedGraphicsTemplateRequest(WireModel):
     height: SizePx = 0
     resolution_adaptive: Adaptive = "open"
     quality: QualityValue = 75.0
+    loop_mode: LoopMode = "Forward"
+    loop_count: LoopCount = 0
+    seam_window: SeamWindowS = 1.0
+    highlight_duration: HighlightS = 0.0
 
 
 class ModifyAnimatedGraphicsTemplateRequest(WireModel):
@@ -180,6 +215,10 @@ class ModifyAnimatedGraphicsTemplateRequest(WireModel):
     resolution_adaptive: Adaptive | None = None
     fps: FpsHz | None = None
     quality: QualityValue | None = None
+    loop_mode: LoopMode | None = None
+    loop_count: LoopCount | None = None
+    seam_window: SeamWindowS | None = None
+    highlight_duration: HighlightS | None = None
 
 
 class DescribeAnimatedGraphicsTemplatesRequest(WireModel):
@@ -277,7 +316,8 @@ class ProcessMediaByProcedureRequest(WireModel):
 
 
 class MediaAnimatedGraphicsItem(WireModel):
-    """One produced animated image. Offsets are the absolute seconds of the source covered."""
+    """One produced animated image. Offsets are the absolute seconds of the source the encoder
+    used; ``LoopMode`` and ``SeamScore`` are animgraph extensions (contract §6.2)."""
 
     url: str
     definition: int
@@ -289,6 +329,8 @@ class MediaAnimatedGraphicsItem(WireModel):
     md5: str
     start_time_offset: float
     end_time_offset: float
+    loop_mode: LoopMode = "Forward"
+    seam_score: float | None = None
 
 
 class MediaProcessTaskAnimatedGraphicResult(WireModel):

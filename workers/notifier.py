@@ -112,10 +112,11 @@ def _join_parts(rt: Runtime, task_id: str, plan: SubtaskPlan) -> None:
             parts.append(local)
         out = scratch / f"out.{template.format}"
         if template.format == "gif":
-            join_gifs(parts, out)
+            join_gifs(parts, out, loop_count=plan.loop_count)
         else:
             windows = [window(plan, k) for k in range(plan.slices)]
-            join_webps(parts, out, still_ms=[round((e - s) * 1000) for s, e in windows])
+            still_ms = [round((e - s) * 1000) for s, e in windows]
+            join_webps(parts, out, still_ms, loop_count=plan.loop_count)
         store_output(rt, task_id, plan, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

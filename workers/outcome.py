@@ -13,6 +13,7 @@ from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
 from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.shared.state.tasks import Attempt
 from animgraph.workers.delivery import publish
+from animgraph.workers.media.loop import Loop
 from animgraph.workers.runtime import Runtime
 
 __all__ = ["OK", "Attempt", "Step", "Superseded", "fail", "store_output"]
@@ -61,10 +62,21 @@ def fail(
 
 
 def store_output(
-    rt: Runtime, task_id: str, plan: SubtaskPlan, out: Path, *, fence: Attempt | None = None
+    rt: Runtime,
+    task_id: str,
+    plan: SubtaskPlan,
+    out: Path,
+    *,
+    loop: Loop | None = None,
+    fence: Attempt | None = None,
 ) -> None:
     """Store a finished animated image and mark its subtask SUCCESS with its ``Output``; with
-    ``fence``, only while that attempt is its step's latest (else ``Superseded``)."""
+    ``fence``, only while that attempt is its step's latest (else ``Superseded``).
+
+    ``loop`` is what the select step recorded (``loop.json``): the offsets the frames were
+    selected from, the loop mode, the seam's score and the cycle's display time. Without it
+    (the join of a split subtask, which is Forward) the plan's offsets stand.
+    """
     template = plan.template
     record = rt.state.tasks.record(task_id)
     assert template is not None and record is not None
@@ -74,7 +86,9 @@ def store_output(
     size = out.stat().st_size
     md5 = _md5(out)
     rt.storage.put_file(key, out, move=True)
-    duration_s = plan.end_s - plan.start_s
+    loop = loop or Loop(plan.start_s, plan.end_s, plan.loop_mode)
+    # One cycle's display time: the segment's length, about twice that for PingPong.
+    duration_s = loop.cycle_s or loop.end_s - loop.start_s
     item = MediaAnimatedGraphicsItem(
         url=rt.storage.url(key),
         definition=template.definition,
@@ -84,8 +98,10 @@ def store_output(
         bitrate=round(size * 8 / duration_s) if duration_s > 0 else 0,
         size=size,
         md5=md5,
-        start_time_offset=plan.start_s,
-        end_time_offset=plan.end_s,
+        start_time_offset=loop.start_s,
+        end_time_offset=loop.end_s,
+        loop_mode=loop.mode,
+        seam_score=loop.seam_score,
     )
     _write_subtask(
         rt,

@@ -1,4 +1,5 @@
-"""Resolve a procedure's subtasks once, when it starts: template, offsets and output size.
+"""Resolve a procedure's subtasks once, when it starts: template, offsets, output size, the
+loop fields and the seconds to decode.
 
 Pure functions (no Celery, no Redis): the procedure task calls them and stores the result, so a
 template changed later does not change a procedure already running.
@@ -18,7 +19,7 @@ from animgraph.shared.models import (
 from animgraph.shared.state import SubtaskPlan
 from animgraph.workers.media.geometry import output_size
 
-__all__ = ["display_size", "plan_subtasks", "resolve_offsets", "slicing"]
+__all__ = ["display_size", "loop_window", "plan_subtasks", "resolve_offsets", "slicing"]
 
 
 def resolve_offsets(
@@ -64,6 +65,33 @@ def slicing(
     return math.ceil(length / step - 1e-9), step
 
 
+def loop_window(
+    template: AnimatedGraphicsTemplate, start_s: float, end_s: float, duration_s: float
+) -> tuple[float, float, float, float, float]:
+    """Where a template's loop fields put the segment (contract §2.5), from the resolved
+    offsets: ``(start_s, end_s, decode_start_s, decode_end_s, highlight_s)``.
+
+    A highlight (``HighlightDuration`` shorter than [start_s, end_s)) is picked inside that
+    range, so all of it is decoded; the segment is its first ``HighlightDuration`` seconds
+    until the select step picks one. ``Seamless`` may move each end by up to ``SeamWindow``:
+    the decode window is widened by that on both sides, clipped to the video. Otherwise the
+    decode window is the segment itself.
+    """
+    highlight = template.highlight_duration
+    if highlight and end_s - start_s > highlight:
+        return start_s, round(start_s + highlight, 6), start_s, end_s, highlight
+    if template.loop_mode == "Seamless":
+        window = template.seam_window
+        return (
+            start_s,
+            end_s,
+            round(max(0.0, start_s - window), 6),
+            round(min(duration_s, end_s + window), 6),
+            0.0,
+        )
+    return start_s, end_s, start_s, end_s, 0.0
+
+
 def plan_subtasks(
     items: tuple[AnimatedGraphicTaskInput, ...],
     meta: MediaMetaData,
@@ -72,7 +100,11 @@ def plan_subtasks(
     split_min_s: float = math.inf,
     split_slice_s: float = 10.0,
 ) -> tuple[SubtaskPlan, ...]:
-    """One plan per requested image; a plan that cannot run carries its error code instead."""
+    """One plan per requested image; a plan that cannot run carries its error code instead.
+
+    Only a ``Forward`` segment without a highlight is split in time slices: the other loop
+    modes reorder or move frames across the whole segment, so they run in one piece.
+    """
     duration_s = meta.video_duration or meta.duration
     src_w, src_h = display_size(meta)
     plans = []
@@ -110,9 +142,14 @@ def plan_subtasks(
             height=template.height,
             adaptive=template.resolution_adaptive == "open",
         )
-        slices, slice_s = slicing(
-            start_s, end_s, template.fps, min_s=split_min_s, slice_s=split_slice_s
+        start_s, end_s, decode_start_s, decode_end_s, highlight_s = loop_window(
+            template, start_s, end_s, duration_s
         )
+        slices, slice_s = (1, 0.0)
+        if template.loop_mode == "Forward" and not highlight_s:
+            slices, slice_s = slicing(
+                start_s, end_s, template.fps, min_s=split_min_s, slice_s=split_slice_s
+            )
         plans.append(
             SubtaskPlan(
                 index=index,
@@ -124,6 +161,12 @@ def plan_subtasks(
                 height_px=height,
                 slices=slices,
                 slice_s=slice_s,
+                loop_mode=template.loop_mode,
+                loop_count=template.loop_count,
+                seam_window_s=template.seam_window if template.loop_mode == "Seamless" else 0.0,
+                highlight_s=highlight_s,
+                decode_start_s=decode_start_s,
+                decode_end_s=decode_end_s,
             )
         )
     return tuple(plans)

@@ -10,6 +10,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,20 @@ from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.workers.media.decode import decode_segment
 from animgraph.workers.media.encode import encode_gif, encode_webp
 from animgraph.workers.media.framestore import FrameSet
-from animgraph.workers.media.select import Shown, select_frames
+from animgraph.workers.media.loop import Loop, arrange, cycle_s, forward_cap
+from animgraph.workers.media.select import Selection, Shown, select_frames
 from animgraph.workers.outcome import OK, Attempt, Step, Superseded, fail, store_output
 from animgraph.workers.runtime import Runtime, runtime
 
-__all__ = ["REDIS_DOWN", "decode", "encode", "select", "window", "work_key"]
+__all__ = [
+    "REDIS_DOWN",
+    "decode",
+    "decode_window",
+    "encode",
+    "select",
+    "window",
+    "work_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,17 @@ def window(plan: SubtaskPlan, part: int | None) -> tuple[float, float]:
         return plan.start_s, plan.end_s
     start = plan.start_s + part * plan.slice_s
     return round(start, 6), round(min(start + plan.slice_s, plan.end_s), 6)
+
+
+def decode_window(plan: SubtaskPlan, part: int | None) -> tuple[float, float]:
+    """The seconds of the source the decode step reads: ``window``, or the plan's wider
+    decode window (``Seamless``, a highlight: see ``SubtaskPlan``), which holds it."""
+    if part is not None and plan.slices > 1:
+        return window(plan, part)
+    start_s, end_s = window(plan, part)
+    if plan.decode_start_s is not None and plan.decode_end_s is not None:
+        return min(start_s, plan.decode_start_s), max(end_s, plan.decode_end_s)
+    return start_s, end_s
 
 
 # --- the guard every step runs under ---------------------------------------------------------
@@ -171,7 +192,11 @@ def _decode(rt: Runtime, at: Attempt) -> Step:
     plan = _plan(rt, task_id, index, record)
     if all(rt.storage.exists(work_key(task_id, index, n, part)) for n in FRAME_FILES):
         return OK  # redelivered after the frames were stored
-    start_s, end_s = window(plan, part)
+    start_s, end_s = decode_window(plan, part)
+    # Only the frames the segment shows at the output rate, unless the select step may move
+    # the segment (``Seamless``, a highlight: its slot grid is not known yet): then every
+    # frame of the decode window.
+    thinned = plan.loop_mode != "Seamless" and not plan.highlight_s
     started: dict[str, Any] = {"progress": DECODE_BAND[0]} if part is None else {}
     # One read of the subtask: its start time is written only where none is set yet.
     rt.state.tasks.update_subtask(
@@ -194,7 +219,7 @@ def _decode(rt: Runtime, at: Attempt) -> Step:
             height=plan.height_px,
             progress=_progress_reporter(rt, task_id, index, DECODE_BAND) if part is None else None,
             max_pixels=rt.settings.limits.max_frame_pixels,
-            fps=plan.template.fps if plan.template else None,
+            fps=plan.template.fps if plan.template and thinned else None,
         )
         # The manifest goes last: its presence means the frames are complete.
         for name in reversed(FRAME_FILES):
@@ -212,31 +237,61 @@ def _load_frames(
     return FrameSet.load(paths[0].parent)
 
 
+def segment(plan: SubtaskPlan, part: int | None, frames: FrameSet) -> Loop:
+    """The segment a subtask's frames are selected from, and its seam's score: the plan's
+    offsets (or slice), the score not measured.
+
+    The hook for the frame analysis: a highlight picks [start, end) of ``plan.highlight_s``
+    seconds inside the decoded window, ``Seamless`` moves the ends by up to
+    ``plan.seam_window_s`` (``frames`` holds every frame of ``decode_window``); both report
+    the score of the jump back to the first frame. ``select`` trims to what this returns.
+    """
+    start_s, end_s = window(plan, part)
+    return Loop(start_s, end_s, plan.loop_mode)
+
+
 def _select(rt: Runtime, at: Attempt) -> Step:
     task_id, index, part = at.task_id, at.index, at.part
     plan = _plan(rt, task_id, index)
     assert plan.template is not None
-    start_s, end_s = window(plan, part)
     scratch = rt.scratch(task_id, str(index), str(part), "select")
     try:
         frames = _load_frames(rt, task_id, index, part, scratch)
+        loop = segment(plan, part, frames)
         selection = select_frames(
             frames.pts_s,
-            start_s=start_s,
-            end_s=end_s,
+            start_s=loop.start_s,
+            end_s=loop.end_s,
             fps=plan.template.fps,
-            max_frames=rt.settings.limits.max_output_frames,
+            max_frames=forward_cap(rt.settings.limits.max_output_frames, plan.loop_mode),
         )
         if not selection:
             raise SubtaskError(
                 "no frame of the segment could be shown", "SourceFileError.ContentMalformed"
             )
-        path = scratch / "selection.json"
-        path.write_text(json.dumps([[s.index, s.start_s, s.duration_s] for s in selection]))
-        rt.storage.put_file(work_key(task_id, index, "selection.json", part), path, move=True)
+        selection = arrange(selection, plan.loop_mode)
+        played = cycle_s(selection) if plan.loop_mode == "PingPong" else loop.end_s - loop.start_s
+        _put_json(rt, scratch, work_key(task_id, index, "selection.json", part), _rows(selection))
+        if part is None:  # the slices of a split subtask are Forward, their offsets the plan's
+            loop_key = work_key(task_id, index, "loop.json", part)
+            _put_text(rt, scratch, loop_key, replace(loop, cycle_s=played).dumps())
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return OK
+
+
+def _rows(selection: Selection) -> list[list[float]]:
+    return [[s.index, s.start_s, s.duration_s] for s in selection]
+
+
+def _put_json(rt: Runtime, scratch: Path, key: str, value: object) -> None:
+    _put_text(rt, scratch, key, json.dumps(value))
+
+
+def _put_text(rt: Runtime, scratch: Path, key: str, text: str) -> None:
+    path = scratch / key.rsplit("/", 1)[-1]
+    path.write_text(text)
+    rt.storage.put_file(key, path, move=True)
 
 
 def _encode(rt: Runtime, at: Attempt) -> Step:
@@ -260,9 +315,11 @@ def _encode(rt: Runtime, at: Attempt) -> Step:
             out,
             quality=template.quality,
             progress=_progress_reporter(rt, task_id, index, ENCODE_BAND) if part is None else None,
+            loop_count=plan.loop_count,
         )
         if part is None:
-            store_output(rt, task_id, plan, out, fence=at)
+            loop = _load_loop(rt, task_id, index, scratch)
+            store_output(rt, task_id, plan, out, loop=loop, fence=at)
         else:
             rt.storage.put_file(work_key(task_id, index, f"part.{template.format}", part), out)
             done = rt.state.tasks.count_part_as(at)
@@ -274,6 +331,15 @@ def _encode(rt: Runtime, at: Attempt) -> Step:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return OK
+
+
+def _load_loop(rt: Runtime, task_id: str, index: int, scratch: Path) -> Loop | None:
+    """The select step's ``loop.json``, or None when it wrote none (a select step of an
+    earlier version, still in flight across an upgrade: the plan's offsets stand)."""
+    key = work_key(task_id, index, "loop.json")
+    if not rt.storage.exists(key):
+        return None
+    return Loop.loads(rt.storage.local_path(key, scratch).read_text())
 
 
 decode = _guarded("decode", _decode)

@@ -7,6 +7,7 @@ from pydantic import Field
 from animgraph.shared.models import (
     AnimatedGraphicsTemplate,
     AnimatedGraphicTaskInput,
+    LoopMode,
     MediaInfo,
     ProcessMediaRequest,
     WireModel,
@@ -27,7 +28,15 @@ class MediaRecord(WireModel):
 
 
 class SubtaskPlan(WireModel):
-    """One subtask as the procedure resolved it when it started (templates resolved once)."""
+    """One subtask as the procedure resolved it when it started (templates resolved once).
+
+    ``start_s``/``end_s`` are the segment the offsets give (with a highlight: its first
+    ``highlight_s`` seconds, until the select step picks one). ``decode_start_s``/
+    ``decode_end_s`` are the seconds the decode step reads, which hold the segment: the same
+    segment, or widened by ``seam_window_s`` on both sides for ``Seamless``, or the whole
+    range searched for a highlight; None (plans made before they existed) is the segment.
+    The loop fields are the template's, resolved (``workers.plan``).
+    """
 
     index: int
     input: AnimatedGraphicTaskInput
@@ -38,6 +47,12 @@ class SubtaskPlan(WireModel):
     height_px: int = 0
     slices: int = 1
     slice_s: float = 0.0
+    loop_mode: LoopMode = "Forward"
+    loop_count: int = 0
+    seam_window_s: float = 0.0
+    highlight_s: float = 0.0
+    decode_start_s: float | None = None
+    decode_end_s: float | None = None
     error_code: str = ""
     error_message: str = ""
 

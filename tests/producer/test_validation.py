@@ -42,6 +42,18 @@ TEMPLATE_BAD = [
     ({"Fps": 10, "Name": "n" * 65}, "Name", "64"),
     ({"Fps": 10, "Comment": "c" * 257}, "Comment", "256"),
     ({"Fps": 10, "Colour": "red"}, "Colour", "Extra inputs"),
+    # the loop extensions (contract §2.5)
+    ({"Fps": 10, "LoopMode": "Boomerang"}, "LoopMode", "'PingPong' or 'Seamless'"),
+    ({"Fps": 10, "LoopMode": "pingpong"}, "LoopMode", "'PingPong'"),
+    ({"Fps": 10, "LoopCount": -1}, "LoopCount", "greater than or equal to 0"),
+    ({"Fps": 10, "LoopCount": 65536}, "LoopCount", "less than or equal to 65535"),
+    ({"Fps": 10, "LoopCount": 2.5}, "LoopCount", "2.5"),
+    ({"Fps": 10, "SeamWindow": 0}, "SeamWindow", "greater than 0"),
+    ({"Fps": 10, "SeamWindow": 3.5}, "SeamWindow", "less than or equal to 3"),
+    ({"Fps": 10, "SeamWindow": float("inf")}, "SeamWindow", "finite"),
+    ({"Fps": 10, "HighlightDuration": 0.2}, "HighlightDuration", "0.5 to 30"),
+    ({"Fps": 10, "HighlightDuration": 31}, "HighlightDuration", "0.5 to 30"),
+    ({"Fps": 10, "HighlightDuration": -2}, "HighlightDuration", "0 (off)"),
 ]
 TEMPLATE_CODES = {"Width": RESOLUTION, "Height": RESOLUTION, "Colour": "UnknownParameter"}
 
@@ -74,6 +86,10 @@ def test_modify_template_refusals(fields: dict[str, Any], field: str, says: str)
         {"Fps": 60, "Width": 128, "Height": 4096, "Quality": 1},
         {"Fps": 30, "Width": 0, "Height": 0, "Quality": 100, "Format": "webp"},
         {"Fps": 5, "ResolutionAdaptive": "close", "Name": "n" * 64, "Comment": "c" * 256},
+        {"Fps": 5, "LoopMode": "PingPong", "LoopCount": 65535, "SeamWindow": 3},
+        {"Fps": 5, "LoopMode": "Seamless", "LoopCount": 1, "SeamWindow": 0.01},
+        {"Fps": 5, "LoopMode": "Reverse", "HighlightDuration": 0.5},
+        {"Fps": 5, "HighlightDuration": 30, "LoopCount": 0},
     ],
 )
 def test_create_template_accepts_the_edges(fields: dict[str, Any]) -> None:
@@ -85,6 +101,9 @@ def test_template_defaults() -> None:
     assert (req.format, req.width, req.height, req.resolution_adaptive, req.quality) == (
         "gif", 0, 0, "open", 75.0,
     )  # fmt: skip
+    # the loop extensions default to today's output: forward, forever, no highlight
+    loop = (req.loop_mode, req.loop_count, req.seam_window, req.highlight_duration)
+    assert loop == ("Forward", 0, 1.0, 0.0)
 
 
 @pytest.mark.parametrize(

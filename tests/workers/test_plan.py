@@ -1,13 +1,24 @@
-"""Unit tests of the procedure plan: offsets (contract §5), display size, per-subtask errors."""
+"""Unit tests of the procedure plan: offsets (contract §5), display size, per-subtask errors,
+the loop fields and the decode window (contract §2.5)."""
 
 from __future__ import annotations
 
 import pytest
 
 from animgraph.shared.errors import InvalidInputError
-from animgraph.shared.models import AnimatedGraphicTaskInput, MediaMetaData
+from animgraph.shared.models import (
+    AnimatedGraphicsTemplate,
+    AnimatedGraphicTaskInput,
+    MediaMetaData,
+)
 from animgraph.shared.templates import PRESETS
-from animgraph.workers.plan import display_size, plan_subtasks, resolve_offsets, slicing
+from animgraph.workers.plan import (
+    display_size,
+    loop_window,
+    plan_subtasks,
+    resolve_offsets,
+    slicing,
+)
 
 
 @pytest.mark.parametrize(
@@ -103,3 +114,60 @@ def test_plan_splits_long_segments_only() -> None:
     assert (long.slices, long.slice_s, short.slices) == (6, 10.0, 1)
     [whole] = plan_subtasks(items[:1], meta, PRESETS.get)
     assert whole.slices == 1
+
+
+def _looping(**fields: object) -> AnimatedGraphicsTemplate:
+    return AnimatedGraphicsTemplate(definition=100001, fps=10, **fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "segment", "expected"),
+    [
+        # Forward, Reverse, PingPong: the decode window is the segment
+        ({}, (2, 5), (2, 5, 2, 5, 0)),
+        ({"LoopMode": "PingPong"}, (2, 5), (2, 5, 2, 5, 0)),
+        # Seamless: widened by SeamWindow on both sides, clipped to the video's 10 s
+        ({"LoopMode": "Seamless"}, (2, 5), (2, 5, 1, 6, 0)),
+        ({"LoopMode": "Seamless", "SeamWindow": 3}, (2, 8.5), (2, 8.5, 0, 10, 0)),
+        ({"LoopMode": "Seamless", "SeamWindow": 0.25}, (0, 10), (0, 10, 0, 10, 0)),
+        # a highlight: searched in the whole range given, its first seconds until picked
+        ({"HighlightDuration": 2}, (0, 10), (0, 2, 0, 10, 2)),
+        ({"HighlightDuration": 2, "LoopMode": "Seamless"}, (3, 9), (3, 5, 3, 9, 2)),
+        # a range no longer than the highlight is the segment itself
+        ({"HighlightDuration": 4}, (2, 5), (2, 5, 2, 5, 0)),
+        ({"HighlightDuration": 3, "LoopMode": "Seamless"}, (2, 5), (2, 5, 1, 6, 0)),
+    ],
+)
+def test_loop_window(
+    fields: dict[str, object],
+    segment: tuple[float, float],
+    expected: tuple[float, float, float, float, float],
+) -> None:
+    template = _looping(**fields)
+    assert loop_window(template, *segment, duration_s=10.0) == expected
+
+
+def test_plan_carries_the_loop_fields_and_splits_forward_only() -> None:
+    meta = MediaMetaData(width=1920, height=1080, duration=90.0, video_duration=90.0)
+    templates = {
+        1: _looping(),
+        2: _looping(loop_mode="Reverse", loop_count=3),
+        3: _looping(loop_mode="PingPong"),
+        4: _looping(loop_mode="Seamless", seam_window=2.5),
+        5: _looping(highlight_duration=5),
+    }
+    items = tuple(
+        AnimatedGraphicTaskInput(definition=d, start_time_offset=10, end_time_offset=70)
+        for d in templates
+    )
+    plans = plan_subtasks(items, meta, templates.get, split_min_s=30, split_slice_s=10)
+    assert [p.slices for p in plans] == [6, 1, 1, 1, 1]  # only Forward without a highlight
+    forward, reverse, ping_pong, seamless, highlight = plans
+    assert (forward.loop_mode, forward.loop_count, forward.seam_window_s) == ("Forward", 0, 0)
+    assert (forward.decode_start_s, forward.decode_end_s) == (10, 70)
+    assert (reverse.loop_mode, reverse.loop_count) == ("Reverse", 3)
+    assert ping_pong.loop_mode == "PingPong" and ping_pong.highlight_s == 0
+    assert seamless.seam_window_s == 2.5
+    assert (seamless.decode_start_s, seamless.decode_end_s) == (7.5, 72.5)
+    assert (highlight.start_s, highlight.end_s, highlight.highlight_s) == (10, 15, 5)
+    assert (highlight.decode_start_s, highlight.decode_end_s) == (10, 70)

@@ -20,7 +20,8 @@ __all__ = ["ENCODERS", "Encoder", "encode_gif", "encode_webp"]
 
 
 class Encoder(Protocol):
-    """Write ``selection`` of ``frames`` to ``dest`` (atomically) at a template ``quality``."""
+    """Write ``selection`` of ``frames`` to ``dest`` (atomically) at a template ``quality``,
+    to play ``loop_count`` times (0: forever)."""
 
     def __call__(
         self,
@@ -30,6 +31,7 @@ class Encoder(Protocol):
         *,
         quality: float,
         progress: Progress | None = None,
+        loop_count: int = 0,
     ) -> None: ...
 
 

@@ -66,8 +66,10 @@ def encode_gif(
     *,
     quality: float,
     progress: Progress | None = None,
+    loop_count: int = 0,
 ) -> None:
-    """Write ``selection`` of ``frames`` to ``dest`` as a GIF that loops forever.
+    """Write ``selection`` of ``frames`` to ``dest`` as a GIF that plays ``loop_count`` times
+    (0: forever; ``loopcount`` says how GIF stores it).
 
     One palette for the whole animation (libavfilter ``palettegen stats_mode=diff``, refined by
     k-means), Sierra-2-4A dithering with nearest colours in OkLab, a temporal hold (pixels whose
@@ -84,7 +86,7 @@ def encode_gif(
         palette = _gif_palette(reader, delays, frames, gif_max_colors(quality), report)
         with atomic_path(dest) as tmp:
             lossy, carry = gif_lossy(quality), gif_lossy_carry(quality)
-            _write_gif(reader, delays, frames, palette, hold, lossy, carry, tmp, report)
+            _write_gif(reader, delays, frames, palette, hold, lossy, carry, tmp, report, loop_count)
     report(1.0)
 
 
@@ -145,6 +147,7 @@ def _write_gif(
     carry: int,
     dest: Path,
     progress: Progress,
+    loop_count: int,
 ) -> None:
     """Pass 2: every frame dithered and coded in one pass, still pixels held. ``palette`` is
     (N, 3) RGB, N < 256 (the last index is kept for transparency); ``lossy`` and ``carry`` are
@@ -161,6 +164,7 @@ def _write_gif(
             carry=carry,
             search=GIF_SEARCH,
             threads=GIF_THREADS,
+            loop_count=loop_count,
         )
         try:
             for k, delay in enumerate(delays):

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from animgraph.workers.media import _gifcore
+from animgraph.workers.media.loopcount import gif_loop_extension
 
 __all__ = ["TRANSPARENT", "GifWriter"]
 
@@ -65,7 +66,7 @@ def _code(args: tuple[Any, ...], done: npt.NDArray[np.int32]) -> bytes:
 
 
 class GifWriter:
-    """Writes RGB frames to ``out`` as a GIF that loops forever.
+    """Writes RGB frames to ``out`` as a GIF that plays ``loop_count`` times (0: forever).
 
     ``palette`` is the global colour table (up to 255 RGB entries; entry ``TRANSPARENT`` is
     never drawn), of which frames are dithered to the first ``colours`` (all by default).
@@ -85,6 +86,7 @@ class GifWriter:
         carry: int = 256,
         search: int = 0,
         threads: int = 1,
+        loop_count: int = 0,
     ) -> None:
         if not (1 <= width <= 0xFFFF and 1 <= height <= 0xFFFF):
             raise ValueError(f"GIF size {width}x{height} out of range")
@@ -96,6 +98,7 @@ class GifWriter:
             raise ValueError(f"threads must be 1 or 2, got {threads}")
         if not 0 <= carry <= 256:
             raise ValueError(f"carry must be 0..256, got {carry}")
+        loop_block = gif_loop_extension(loop_count)  # checks the count before anything is written
         table = np.zeros((256, 3), dtype=np.uint8)
         table[: min(len(palette), 256)] = np.asarray(palette, dtype=np.uint8)[:256]
         self._out = out
@@ -119,8 +122,8 @@ class GifWriter:
         # Logical screen: global table of 2^(7+1) entries, 8 bits a channel, background 0.
         out.write(struct.pack("<HHBBB", width, height, 0xF7, 0, 0))
         out.write(table.tobytes())
-        # NETSCAPE2.0 application extension: loop count 0 (forever).
-        out.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")
+        # NETSCAPE2.0 application extension: the repeat count (none at all for one play).
+        out.write(loop_block)
 
     @property
     def screen(self) -> Indexes | None:

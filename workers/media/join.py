@@ -1,10 +1,11 @@
 """Join animations encoded in time slices into one (a long segment split across workers).
 
 GIF: the parts' blocks are concatenated under the first part's header; each later part's
-global colour table becomes a local colour table on its frames, and only the first part's loop
-extension is kept. WebP: the parts' ``ANMF`` frames are concatenated under the first part's
-``VP8X``/``ANIM`` header; a part that libwebp wrote as a still picture becomes one frame.
-Every part starts with a whole frame, so no frame depends on another part.
+global colour table becomes a local colour table on its frames. WebP: the parts' ``ANMF``
+frames are concatenated under the first part's ``VP8X``/``ANIM`` header; a part that libwebp
+wrote as a still picture becomes one frame. Every part starts with a whole frame, so no frame
+depends on another part. The joined animation plays ``loop_count`` times (``loopcount``): the
+GIF gets its own loop extension (the parts' are dropped), the WebP's ANIM chunk that count.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
+
+from animgraph.workers.media.loopcount import gif_loop_extension, webp_loop_count
 
 __all__ = ["join_gifs", "join_webps"]
 
@@ -51,15 +54,15 @@ def _gif_header(src: BinaryIO) -> tuple[bytes, bytes, int]:
 
 
 def _copy_gif_blocks(src: BinaryIO, dest: BinaryIO, table: bytes, bits: int, first: bool) -> None:
-    """Copy a GIF's blocks; later parts drop their loop extension and carry their global table
-    as each frame's local table. Streams: memory does not grow with the file."""
+    """Copy a GIF's blocks but its loop extension; later parts carry their global table as
+    each frame's local table. Streams: memory does not grow with the file."""
     while kind := src.read(1):
         if kind == b"\x3b":  # trailer
             return
         if kind == b"\x21":  # extension: label, then sub-blocks
             label = _read(src, 1)
-            if label == b"\xff" and not first:
-                _copy_sub_blocks(src, io.BytesIO())  # skip the application extension
+            if label == b"\xff" and _is_loop_extension(src):
+                _copy_sub_blocks(src, io.BytesIO())  # skip it: the joined GIF has its own
                 continue
             dest.write(kind + label)
             _copy_sub_blocks(src, dest)
@@ -75,14 +78,24 @@ def _copy_gif_blocks(src: BinaryIO, dest: BinaryIO, table: bytes, bits: int, fir
             raise ValueError(f"unexpected GIF block 0x{kind[0]:02x}")
 
 
-def join_gifs(parts: Sequence[Path], dest: Path) -> None:
-    """Write the GIF made of ``parts`` played one after the other (streamed, part by part)."""
+def _is_loop_extension(src: BinaryIO) -> bool:
+    """Whether the application extension ``src`` is at (after its label) is NETSCAPE2.0's
+    (or its alias ANIMEXTS1.0's); ``src`` is left where it was."""
+    at = src.tell()
+    head = src.read(12)
+    src.seek(at)
+    return head in (b"\x0bNETSCAPE2.0", b"\x0bANIMEXTS1.0")
+
+
+def join_gifs(parts: Sequence[Path], dest: Path, *, loop_count: int) -> None:
+    """Write the GIF made of ``parts`` played one after the other (streamed, part by part),
+    playing ``loop_count`` times (0: forever)."""
     with open(dest, "wb") as out:
         for n, part in enumerate(parts):
             with open(part, "rb") as src:
                 header, table, bits = _gif_header(src)
                 if n == 0:
-                    out.write(header + table)
+                    out.write(header + table + gif_loop_extension(loop_count))
                 _copy_gif_blocks(src, out, table, bits, first=n == 0)
         out.write(b"\x3b")
 
@@ -122,12 +135,17 @@ def _u24(value: int) -> bytes:
     return value.to_bytes(3, "little")
 
 
-def join_webps(parts: Sequence[Path], dest: Path, still_ms: Sequence[int]) -> None:
-    """Write the animated WebP made of ``parts`` played one after the other.
+def join_webps(
+    parts: Sequence[Path], dest: Path, still_ms: Sequence[int], *, loop_count: int
+) -> None:
+    """Write the animated WebP made of ``parts`` played one after the other, playing
+    ``loop_count`` times (0: forever).
 
     ``still_ms[i]`` is the display time of part ``i`` if libwebp wrote it as a still picture.
-    Animation frames are copied chunk by chunk; a still part (small) becomes one frame.
+    Animation frames are copied chunk by chunk; a still part (small) becomes one frame. The
+    ANIM chunk keeps the first animated part's background colour.
     """
+    loop = struct.pack("<H", webp_loop_count(loop_count))
     vp8x = anim = b""
     width = height = flags = 0  # flags: every part's VP8X flags (alpha in any part: alpha)
     pieces: list[bytes | tuple[Path, int, int]] = []  # built chunks, or chunks to copy
@@ -159,7 +177,7 @@ def join_webps(parts: Sequence[Path], dest: Path, still_ms: Sequence[int]) -> No
     if not vp8x:
         vp8x = b"\0\0\0\0" + _u24(width - 1) + _u24(height - 1)
     header = _chunk(b"VP8X", bytes([flags | 0x02]) + vp8x[1:])  # and the animation flag
-    anim_chunk = _chunk(b"ANIM", anim or b"\0\0\0\0" + struct.pack("<H", 0))  # loop forever
+    anim_chunk = _chunk(b"ANIM", (anim[:4] or b"\0\0\0\0") + loop)
     size = 4 + len(header) + len(anim_chunk)
     size += sum(len(p) if isinstance(p, bytes) else p[2] for p in pieces)
     with open(dest, "wb") as out:

@@ -23,6 +23,7 @@ from PIL import Image
 from animgraph.workers.media.atomic import atomic_path
 from animgraph.workers.media.framestore import FrameReader, FrameSet
 from animgraph.workers.media.join import join_webps
+from animgraph.workers.media.loopcount import webp_loop_count
 from animgraph.workers.media.progress import Progress, ignore_progress
 from animgraph.workers.media.quality import webp_hold, webp_quality, webp_still_quality
 from animgraph.workers.media.select import Selection
@@ -52,8 +53,10 @@ def encode_webp(
     quality: float,
     progress: Progress | None = None,
     threads: int = WEBP_THREADS,
+    loop_count: int = 0,
 ) -> None:
-    """Write ``selection`` of ``frames`` to ``dest`` as a lossy WebP that loops forever.
+    """Write ``selection`` of ``frames`` to ``dest`` as a lossy WebP that plays ``loop_count``
+    times (0: forever; ``loopcount`` says how WebP stores it).
 
     ``quality`` is the template Quality, mapped to libwebp's by ``webp_quality``. A still scene
     (``stills``: a fixed camera) has its unchanged blocks held (``webp_hold``) and the rest
@@ -65,6 +68,7 @@ def encode_webp(
     of one frame (a still segment) gives a still WebP: libwebp writes no animation for it.
     """
     delays = display_delays(selection, 1000, WEBP_MIN_DELAY_MS)
+    loop = webp_loop_count(loop_count)
     report = progress or ignore_progress
     shift, peak = webp_hold(quality)
     libwebp_quality = webp_quality(quality)
@@ -78,10 +82,11 @@ def encode_webp(
     with atomic_path(dest) as tmp:
         if len(runs) == 1:
             _encode_webp_run(
-                frames, delays, tmp, libwebp_quality, holds[0], lambda f: report(0.1 + 0.9 * f)
-            )
+                frames, delays, tmp, libwebp_quality, holds[0], lambda f: report(0.1 + 0.9 * f),
+                loop=loop,
+            )  # fmt: skip
         else:
-            _encode_webp_runs(frames, delays, runs, tmp, libwebp_quality, holds, report)
+            _encode_webp_runs(frames, delays, runs, tmp, libwebp_quality, holds, report, loop_count)
     report(1.0)
 
 
@@ -104,8 +109,10 @@ def _encode_webp_runs(
     libwebp_quality: float,
     holds: Sequence[BlockHold | None],
     report: Progress,
+    loop_count: int,
 ) -> None:
-    """Encode each run of ``delays`` on its own thread and join them into ``dest``; progress
+    """Encode each run of ``delays`` on its own thread and join them into ``dest``, to play
+    ``loop_count`` times; progress
     (0.1..1) is reported from this thread. After an error the other runs stop at their next
     frame and the first error is raised."""
     done = [0.0] * len(runs)
@@ -130,7 +137,8 @@ def _encode_webp_runs(
                 report(0.1 + 0.9 * sum(done) / len(runs))
         finally:
             stop.set()
-        join_webps(parts, dest, [sum(d.delay for d in delays[run]) for run in runs])
+        still_ms = [sum(d.delay for d in delays[run]) for run in runs]
+        join_webps(parts, dest, still_ms, loop_count=loop_count)
 
 
 def _encode_webp_run(
@@ -141,8 +149,10 @@ def _encode_webp_run(
     hold: BlockHold | None,
     progress: Progress,
     stop: threading.Event | None = None,
+    loop: int = 0,
 ) -> None:
-    """One libwebp animation of ``delays``' frames (a still picture for one frame)."""
+    """One libwebp animation of ``delays``' frames (a still picture for one frame), with the
+    ANIM loop count ``loop``."""
     with frames.reader() as reader:
         frames_in = _LazyFrames(reader, [d.index for d in delays], hold, progress, stop)
         first = frames_in.first()
@@ -152,7 +162,7 @@ def _encode_webp_run(
             save_all=True,
             append_images=cast(list[Image.Image], [frames_in]),
             duration=[d.delay for d in delays],
-            loop=0,
+            loop=loop,
             quality=libwebp_quality,
             method=WEBP_METHOD,
             lossless=False,

@@ -59,9 +59,9 @@ def test_join_parts(tmp_path: Path, fmt: str) -> None:
         parts.append(part)
     joined = tmp_path / f"joined.{fmt}"
     if fmt == "gif":
-        join_gifs(parts, joined)
+        join_gifs(parts, joined, loop_count=0)
     else:
-        join_webps(parts, joined, still_ms=[1500, 1500])
+        join_webps(parts, joined, still_ms=[1500, 1500], loop_count=0)
     got = _decoded(joined)
     expected = [frame for part in parts for frame in _decoded(part)]
     assert len(got) == len(expected) == 6
@@ -80,7 +80,7 @@ def test_a_still_webp_part_becomes_one_frame(tmp_path: Path) -> None:
         still, select_frames(still.pts_s, start_s=1.5, end_s=2.5, fps=2), second, quality=90
     )
     joined = tmp_path / "joined.webp"
-    join_webps([first, second], joined, still_ms=[1500, 1000])
+    join_webps([first, second], joined, still_ms=[1500, 1000], loop_count=0)
     got = _decoded(joined)
     assert len(got) == 4 and sum(ms for _, ms in got) == 2500
     assert np.abs(got[-1][0] - np.asarray(COLOURS[3])).mean() < 40
@@ -95,7 +95,7 @@ def test_alpha_in_any_webp_part_marks_the_whole_animation(tmp_path: Path) -> Non
     Image.fromarray(rgba, "RGBA").save(second, format="WEBP", quality=90)
     assert first.read_bytes()[20] & 0x10 == 0  # VP8X flags: the first part has no alpha
     joined = tmp_path / "joined.webp"
-    join_webps([first, second], joined, still_ms=[1500, 500])
+    join_webps([first, second], joined, still_ms=[1500, 500], loop_count=0)
     flags = joined.read_bytes()[20]
     assert flags & 0x02 and flags & 0x10  # animation, alpha
     with Image.open(joined) as image:
