@@ -19,18 +19,27 @@ from animgraph.shared.settings import Settings
 
 from ..client import Client
 from .common import connected, err, print_json
+from .loop_options import HighlightOpt, LoopCountOpt, LoopModeOpt, SeamWindowOpt, loop_fields
 
 __all__ = ["run"]
 
 
 def _template_definition(
-    client: Client, fmt: str | None, fps: int | None, width: int, height: int, quality: float | None
+    client: Client,
+    fmt: str | None,
+    fps: int | None,
+    width: int,
+    height: int,
+    quality: float | None,
+    loop: dict[str, object],
 ) -> int:
-    """Create an ad-hoc custom template from the command-line options."""
+    """Create an ad-hoc custom template from the command-line options (``loop``: the loop
+    fields given)."""
     fields: dict[str, object] = {"Format": fmt or "gif", "Fps": fps or 10}
     fields.update({"Width": width, "Height": height, "Name": "animgraph run"})
     if quality is not None:
         fields["Quality"] = quality
+    fields.update(loop)
     template = client.create_template(**fields)
     err.print(f"[dim]Ad-hoc template {template.definition}: {json.dumps(template.wire())}[/]")
     return template.definition
@@ -90,6 +99,10 @@ def run(
     width: Annotated[int, typer.Option(help="Ad-hoc template: max width (0 follows)")] = 0,
     height: Annotated[int, typer.Option(help="Ad-hoc template: max height (0 follows)")] = 0,
     quality: Annotated[float | None, typer.Option(help="Ad-hoc template: 1..100")] = None,
+    loop_mode: LoopModeOpt = None,
+    loop_count: LoopCountOpt = None,
+    seam_window: SeamWindowOpt = None,
+    highlight: HighlightOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file")] = None,
     output_dir: Annotated[
         Path | None, typer.Option(help="Folder for the outputs (default: current folder)")
@@ -101,10 +114,15 @@ def run(
     priority: Annotated[int, typer.Option(help="TasksPriority -10..10, higher first")] = 0,
     session_context: Annotated[str, typer.Option(help="SessionContext, echoed back")] = "",
 ) -> None:
-    """Make animated images from a segment of VIDEO through the queue and print the event."""
+    """Make animated images from a segment of VIDEO through the queue and print the event.
+
+    The template options (--format, --fps, --loop-mode...) make an ad-hoc template, run
+    beside any --definition given.
+    """
     settings = Settings()
     definitions = list(definition or [])
-    adhoc = any(v is not None for v in (fmt, fps, quality)) or width or height
+    loop = loop_fields(loop_mode, loop_count, seam_window, highlight)
+    adhoc = any(v is not None for v in (fmt, fps, quality)) or width or height or loop
     if procedure and (definitions or adhoc):
         raise typer.BadParameter("--procedure replaces --definition and the template options")
     if output and (procedure or len(definitions) + bool(adhoc) > 1):
@@ -112,7 +130,9 @@ def run(
     try:
         with connected(settings) as client:
             if not procedure and (adhoc or not definitions):
-                definitions.append(_template_definition(client, fmt, fps, width, height, quality))
+                definitions.append(
+                    _template_definition(client, fmt, fps, width, height, quality, loop)
+                )
             media = client.register_media(video)
             err.print(
                 f"Registered [bold]{video.name}[/] as FileId {media.file_id}: "
@@ -153,10 +173,11 @@ def run(
             f"{video.stem}.f{sub.output.definition}.{sub.output.container}"
         )
         _copy_output(sub.output.url, dest)
+        seam = "" if sub.output.seam_score is None else f", seam {sub.output.seam_score:.2f}"
         err.print(
             f"[green]Wrote {dest}[/]: {sub.output.width}x{sub.output.height}, "
             f"{sub.output.size} bytes, {sub.output.start_time_offset:g}-"
-            f"{sub.output.end_time_offset:g} s"
+            f"{sub.output.end_time_offset:g} s, {sub.output.loop_mode}{seam}"
         )
     body = json.dumps(event.wire() if event else {}, indent=2)
     print_json(body)

@@ -10,6 +10,7 @@ from animgraph.shared.errors import ApiError
 from animgraph.shared.settings import Settings
 
 from .common import err, given, print_model, state_only
+from .loop_options import HighlightOpt, LoopCountOpt, LoopModeOpt, SeamWindowOpt, loop_fields
 
 __all__ = ["templates_app"]
 
@@ -41,12 +42,17 @@ def templates_create(
     quality: QualityOpt = None,
     name: NameOpt = None,
     comment: CommentOpt = None,
+    loop_mode: LoopModeOpt = None,
+    loop_count: LoopCountOpt = None,
+    seam_window: SeamWindowOpt = None,
+    highlight: HighlightOpt = None,
 ) -> None:
     """Create a custom template; prints it with its new Definition."""
     fields = given(
         fps=fps, fmt=fmt, width=width, height=height, resolution_adaptive=resolution_adaptive,
         quality=quality, name=name, comment=comment,
     )  # fmt: skip
+    fields.update(loop_fields(loop_mode, loop_count, seam_window, highlight))
     with state_only(Settings()) as client:
         print_model(client.create_animated_graphics_template(fields))
 
@@ -62,12 +68,17 @@ def templates_modify(
     quality: QualityOpt = None,
     name: NameOpt = None,
     comment: CommentOpt = None,
+    loop_mode: LoopModeOpt = None,
+    loop_count: LoopCountOpt = None,
+    seam_window: SeamWindowOpt = None,
+    highlight: HighlightOpt = None,
 ) -> None:
     """Change the given fields of a custom template."""
     fields = given(
         definition=definition, fps=fps, fmt=fmt, width=width, height=height,
         resolution_adaptive=resolution_adaptive, quality=quality, name=name, comment=comment,
     )  # fmt: skip
+    fields.update(loop_fields(loop_mode, loop_count, seam_window, highlight))
     with state_only(Settings()) as client:
         print_model(client.modify_animated_graphics_template(fields))
 

@@ -12,7 +12,13 @@ import hmac
 import secrets
 from typing import Any
 
-from animgraph.shared.models import TaskDetail
+from animgraph.shared.models import (
+    MAX_HIGHLIGHT_S,
+    MAX_LOOP_COUNT,
+    MAX_SEAM_WINDOW_S,
+    MIN_HIGHLIGHT_S,
+    TaskDetail,
+)
 from animgraph.shared.signing import parse_api_keys
 
 from ..client import Client
@@ -61,6 +67,46 @@ TEMPLATE_FIELDS: list[dict[str, Any]] = [
         "Default": 75,
         "Step": "any",
         "Help": "1 to 100",
+    },
+    # The loop extensions (contract §2.5): animgraph's own, with defaults of today's output.
+    {
+        "Field": "LoopMode",
+        "Label": "Loop mode",
+        "Kind": "choice",
+        "Choices": ["Forward", "Reverse", "PingPong", "Seamless"],
+        "Default": "Forward",
+        "Help": "Forward: as filmed; Reverse: backwards; PingPong: forwards then back; "
+        "Seamless: the ends moved to the least visible jump",
+    },
+    {
+        "Field": "LoopCount",
+        "Label": "Loop count",
+        "Kind": "number",
+        "Min": 0,
+        "Max": MAX_LOOP_COUNT,
+        "Default": 0,
+        "Help": f"plays in total: 0 forever, up to {MAX_LOOP_COUNT}",
+    },
+    {
+        "Field": "SeamWindow",
+        "Label": "Seam window (s)",
+        "Kind": "number",
+        "Min": 0,
+        "Max": MAX_SEAM_WINDOW_S,
+        "Default": 1,
+        "Step": "any",
+        "Help": f"Seamless: how far each end may move, over 0 up to {MAX_SEAM_WINDOW_S:g} s",
+    },
+    {
+        "Field": "HighlightDuration",
+        "Label": "Highlight (s)",
+        "Kind": "number",
+        "Min": 0,
+        "Max": MAX_HIGHLIGHT_S,
+        "Default": 0,
+        "Step": "any",
+        "Help": f"0 off, or {MIN_HIGHLIGHT_S:g} to {MAX_HIGHLIGHT_S:g} s: the best moment of "
+        "that length in the segment",
     },
 ]
 

@@ -108,3 +108,37 @@ def test_events_commands(redis_server: RedisServer, tmp_path: Path) -> None:
     assert json.loads(allowed.stdout)["NotificationUrl"] == "http://127.0.0.1:9/hook"
     pulled = _cli("events", "pull", "--wait", "0", "--confirm", env=env)
     assert pulled.returncode == 0 and json.loads(pulled.stdout) == {"EventSet": []}
+
+
+def test_templates_loop_options(redis_server: RedisServer, tmp_path: Path) -> None:
+    """--loop-mode (any case), --loop-count, --seam-window and --highlight on create and modify;
+    a bad value is the API's refusal naming the field."""
+    env = _env(
+        ANIMGRAPH_REDIS_URL=redis_server.url.rsplit("/", 1)[0] + "/6",
+        ANIMGRAPH_DATA_DIR=str(tmp_path),
+    )
+    created = _cli(
+        "templates", "create", "--fps", "10", "--loop-mode", "pingpong", "--loop-count", "3",
+        "--highlight", "2.5", env=env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    template = json.loads(created.stdout)
+    loop = ("LoopMode", "LoopCount", "SeamWindow", "HighlightDuration")
+    assert [template[k] for k in loop] == ["PingPong", 3, 1.0, 2.5]
+    definition = str(template["Definition"])
+    modified = _cli(
+        "templates", "modify", definition, "--loop-mode", "SEAMLESS", "--seam-window", "0.5",
+        env=env,
+    )  # fmt: skip
+    assert modified.returncode == 0, modified.stderr
+    assert [json.loads(modified.stdout)[k] for k in loop] == ["Seamless", 3, 0.5, 2.5]
+
+    for option, value, code in [
+        ("--loop-count", "65536", "InvalidParameterValue.LoopCount"),
+        ("--seam-window", "3.5", "InvalidParameterValue.SeamWindow"),
+        ("--highlight", "0.2", "InvalidParameterValue.HighlightDuration"),
+    ]:
+        refused = _cli("templates", "modify", definition, option, value, env=env)
+        assert refused.returncode == 2 and code in refused.stderr, refused.stderr
+    unknown = _cli("templates", "create", "--fps", "10", "--loop-mode", "boomerang", env=env)
+    assert unknown.returncode == 2 and "boomerang" in unknown.stderr

@@ -200,7 +200,8 @@
 
   function templateLabel(t) {
     const size = t.Width || t.Height ? `${t.Width || "auto"}×${t.Height || "auto"}` : "source size";
-    return `${t.Definition} · ${t.Format} ${t.Fps} fps ${size}${t.Name ? ` · ${t.Name}` : ""}${t.Type === "Preset" ? " (preset)" : ""}`;
+    const loop = t.LoopMode && t.LoopMode !== "Forward" ? ` ${t.LoopMode}` : "";
+    return `${t.Definition} · ${t.Format} ${t.Fps} fps ${size}${loop}${t.Name ? ` · ${t.Name}` : ""}${t.Type === "Preset" ? " (preset)" : ""}`;
   }
 
   /** A fieldset of animated-image entries (template + offsets) with add/remove buttons. */
@@ -393,11 +394,12 @@
     const data = await api("templates");
     if (token !== routeToken) return;
     const notice = noticeBox("templates-notice");
-    const cols = ["Definition", "Type", "Name", "Format", "Width", "Height", "Adaptive", "Fps", "Quality", "Actions"];
+    const cols = ["Definition", "Type", "Name", "Format", "Width", "Height", "Adaptive", "Fps", "Quality", "Loop", "Actions"];
     const rows = data.AnimatedGraphicsTemplateSet.map((t) => h("tr", { dataset: { definition: t.Definition } },
       h("td", { class: "num" }, t.Definition), h("td", {}, t.Type), h("td", {}, t.Name),
       h("td", {}, t.Format), h("td", { class: "num" }, t.Width), h("td", { class: "num" }, t.Height),
       h("td", {}, t.ResolutionAdaptive), h("td", { class: "num" }, t.Fps), h("td", { class: "num" }, t.Quality),
+      h("td", { class: "loop" }, loopLabel(t)),
       h("td", {}, t.Type === "Preset" ? h("span", { class: "muted" }, "read-only") : h("span", { class: "actions" },
         h("a", { class: "button secondary", href: `#/templates/${t.Definition}`, "aria-label": `Edit template ${t.Definition}` }, "Edit"),
         h("button", {
@@ -424,6 +426,13 @@
     if (editing) document.getElementById("template-form-title")?.focus();
   }
 
+  /** A template's loop fields in a few words: "PingPong ×3", "Forward ∞", "Seamless ∞, highlight 4 s". */
+  function loopLabel(t) {
+    const mode = t.LoopMode || "Forward";
+    const plays = t.LoopCount ? `×${t.LoopCount}` : "∞";
+    return `${mode} ${plays}${t.HighlightDuration ? `, highlight ${t.HighlightDuration} s` : ""}`;
+  }
+
   function templateForm(fields, current, open) {
     const error = alertBox("template-error");
     const inputs = {};
@@ -442,7 +451,7 @@
       if (f.Help) input.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
       inputs[f.Field] = input;
       return h("div", { class: "field" },
-        h("label", { for: id }, f.Field === "ResolutionAdaptive" ? "Resolution adaptive" : f.Field),
+        h("label", { for: id }, f.Label || (f.Field === "ResolutionAdaptive" ? "Resolution adaptive" : f.Field)),
         input,
         f.Help ? h("span", { class: "hint", id: `${id}-hint` }, f.Help) : null,
         h("span", { class: "field-error", id: `${id}-error` }));
@@ -611,6 +620,9 @@
         h("dt", {}, "Size"), h("dd", { class: "out-size" }, bytes(out.Size)),
         h("dt", {}, "Dimensions"), h("dd", { class: "out-dimensions" }, `${out.Width}×${out.Height} px`),
         h("dt", {}, "Covers"), h("dd", {}, `${seconds(out.StartTimeOffset)} → ${seconds(out.EndTimeOffset)} of the source`),
+        h("dt", {}, "Loop"), h("dd", { class: "out-loop" }, out.LoopMode || "Forward"),
+        out.SeamScore == null ? null : h("dt", {}, "Seam score"),
+        out.SeamScore == null ? null : h("dd", { class: "out-seam" }, out.SeamScore.toFixed(2)),
         h("dt", {}, "Bitrate"), h("dd", {}, `${out.Bitrate.toLocaleString("en")} bit/s`),
         h("dt", {}, "MD5"), h("dd", {}, h("code", { class: "out-md5" }, out.Md5))));
       parts.push(h("p", {}, h("a", { class: "button secondary download", href: out.Url, download: "" }, `Download ${out.Container.toUpperCase()}`)));
