@@ -1,0 +1,247 @@
+"""End to end: the loop fields of a template (contract §2.5) through a real Redis and a real
+worker: Reverse and PingPong frame order and delays, LoopCount read back with Pillow, the
+output's LoopMode and offsets, the split of a Forward segment keeping its LoopCount while the
+other modes run whole, and ``animgraph run --loop-mode``.
+
+The clip is numbered: source frame i shows i in binary, one black or white stripe a bit, so
+every displayed frame tells which source frame it shows (black and white survive any palette).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from stack import Stack, StackFactory
+
+from animgraph.producer import Client
+from animgraph.shared.models import MediaAnimatedGraphicsItem, ProcedureTask
+
+pytestmark = pytest.mark.e2e
+
+FPS_IN, FRAMES = 30, 90  # 3 s
+# Segments of at least 2 s are split in slices of 0.5 s: the 2.5 s Forward job below is split,
+# the 1 s jobs are not.
+SPLIT = {"ANIMGRAPH_SPLIT_MIN_S": "2", "ANIMGRAPH_SPLIT_SLICE_S": "0.5"}
+
+
+@pytest.fixture(scope="module")
+def stack(module_stack_factory: StackFactory) -> Stack:
+    return module_stack_factory.start("loops", env=SPLIT)
+
+
+BITS, STRIPE = 7, 8  # stripes of 8 px, bit b of the frame number in stripe b
+
+
+def _picture(i: int) -> np.ndarray:
+    """Source frame ``i``: 64x48, stripe b white where bit b of ``i`` is set, else black."""
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    for b in range(BITS):
+        if i >> b & 1:
+            rgb[:, b * STRIPE : (b + 1) * STRIPE] = 255
+    return rgb
+
+
+def _number(rgb: np.ndarray) -> int:
+    """The source frame a displayed frame shows, from the middles of its stripes."""
+    return sum(
+        1 << b for b in range(BITS) if rgb[:, b * STRIPE + 2 : (b + 1) * STRIPE - 2].mean() > 128
+    )
+
+
+@pytest.fixture(scope="module")
+def numbered_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s at 30 fps, 64x48, lossless H.264: frame i is ``_picture(i)``."""
+    path = tmp_path_factory.mktemp("clip") / "numbered.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS_IN)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"qp": "0", "preset": "ultrafast", "g": "15", "bf": "0"}
+        for i in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(_picture(i), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, FPS_IN)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack) -> Any:
+    with stack.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def file_id(client: Client, numbered_clip: Path) -> str:
+    return client.register_media(numbered_clip).file_id
+
+
+def _read(output: MediaAnimatedGraphicsItem) -> tuple[list[int], list[int], int | None]:
+    """The source frame each displayed frame shows, the durations (ms), Pillow's loop value."""
+    with Image.open(Path(unquote(urlparse(output.url).path))) as im:
+        shown, durations = [], []
+        for k in range(im.n_frames):
+            im.seek(k)
+            im.load()
+            shown.append(_number(np.asarray(im.convert("RGB"))))
+            durations.append(int(im.info["duration"]))
+        loop = im.info.get("loop")
+        return shown, durations, None if loop is None else int(loop)
+
+
+def _run(
+    client: Client, file_id: str, jobs: list[tuple[dict[str, Any], float, float]]
+) -> ProcedureTask:
+    items = []
+    for fields, start, end in jobs:
+        template = client.create_template(Fps=10, Quality=100, **fields)
+        items.append(
+            {"Definition": template.definition, "StartTimeOffset": start, "EndTimeOffset": end}
+        )
+    task_id = client.process_media(
+        {"FileId": file_id, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
+    )
+    return client.wait(task_id, timeout_s=180)
+
+
+def _outputs(task: ProcedureTask) -> list[MediaAnimatedGraphicsItem]:
+    outputs = []
+    for result in task.media_process_result_set:
+        sub = result.animated_graphic_task
+        assert sub.status == "SUCCESS", sub.message
+        assert sub.output is not None
+        outputs.append(sub.output)
+    return outputs
+
+
+# 1.0..2.0 s at 10 fps shows the source frames on screen at each slot's middle: 31, 34 ... 58.
+FORWARD = [31 + 3 * k for k in range(10)]
+
+
+def test_reverse_and_ping_pong_frame_order_delays_and_loop_counts(
+    client: Client, file_id: str
+) -> None:
+    task = _run(
+        client,
+        file_id,
+        [
+            ({"Format": "gif", "LoopMode": "PingPong", "LoopCount": 3}, 1, 2),
+            ({"Format": "webp", "Width": 128, "LoopMode": "PingPong", "LoopCount": 1}, 1, 2),
+            ({"Format": "gif", "LoopMode": "Reverse", "LoopCount": 1}, 1, 2),
+            ({"Format": "webp", "Width": 128, "LoopMode": "Reverse"}, 1, 2),
+        ],
+    )
+    gif_pp, webp_pp, gif_rev, webp_rev = _outputs(task)
+    ping_pong = [*FORWARD, *FORWARD[-2:0:-1]]  # the turnaround frames once each
+    assert _read(gif_pp) == (ping_pong, [100] * 18, 2)  # 3 plays: NETSCAPE repeat count 2
+    assert _read(webp_pp) == (ping_pong, [100] * 18, 1)  # WebP: the plays themselves
+    assert _read(gif_rev) == (FORWARD[::-1], [100] * 10, None)  # 1 play: no NETSCAPE block
+    assert _read(webp_rev) == (FORWARD[::-1], [100] * 10, 0)
+    for output, mode in zip(
+        (gif_pp, webp_pp, gif_rev, webp_rev), ("PingPong", "PingPong", "Reverse", "Reverse"),
+        strict=True,
+    ):  # fmt: skip
+        assert (output.loop_mode, output.seam_score) == (mode, None)
+        assert (output.start_time_offset, output.end_time_offset) == (1.0, 2.0)
+    # the bitrate is over one cycle's display time: 1.8 s for the ping-pong
+    assert gif_pp.bitrate == round(gif_pp.size * 8 / 1.8)
+    assert gif_rev.bitrate == round(gif_rev.size * 8 / 1.0)
+    # the event carries the extensions too; a SeamScore not measured is left out
+    event = client.task_event(task.task_id)
+    assert event is not None
+    wire: Any = event.wire()
+    [first, *_] = wire["ProcedureStateChangeEvent"]["MediaProcessResultSet"]
+    out = first["AnimatedGraphicTask"]["Output"]
+    assert out["LoopMode"] == "PingPong" and "SeamScore" not in out
+
+
+def test_split_forward_keeps_its_loop_count_and_other_modes_run_whole(
+    client: Client, file_id: str
+) -> None:
+    forward = [1 + 3 * k for k in range(25)]  # 0..2.5 s at 10 fps
+    task = _run(
+        client,
+        file_id,
+        [
+            ({"Format": "gif", "LoopCount": 3}, 0, 2.5),
+            ({"Format": "webp", "Width": 128, "LoopCount": 3}, 0, 2.5),
+            ({"Format": "gif", "LoopMode": "Reverse", "LoopCount": 3}, 0, 2.5),
+        ],
+    )
+    record = client.state.tasks.record(task.task_id)
+    assert record is not None
+    assert [p.slices for p in record.plans] == [5, 5, 1]  # Reverse is not split
+    gif, webp, reverse = _outputs(task)
+    assert _read(gif) == (forward, [100] * 25, 2)
+    assert _read(webp) == (forward, [100] * 25, 3)
+    assert _read(reverse) == (forward[::-1], [100] * 25, 2)
+
+
+def test_seamless_decodes_a_wider_window_and_selects_the_segment(
+    client: Client, file_id: str
+) -> None:
+    """Until the seam search is wired in, Seamless selects the offsets' frames from its wider
+    decode window: the very bytes Forward makes from the segment alone."""
+    task = _run(
+        client,
+        file_id,
+        [({"Format": "gif"}, 1, 2), ({"Format": "gif", "LoopMode": "Seamless"}, 1, 2)],
+    )
+    forward, seamless = _outputs(task)
+    record = client.state.tasks.record(task.task_id)
+    assert record is not None
+    plan = record.plans[1]
+    assert (plan.decode_start_s, plan.seam_window_s) == (0.0, 1.0)
+    assert plan.decode_end_s == pytest.approx(3.0, abs=0.05)  # 2 + 1 s, within the video
+    assert seamless.md5 == forward.md5
+    assert (seamless.loop_mode, forward.loop_mode) == ("Seamless", "Forward")
+    assert _read(seamless)[0] == FORWARD
+
+
+def test_highlight_reports_the_offsets_it_used(client: Client, file_id: str) -> None:
+    task = _run(client, file_id, [({"Format": "gif", "HighlightDuration": 0.5}, 0, 0)])
+    [output] = _outputs(task)
+    start, end = output.start_time_offset, output.end_time_offset
+    assert start >= 0 and end <= 3.0 and end - start == pytest.approx(0.5)
+    shown, durations, _ = _read(output)
+    # the frames shown are those of the offsets reported: slot middles of [start, end)
+    assert shown == [int((start + 0.05 + 0.1 * k) * FPS_IN + 1e-6) for k in range(5)]
+    assert durations == [100] * 5
+
+
+def test_cli_run_with_loop_options(stack: Stack, numbered_clip: Path, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ANIMGRAPH_REDIS_URL": str(stack.settings.redis_url),
+        "ANIMGRAPH_DATA_DIR": str(stack.settings.data_dir),
+    }
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "animgraph.producer", "run", str(numbered_clip),
+            "--fps", "10", "--quality", "100", "--start", "1", "--end", "2",
+            "--loop-mode", "pingpong", "--loop-count", "2", "--output", str(tmp_path / "o.gif"),
+        ],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    event = json.loads(result.stdout)
+    [sub] = [
+        r["AnimatedGraphicTask"]
+        for r in event["ProcedureStateChangeEvent"]["MediaProcessResultSet"]
+    ]
+    assert sub["Status"] == "SUCCESS" and sub["Output"]["LoopMode"] == "PingPong"
+    assert "PingPong" in result.stderr
+    with Image.open(tmp_path / "o.gif") as im:
+        assert im.n_frames == 18 and im.info["loop"] == 1  # 2 plays
