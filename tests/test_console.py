@@ -330,6 +330,57 @@ def test_ad_hoc_tasks_on_a_media_file_with_a_failure(page: Page) -> None:
     _shot(page, "09-failed-subtask")
 
 
+@pytest.mark.usefixtures("cockatoo", "signed_in")
+def test_loop_fields_in_the_template_form(page: Page, stack: Stack) -> None:
+    """The loop extensions (contract §2.5) in the form: a refused value marks its own field; a
+    ping-pong template shows in the list and its task's output says how it loops."""
+    page.get_by_role("link", name="Templates").click()
+    expect(page.locator("#tpl-LoopMode")).to_have_value("Forward")  # the defaults
+    expect(page.locator("#tpl-LoopCount-hint")).to_contain_text("0 forever")
+    page.get_by_label("Name").fill("console-loop")
+    page.get_by_label("Fps").fill("5")
+    page.get_by_label("Loop mode").select_option("PingPong")
+    page.get_by_label("Loop count").fill("70000")
+    page.get_by_role("button", name="Create template").click()
+    expected = _api_error(
+        stack,
+        "CreateAnimatedGraphicsTemplate",
+        {"Fps": 5, "LoopMode": "PingPong", "LoopCount": 70000},
+    )
+    assert expected.code == "InvalidParameterValue.LoopCount"
+    expect(page.locator("#tpl-LoopCount")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#tpl-LoopCount-error")).to_have_text(expected.message)
+    page.get_by_label("Loop count").fill("3")
+    page.get_by_role("button", name="Create template").click()
+    notice = page.locator("#templates-notice")
+    expect(notice).to_contain_text("Created template")
+    definition = int(notice.inner_text().split()[-1].rstrip("."))
+    row = page.locator(f'#templates-table tr[data-definition="{definition}"]')
+    expect(row.locator("td.loop")).to_have_text("PingPong \u00d73")
+
+    row.get_by_role("link", name=f"Edit template {definition}").click()
+    expect(page.get_by_label("Loop mode")).to_have_value("PingPong")
+    expect(page.get_by_label("Loop count")).to_have_value("3")
+    _shot(page, "10-loop-template")
+
+    page.get_by_role("link", name="Media files").click()
+    page.get_by_role("link", name="Process cockatoo").click()
+    page.get_by_label("Ad-hoc animated images").check()
+    entry = page.locator("[data-entry]").nth(0)
+    entry.get_by_label("Template").select_option(str(definition))
+    entry.get_by_label("Start offset (s)").fill("1")
+    entry.get_by_label("End offset (s)").fill("2")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#task-status")).to_have_text("FINISH", timeout=120_000)
+    card = page.locator('article.subtask[data-status="SUCCESS"]')
+    expect(card.locator(".out-loop")).to_have_text("PingPong")
+    url = card.locator("a.download").get_attribute("href")
+    assert url
+    with Image.open(io.BytesIO(httpx.get(url, timeout=10).content)) as picture:
+        assert picture.info["loop"] == 2  # 3 plays
+    _shot(page, "11-loop-task")
+
+
 def test_console_endpoints_are_guarded(stack: Stack) -> None:
     base = f"{stack.endpoint}/console"
     with httpx.Client(base_url=base) as http:
