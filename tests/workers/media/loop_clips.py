@@ -69,22 +69,25 @@ def texture(seed: int) -> Rgb:
     return np.asarray(np.kron(blocks, np.ones((4, 4, 1))), dtype=np.uint8)
 
 
-def with_disc(background: Rgb, x: float, y: float, noise_seed: int) -> Rgb:
-    """``background`` with a yellow disc of radius 12 at (x, y) and +-3 levels of noise."""
+def with_disc(background: Rgb, x: float, y: float, noise_seed: int, noise: int = 3) -> Rgb:
+    """``background`` with a yellow disc of radius 12 at (x, y) and +-``noise`` levels of noise."""
     rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
     picture = background.astype(np.int16)
     picture[(cols - x) ** 2 + (rows - y) ** 2 <= 144] = (250, 240, 30)
-    picture += np.random.default_rng(noise_seed).integers(-3, 4, picture.shape, dtype=np.int16)
+    if noise:
+        rng = np.random.default_rng(noise_seed)
+        picture += rng.integers(-noise, noise + 1, picture.shape, dtype=np.int16)
     return np.asarray(np.clip(picture, 0, 255), dtype=np.uint8)
 
 
-def circle_clip(path: Path, seconds: float = 6.0) -> Path:
+def circle_clip(path: Path, seconds: float = 6.0, noise: int = 3) -> Path:
     """A disc going round a circle every PERIOD_S over a still textured background."""
     background = texture(1)
 
     def picture(i: int) -> Rgb:
         angle = 2 * math.pi * (i / FPS) / PERIOD_S
-        return with_disc(background, 80 + 45 * math.cos(angle), 60 + 35 * math.sin(angle), i)
+        x, y = 80 + 45 * math.cos(angle), 60 + 35 * math.sin(angle)
+        return with_disc(background, x, y, i, noise)
 
     return write_clip(path, picture, seconds)
 

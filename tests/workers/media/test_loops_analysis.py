@@ -134,6 +134,7 @@ def test_seamless_finds_the_period_of_a_circular_path(
     thumbs, pts = circle
     seam = find_seam(thumbs, pts, start_s=start, end_s=start + 2.4, window_s=1.0, fps=fps, cuts=[])
     assert seam.end_s - seam.start_s == pytest.approx(PERIOD_S, abs=1 / fps + 1e-6)
+    assert abs(seam.start_s - start) <= 1.0 + 1e-6 and abs(seam.end_s - start - 2.4) <= 1.0 + 1e-6
     assert seam.score < 1.5
     assert seam.crossfade_frames == 0
     # The request as given jumps visibly (the disc is 0.4 s along its path).
@@ -184,6 +185,21 @@ def test_no_seam_is_cross_faded_and_the_fade_lowers_the_jump(cut_path: Path, cut
     plain = [thumbnail(frames[s.index]) for s in shown]
     ordinary = median(frame_distance(a, b) for a, b in itertools.pairwise(plain))
     assert max(loop_steps[7:]) / ordinary == pytest.approx(seam.score, rel=0.1)
+
+
+def test_a_loop_from_the_first_frame_fades_in_from_after_its_end(cut: Analysis) -> None:
+    """With no frame before the start, the first frames are dissolved out of the frames that
+    follow the end; with none on either side in the same shot, there is no fade."""
+    thumbs, pts = cut
+    cuts = detect_cuts(thumbs, pts)
+    plan = fade_plan(pts, start_s=0.0, end_s=1.2, fps=10, frames=4, cuts=cuts)
+    assert [f.position for f in plan] == [0, 1, 2, 3]
+    assert all(1.2 - 1e-6 <= pts[f.source_index] < 1.6 for f in plan)
+    assert [f.alpha for f in plan] == sorted((f.alpha for f in plan), reverse=True)
+    whole_shot = fade_plan(pts, start_s=0.0, end_s=CUT_S, fps=10, frames=4, cuts=cuts)
+    assert whole_shot == ()
+    seam = find_seam(thumbs, pts, start_s=0.0, end_s=CUT_S, window_s=0.5, fps=10, cuts=cuts)
+    assert seam.crossfade_frames == 0 and seam.end_s <= CUT_S + 1e-6
 
 
 # --- highlights -------------------------------------------------------------------------------
