@@ -2,8 +2,8 @@
 the analysis costs. Not run in CI; ``.venv/bin/python bench/loops.py [--write]``.
 
 For each clip (the corpus, then those of tests/data that are not the same file, then the
-synthetic clip of the tests whose disc goes round a circle every 2.0 s, with and without sensor
-noise: a loop that exists, 160 px wide, scaled up) and the GIF job
+synthetic clip of the tests whose disc goes round a circle every 2.0 s, at crf 18 and lossless:
+a loop that exists, 160 px wide, scaled up) and the GIF job
 of ``bench/run.py`` (10 fps, 480 px wide, a 3 s segment from ``START_S``):
 
 - Forward: the segment as requested, decoded at 480 px (``decode_segment``), selected and
@@ -68,11 +68,37 @@ README = HERE / "README.md"
 DATA = HERE.parent / "tests" / "data"
 START_S = {"city.mpg": 1.0, "cockatoo.mp4": 2.0, "vtest.avi": 2.0}  # as bench/run.py
 CIRCLE = "circle (synthetic, 2.0 s period, noise +-3)"
-CLEAN_CIRCLE = "circle (synthetic, 2.0 s period, no noise)"
+CLEAN_CIRCLE = "circle (synthetic, 2.0 s period, no noise, lossless H.264)"
 START_S[CIRCLE] = START_S[CLEAN_CIRCLE] = 0.5
 FPS, WIDTH, DURATION_S, QUALITY = 10, 480, 3.0, 75.0
 WINDOW_S = 1.0
 LONG_COPIES = 43  # 43 x 14 s of cockatoo.mp4: 10 minutes
+
+
+NOTES = """Reading the numbers (by hand, from a run of this script on 2026-12-04):
+
+- No loop exists within 1 s of the corpus segments (city.mpg pans, cockatoo.mp4 is fast
+  hand-held motion, vtest.avi has people walking through): the seam search's best cost stays
+  above 2 frame steps, so Seamless keeps the requested offsets and cross-fades 4 frames (0.4 s).
+  The wrap's FLIP visibility drops from 2.7-3.1 to 1.5-2.3 (vtest.avi keeps the most: people
+  appear doubled during the fade, and the GIF's temporal hold adds to it, 1.85 before encoding).
+- On the synthetic circular path Seamless finds the period (a loop of 2.0 or 4.0 s, the closest
+  to the request of the equally good ones): before encoding, its wrap is 1.10 FLIP steps when
+  the clip is clean and lossless. Two things make it look larger in the outputs, neither of them
+  the seam: (1) the GIF encoder shows the wrap at about 1.5 steps even then: its temporal hold
+  and its transparent unchanged pixels make every ordinary step small, but the first frame is a
+  complete picture, so at the wrap every pixel the hold (or the lossy LZW) kept a little off
+  snaps back: at Quality 100, which has neither, the same loop's GIF wraps at 0.92 steps.
+  Encoding the loop cyclically (the first frame held against the last) would remove that; (2) at
+  crf 18 with sensor noise, FLIP at 480 px sees that x264 codes the blocky background
+  differently in frames 2 s apart (FLIP 0.055 between two frames with the disc in the same
+  place, against 0.045 for a step whose background the codec carried over from the frame before;
+  0.09 at each keyframe), which the 64 px thumbnails of SeamScore average out (1.33).
+- SeamScore ranks the outputs as the FLIP ratio does, on a wider scale (city.mpg's pan: 7.6 on
+  thumbnails, 2.95 for FLIP, which saturates on large differences).
+- Seamless adds a few tenths of a second to a job (thumbnails of the ~5 s widened window at
+  480 px and the search); a highlight adds the analysis decode (0.03-0.7 s on these clips, 1.3 s
+  for 10 minutes) and a few milliseconds, or 0.05-0.15 s with seams."""
 
 
 @dataclass
@@ -80,6 +106,8 @@ class Row:
     clip: str
     forward_flip: float
     seamless_flip: float
+    forward_source_flip: float
+    seamless_source_flip: float
     forward_score: float
     seamless_score: float
     seam: Seam
@@ -110,7 +138,7 @@ def clips(work: Path) -> list[tuple[str, Path]]:
     from loop_clips import circle_clip
 
     out.append((CIRCLE, circle_clip(work / "circle.mp4")))
-    out.append((CLEAN_CIRCLE, circle_clip(work / "clean-circle.mp4", noise=0)))
+    out.append((CLEAN_CIRCLE, circle_clip(work / "clean-circle.mp4", noise=0, lossless=True)))
     return out
 
 
@@ -118,10 +146,9 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def visibility(gif: Path, faded: set[int]) -> float:
+def visibility(frames: list[Any], faded: set[int]) -> float:
     """FLIP of the wrap (or the worst step into, through or out of the faded frames) over the
-    median FLIP of the other frame steps."""
-    frames = metrics.read_animation(gif).frames
+    median FLIP of the other frame steps of the looping ``frames``."""
     n = len(frames)
     steps = [metrics.flip(frames[k], frames[(k + 1) % n]) for k in range(n)]
     seam = {k for k in range(n) if k == n - 1 or k in faded or (k + 1) % n in faded}
@@ -129,8 +156,12 @@ def visibility(gif: Path, faded: set[int]) -> float:
     return max(steps[k] for k in seam) / ordinary
 
 
-def encode(frames: FrameSet, selection: Selection, fades: dict[int, Any], dest: Path) -> Path:
-    """Encode the shown frames (cross-faded where ``fades`` says) as the pipeline's GIF."""
+def encode(
+    frames: FrameSet, selection: Selection, fades: dict[int, Any], dest: Path
+) -> tuple[list[Any], list[Any]]:
+    """Encode the shown frames (cross-faded where ``fades`` says) as the pipeline's GIF; return
+    the frames given to the encoder and those of the GIF as a browser shows them."""
+    given: list[Any] = []
     with (
         frames.reader() as reader,
         FrameWriter(dest.parent / f"{dest.stem}-frames", frames.width, frames.height) as out,
@@ -141,10 +172,11 @@ def encode(frames: FrameSet, selection: Selection, fades: dict[int, Any], dest: 
             if fade is not None:
                 rgb = crossfade(rgb, reader.frame(fade.source_index), fade.alpha)
             out.append(rgb, shown.start_s)
+            given.append(rgb)
     shown_frames = FrameSet.load(out.directory)
     renumbered = tuple(Shown(k, s.start_s, s.duration_s) for k, s in enumerate(selection))
     encode_gif(shown_frames, renumbered, dest, quality=QUALITY)
-    return dest
+    return given, metrics.read_animation(dest).frames
 
 
 def run_clip(label: str, path: Path, work: Path) -> Row:
@@ -174,7 +206,7 @@ def run_clip(label: str, path: Path, work: Path) -> Row:
         path, work / "forward", start_s=start, end_s=end, width=WIDTH, height=height, fps=FPS
     )
     forward_sel = select_frames(plain.pts_s, start_s=start, end_s=end, fps=FPS)
-    forward_gif = encode(plain, forward_sel, {}, work / "forward.gif")
+    forward_in, forward_gif = encode(plain, forward_sel, {}, work / "forward.gif")
 
     # Seamless: every frame of the widened window, the seam search on their thumbnails.
     margin = WINDOW_S + CROSSFADE_S
@@ -206,12 +238,14 @@ def run_clip(label: str, path: Path, work: Path) -> Row:
             cuts=cuts,
         )
         fades = {f.position: f for f in plan}
-    seamless_gif = encode(wide, seam_sel, fades, work / "seamless.gif")
+    seamless_in, seamless_gif = encode(wide, seam_sel, fades, work / "seamless.gif")
     forward_score = seam_score(thumbs, wide.pts_s, start_s=start, end_s=end, fps=FPS)
     return Row(
         label,
         visibility(forward_gif, set()),
         visibility(seamless_gif, set(fades)),
+        visibility(forward_in, set()),
+        visibility(seamless_in, set(fades)),
         forward_score,
         seam.score,
         seam,
@@ -252,15 +286,17 @@ def table(rows: list[Row], long_row: tuple[float, float, int, int]) -> list[str]
         f"GIF {FPS} fps, {WIDTH} px, a {DURATION_S:g} s segment from the start bench/run.py "
         f"uses; seam window {WINDOW_S:g} s. Seam visibility = FLIP of the jump (or of the worst "
         "faded step) / median FLIP of the frame steps of the encoded GIF (1.0: the jump looks "
-        "like a frame step); SeamScore = the same ratio on our thumbnails.",
+        "like a frame step), and of the frames given to the encoder (Forward / Seamless); "
+        "SeamScore = the same ratio on our thumbnails.",
         "",
-        "| clip | Forward FLIP ratio | Seamless FLIP ratio | Forward SeamScore "
-        "| Seamless SeamScore | seam [s, e) | fade frames |",
-        "|---|---|---|---|---|---|---|",
+        "| clip | Forward FLIP ratio | Seamless FLIP ratio | the same before encoding "
+        "| Forward SeamScore | Seamless SeamScore | seam [s, e) | fade frames |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.clip} | {r.forward_flip:.2f} | {r.seamless_flip:.2f} | {r.forward_score:.2f} | "
+            f"| {r.clip} | {r.forward_flip:.2f} | {r.seamless_flip:.2f} | "
+            f"{r.forward_source_flip:.2f} / {r.seamless_source_flip:.2f} | {r.forward_score:.2f} | "
             f"{r.seamless_score:.2f} | {r.seam.start_s:.2f}-{r.seam.end_s:.2f} | "
             f"{r.seam.crossfade_frames} |"
         )
@@ -287,6 +323,8 @@ def table(rows: list[Row], long_row: tuple[float, float, int, int]) -> list[str]
         f"A {duration / 60:.1f}-minute 720p H.264 source (cockatoo.mp4 stream-copied "
         f"{LONG_COPIES} times): `analyse_source` sampled it in {runs} runs, {frames} frames, "
         f"in {seconds:.2f} s.",
+        "",
+        NOTES,
     ]
     return lines
 

@@ -32,12 +32,16 @@ CUT_S = 2.0
 BURST_S = (2.5, 4.5)
 
 
-def write_clip(path: Path, picture: Callable[[int], Rgb], seconds: float) -> Path:
-    """Encode ``picture(i)`` for each frame i of ``seconds`` at FPS into an H.264 MP4."""
+def write_clip(
+    path: Path, picture: Callable[[int], Rgb], seconds: float, lossless: bool = False
+) -> Path:
+    """Encode ``picture(i)`` for each frame i of ``seconds`` at FPS into an H.264 MP4 (crf 18,
+    or qp 0 with ``lossless``: 4:2:0 chroma, but no coding differences between frames)."""
     with av.open(str(path), mode="w") as container:
         video = container.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        video.options = {"crf": "18", "preset": "ultrafast", "g": str(FPS)}
+        quality = {"qp": "0"} if lossless else {"crf": "18"}
+        video.options = {**quality, "preset": "ultrafast", "g": str(FPS)}
         for i in range(round(seconds * FPS)):
             frame = av.VideoFrame.from_ndarray(picture(i), format="rgb24")
             frame.pts = i
@@ -80,7 +84,7 @@ def with_disc(background: Rgb, x: float, y: float, noise_seed: int, noise: int =
     return np.asarray(np.clip(picture, 0, 255), dtype=np.uint8)
 
 
-def circle_clip(path: Path, seconds: float = 6.0, noise: int = 3) -> Path:
+def circle_clip(path: Path, seconds: float = 6.0, noise: int = 3, lossless: bool = False) -> Path:
     """A disc going round a circle every PERIOD_S over a still textured background."""
     background = texture(1)
 
@@ -89,7 +93,7 @@ def circle_clip(path: Path, seconds: float = 6.0, noise: int = 3) -> Path:
         x, y = 80 + 45 * math.cos(angle), 60 + 35 * math.sin(angle)
         return with_disc(background, x, y, i, noise)
 
-    return write_clip(path, picture, seconds)
+    return write_clip(path, picture, seconds, lossless)
 
 
 def cut_clip(path: Path, seconds: float = 4.0) -> Path:
