@@ -55,6 +55,13 @@ first frame or right after a cut), the first frames of the loop are dissolved ou
 the source shows after its end instead. The loop keeps its offsets and length. The reported
 score is then that of the faded loop: the largest step among the faded frames and the jump,
 over the same median ordinary step; a fade is kept only when it lowers the score.
+
+Wiring. The frames given must cover the whole search: decode [start_s - window_s - CROSSFADE_S,
+end_s + window_s + CROSSFADE_S] (clipped to the video) with every frame kept (``decode_segment``
+without ``fps``: a frame the request's own slots skip may be shown by a moved loop), thumbnail
+each frame, ``shots.detect_cuts`` them, ``find_seam``, then ``select_frames`` over the same
+FrameSet with the seam's offsets; with ``crossfade_frames`` > 0, ``fade_plan`` with the same
+arguments and ``crossfade`` of the frames it names give the frames to encode.
 """
 
 from __future__ import annotations
@@ -109,7 +116,8 @@ _EPS_S = 1e-6
 class Seam:
     """The loop to encode: [start_s, end_s) (video clock), its SeamScore as shown (after the
     fade when ``crossfade_frames`` > 0), the number of frames to cross-fade (0: none), the
-    SeamScore of the plain jump before any fade, and the search cost in frame steps."""
+    SeamScore of the plain jump before any fade, and the search cost of [start_s, end_s) in
+    frame steps (NaN when it could not be computed)."""
 
     start_s: float
     end_s: float

@@ -16,6 +16,7 @@ from statistics import median
 import numpy as np
 import pytest
 from loop_clips import BURST_S, CUT_S, FPS, PERIOD_S, burst_clip, circle_clip, cut_clip, decode_rgb
+from media_clips import write_clip
 
 from animgraph.workers.media.analyse import analyse_source
 from animgraph.workers.media.highlight import pick_highlight
@@ -145,6 +146,12 @@ def test_seamless_finds_the_period_of_a_circular_path(
     steps = [frame_distance(thumbs[a.index], thumbs[b.index]) for a, b in itertools.pairwise(shown)]
     jump = frame_distance(thumbs[shown[-1].index], thumbs[shown[0].index])
     assert seam.score == pytest.approx(jump / median(steps))
+    # A window of 0 keeps a request that is already a loop as it is (the way to get the fade
+    # decision for offsets chosen elsewhere, e.g. by a highlight).
+    kept = find_seam(
+        thumbs, pts, start_s=seam.start_s, end_s=seam.end_s, window_s=0.0, fps=fps, cuts=[]
+    )
+    assert (kept.start_s, kept.end_s, kept.crossfade_frames) == (seam.start_s, seam.end_s, 0)
 
 
 def test_a_seam_never_crosses_the_cut(cut: Analysis) -> None:
@@ -250,6 +257,14 @@ def test_a_long_source_is_sampled_in_runs_spread_over_it() -> None:
     for thumb, t in zip(thumbs, pts, strict=True):
         np.testing.assert_allclose(thumb, full_thumbs[index[round(t, 6)]], atol=1e-5)
     assert len(full_pts) == 280 and full_pts == sorted(full_pts)
+
+
+def test_thumbnails_are_upright(tmp_path: Path) -> None:
+    """A clip coded 64x48 with a display matrix of 90 degrees is shown 48x64."""
+    clip = write_clip(tmp_path / "rotated.mp4", frames=5, rotation_ccw=90)
+    thumbs, pts = analyse_source(clip.path)
+    assert len(thumbs) == 5 and pts[0] == 0.0
+    assert thumbs[0].shape == (64, 48, 3)
 
 
 def test_sample_fps_thins_the_frames() -> None:
