@@ -26,7 +26,8 @@ half their length get a seam (``seam.find_seam`` with ``window_s``), and the sco
 the seam's SeamScore when that is above 1: the highlight is the best moment that also loops.
 Its offsets are then the seam's.
 
-A source whose every stretch is shorter than ``duration_s`` yields its longest stretch, whole.
+A source whose every stretch is shorter than ``duration_s`` yields its longest stretch, whole
+(score 1.0; with ``seamless``, its seam is that stretch as it is, cross-faded if need be).
 """
 
 from __future__ import annotations
@@ -94,7 +95,19 @@ def pick_highlight(
             longest = span
         candidates.extend(_stretch_candidates(thumbs, pts_s, begin, end, span, count, fps))
     if not candidates:
-        return Highlight(longest[0], longest[1], 1.0, None)
+        if not seamless:
+            return Highlight(longest[0], longest[1], 1.0, None)
+        seam = find_seam(
+            thumbs,
+            pts_s,
+            start_s=longest[0],
+            end_s=longest[1],
+            window_s=0.0,
+            fps=fps,
+            cuts=cuts,
+            max_frames=max_frames,
+        )
+        return Highlight(seam.start_s, seam.end_s, 1.0, seam)
     motion_unit = max(median(c.motion for c in candidates), 1e-6)
     detail_unit = max(median(c.detail for c in candidates), 1e-6)
     scored = sorted(

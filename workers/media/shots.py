@@ -11,15 +11,16 @@ our own thumbnails and with no OpenCV:
    near 1, while a cut stands out from the frames around it;
 3. the same is done for the change of the colour histogram (``histogram_change``: the share
    of thumbnail pixels that moved to another OkLab colour bin, 0..1): motion moves things but
-   keeps their colours, a cut replaces them. On cockatoo.mp4 a sudden jerk of the hand-held
-   camera changes the picture by 0.11 ΔE_OK with a ratio of 4.4, but its histogram by only 0.08
-   with a ratio under 2; city.mpg's one cut (4.64 s) is 0.17 ΔE_OK (ratio 26) and 0.50 of the
-   histogram (ratio 40);
+   keeps their colours, a cut replaces them. On tests/data/cockatoo.mp4 a sudden jerk of the
+   hand-held camera at 6.7 s changes the picture by 0.11 ΔE_OK with a ratio of 4.4, but its
+   histogram by only 0.08 with a ratio of 2.5; city.mpg's one cut (4.64 s) is 0.17 ΔE_OK
+   (ratio 27) and 0.50 of the histogram (ratio 43);
 4. frame ``i`` is a cut when both ratios are at least ``RATIO`` (3, PySceneDetect's default), the
    content change is at least ``MIN_CHANGE`` (0.05 ΔE_OK; ordinary steps on the corpus reach 0.15
-   on cockatoo.mp4's fast motion, 0.03 on the fixed camera of vtest.avi) and the histogram change
-   at least ``MIN_HISTOGRAM_CHANGE`` (0.15; a cut between two shots of the same colours is missed,
-   the price of ignoring fast motion);
+   on cockatoo.mp4's fast motion, 0.011 on the fixed camera of vtest.avi) and the histogram
+   change at least ``MIN_HISTOGRAM_CHANGE`` (0.15; cockatoo.mp4's motion reaches 0.24, never
+   together with both ratios). A cut between two shots of the same colours is missed: the price of
+   ignoring fast motion;
 5. cuts closer than ``MIN_SHOT_S`` (0.5 s, PySceneDetect's 15 frames at 30 fps) to a stronger
    cut are dropped: a flash or a one-frame glitch is two large changes in a row, not two shots.
 
@@ -27,7 +28,7 @@ Gradual transitions (dissolves, fades) are not detected: each of their steps is 
 ends of a run, where a frame has fewer than ``WINDOW_FRAMES`` neighbours on one side, the
 ``2 * WINDOW_FRAMES`` nearest frames of the run are its neighbours.
 
-The thumbnails may be sampled (``highlight.analyse_source`` decodes runs of frames spread over a
+The thumbnails may be sampled (``analyse.analyse_source`` decodes runs of frames spread over a
 long source): where the time between two frames is more than ``GAP_FACTOR`` times the usual
 frame interval, they are not compared. ``stretches`` gives the index ranges that hold no cut
 and no such gap: a seam or a highlight never spans two of them.

@@ -17,7 +17,7 @@ does so on thumbnails, not on the frames themselves:
   rounding of the blended frame to 8 bits).
 
 Thumbnails of one analysis must come from frames of one size and orientation (a seam search on
-the decoded FrameSet, or ``highlight.analyse_source`` on the source); their sizes then match.
+the decoded FrameSet, or ``analyse.analyse_source`` on the source); their sizes then match.
 """
 
 from __future__ import annotations

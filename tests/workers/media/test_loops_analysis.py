@@ -233,6 +233,15 @@ def test_no_highlight_crosses_the_cut(cut: Analysis) -> None:
         assert best.end_s <= CUT_S + 1e-6 or best.start_s >= pts[cuts[0]] - 1e-6, best
 
 
+def test_a_highlight_longer_than_every_shot_is_the_longest_shot(cut: Analysis) -> None:
+    thumbs, pts = cut
+    cuts = detect_cuts(thumbs, pts)
+    for seamless in (False, True):
+        best = pick_highlight(thumbs, pts, duration_s=3.0, cuts=cuts, seamless=seamless, fps=10)
+        assert best.start_s == 0.0 and best.end_s == pytest.approx(CUT_S, abs=1e-6)
+        assert (best.seam is not None) == seamless
+
+
 def test_a_real_highlight_avoids_the_real_cut() -> None:
     thumbs, pts = analyse_source(DATA / "city.mpg")
     cuts = detect_cuts(thumbs, pts)
