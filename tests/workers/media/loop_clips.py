@@ -53,13 +53,16 @@ def write_clip(
     return path
 
 
-def decode_rgb(path: Path) -> tuple[list[Rgb], list[float]]:
-    """Every frame of ``path`` as RGB24, with its time in seconds from the first frame."""
+def decode_rgb(path: Path, count: int | None = None) -> tuple[list[Rgb], list[float]]:
+    """The frames of ``path`` (the first ``count``, or all) as RGB24, with their times in
+    seconds from the first frame."""
     frames: list[Rgb] = []
     times: list[float] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         for frame in container.decode(stream):
+            if count is not None and len(frames) == count:
+                break
             frames.append(frame.to_ndarray(format="rgb24"))
             times.append(float(frame.pts * stream.time_base))
     origin = times[0]
