@@ -58,7 +58,6 @@ __all__ = [
     "detect_cuts",
     "histogram_change",
     "runs",
-    "stretch_of",
     "stretches",
 ]
 
@@ -176,11 +175,3 @@ def stretches(pts_s: Sequence[float], cuts: Sequence[int]) -> list[tuple[int, in
         edges = [begin, *(c for c in cut_set if begin < c < end), end]
         out.extend((a, b) for a, b in itertools.pairwise(edges) if b > a)
     return out
-
-
-def stretch_of(stretch_list: Sequence[tuple[int, int]], index: int) -> tuple[int, int]:
-    """The stretch of ``stretches`` that holds frame ``index``."""
-    for begin, end in stretch_list:
-        if begin <= index < end:
-            return begin, end
-    raise IndexError(f"frame {index} is in no stretch")
