@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,15 @@ def plots(data: R) -> list[str]:
     return names
 
 
+def _loops_section() -> list[str]:
+    """The "## Loops" section that ``bench/loops.py`` wrote, carried over: it is not made from
+    ``results.json``."""
+    if not README.exists():
+        return []
+    found = re.search(r"^## Loops\n.*?(?=^## |\Z)", README.read_text(), re.S | re.M)
+    return ["", found.group(0).rstrip("\n")] if found else []
+
+
 def render(data: R) -> None:
     env = data["environment"]
     lines = [INTRO, "## Run", ""]
@@ -329,5 +339,6 @@ def render(data: R) -> None:
     lines += [f"![{n}](plots/{n})" for n in plots(data)]
     lines += ["", "## Per job and clip"]
     lines += job_tables(data)
+    lines += _loops_section()
     README.write_text("\n".join(lines) + "\n")
     print(f"wrote {README}")
