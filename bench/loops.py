@@ -134,7 +134,7 @@ def clips(work: Path) -> list[tuple[str, Path]]:
         if path.suffix in {".md"} or _digest(path) in seen:
             continue
         out.append((f"tests/data/{path.name}", path))
-    sys.path.insert(0, str(HERE.parent / "tests" / "workers" / "media"))
+    sys.path.insert(0, str(HERE.parent / "tests"))
     from loop_clips import circle_clip
 
     out.append((CIRCLE, circle_clip(work / "circle.mp4")))

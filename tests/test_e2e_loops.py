@@ -21,11 +21,13 @@ from urllib.parse import unquote, urlparse
 import av
 import numpy as np
 import pytest
+from loop_clips import BURST_S, PERIOD_S, burst_clip, circle_clip
 from PIL import Image
 from stack import Stack, StackFactory
 
 from animgraph.producer import Client
 from animgraph.shared.models import MediaAnimatedGraphicsItem, ProcedureTask
+from animgraph.workers.media.seam import CROSSFADE_S
 
 pytestmark = pytest.mark.e2e
 
@@ -189,25 +191,74 @@ def test_split_forward_keeps_its_loop_count_and_other_modes_run_whole(
     assert _read(reverse) == (forward[::-1], [100] * 25, 2)
 
 
-def test_seamless_decodes_a_wider_window_and_selects_the_segment(
-    client: Client, file_id: str
+def test_seamless_finds_the_period_of_a_circular_path(
+    client: Client, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Until the seam search is wired in, Seamless selects the offsets' frames from its wider
-    decode window: the very bytes Forward makes from the segment alone."""
+    """A disc going round every 2.0 s, a 2.4 s request with the default 1 s window: the loop
+    the worker makes is one period long (within one output frame) and its jump scores like an
+    ordinary frame step; Forward's jump on the same request does not."""
+    clip = circle_clip(tmp_path_factory.mktemp("circle") / "circle.mp4")
+    file_id = client.register_media(clip).file_id
     task = _run(
         client,
         file_id,
-        [({"Format": "gif"}, 1, 2), ({"Format": "gif", "LoopMode": "Seamless"}, 1, 2)],
+        [({"Format": "gif"}, 1.0, 3.4), ({"Format": "gif", "LoopMode": "Seamless"}, 1.0, 3.4)],
     )
     forward, seamless = _outputs(task)
-    record = client.state.tasks.record(task.task_id)
-    assert record is not None
-    plan = record.plans[1]
-    assert (plan.decode_start_s, plan.seam_window_s) == (0.0, 1.0)
-    assert plan.decode_end_s == pytest.approx(3.0, abs=0.05)  # 2 + 1 s, within the video
-    assert seamless.md5 == forward.md5
-    assert (seamless.loop_mode, forward.loop_mode) == ("Seamless", "Forward")
-    assert _read(seamless)[0] == FORWARD
+    assert (forward.loop_mode, seamless.loop_mode) == ("Forward", "Seamless")
+    assert forward.seam_score is None  # measured for Seamless only (contract §6.2)
+    length = seamless.end_time_offset - seamless.start_time_offset
+    assert length == pytest.approx(PERIOD_S, abs=0.1 + 1e-6)  # one output frame at 10 fps
+    assert abs(seamless.start_time_offset - 1.0) <= 1.0 and seamless.end_time_offset <= 4.4
+    assert seamless.seam_score is not None and seamless.seam_score < 1.5
+    with Image.open(Path(unquote(urlparse(seamless.url).path))) as im:
+        assert im.n_frames == round(length * 10)
+
+
+def test_seamless_without_a_seam_cross_fades_the_jump(client: Client, corpus_dir: Path) -> None:
+    """cockatoo.mp4 has no loop within a second of this request: the offsets are kept and the
+    last frames are dissolved into the frames before the start, so they differ from Forward's
+    while the first frames do not, and the reported score is that of the faded loop."""
+    file_id = client.register_media(corpus_dir / "cockatoo.mp4").file_id
+    jobs = [({"Format": "gif", "Width": 320}, 2.0, 5.0)]
+    jobs.append(({"Format": "gif", "Width": 320, "LoopMode": "Seamless"}, 2.0, 5.0))
+    forward, seamless = _outputs(_run(client, file_id, jobs))
+    assert (seamless.start_time_offset, seamless.end_time_offset) == (2.0, 5.0)
+    assert seamless.seam_score is not None and 0 < seamless.seam_score < 3
+    plain, faded = _frames(forward), _frames(seamless)
+    assert len(plain) == len(faded) == 30
+    diff = [
+        float(np.abs(a.astype(int) - b.astype(int)).mean())
+        for a, b in zip(plain, faded, strict=True)
+    ]
+    # The frames before the fade differ by their palettes only (a GIF's palette is made for all
+    # its frames); the last CROSSFADE_S (4 frames) dissolve, more and more, into the frames
+    # before the start.
+    fade = round(CROSSFADE_S * 10)
+    before, faded_end = diff[:-fade], diff[-fade:]
+    assert max(before) < 5.0
+    assert min(faded_end) > 2 * max(before)
+    assert faded_end == sorted(faded_end)
+
+
+def _frames(output: MediaAnimatedGraphicsItem) -> list[np.ndarray]:
+    with Image.open(Path(unquote(urlparse(output.url).path))) as im:
+        found = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            found.append(np.asarray(im.convert("RGB")))
+        return found
+
+
+def test_highlight_picks_the_moment_with_motion(
+    client: Client, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A clip still but for 2 s of motion, no offsets, HighlightDuration 2: those 2 s."""
+    clip = burst_clip(tmp_path_factory.mktemp("burst") / "burst.mp4")
+    file_id = client.register_media(clip).file_id
+    [output] = _outputs(_run(client, file_id, [({"Format": "gif", "HighlightDuration": 2}, 0, 0)]))
+    assert output.start_time_offset == pytest.approx(BURST_S[0], abs=0.2)
+    assert output.end_time_offset == pytest.approx(BURST_S[1], abs=0.2)
 
 
 def test_highlight_reports_the_offsets_it_used(client: Client, file_id: str) -> None:

@@ -18,6 +18,7 @@ from animgraph.shared.models import (
 )
 from animgraph.shared.state import SubtaskPlan
 from animgraph.workers.media.geometry import output_size
+from animgraph.workers.media.seam import CROSSFADE_S
 
 __all__ = ["display_size", "loop_window", "plan_subtasks", "resolve_offsets", "slicing"]
 
@@ -81,7 +82,8 @@ def loop_window(
     if highlight and end_s - start_s > highlight:
         return start_s, round(start_s + highlight, 6), start_s, end_s, highlight
     if template.loop_mode == "Seamless":
-        window = template.seam_window
+        # The seam may move each end by SeamWindow; a cross-fade reads CROSSFADE_S beyond.
+        window = template.seam_window + CROSSFADE_S
         return (
             start_s,
             end_s,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -21,11 +22,16 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import InternalSubtaskError, SubtaskError, TransientError
 from animgraph.shared.state import SubtaskPlan, TaskRecord
+from animgraph.workers.media.analyse import analyse_source
 from animgraph.workers.media.decode import decode_segment
 from animgraph.workers.media.encode import encode_gif, encode_webp
-from animgraph.workers.media.framestore import FrameSet
+from animgraph.workers.media.framestore import FrameSet, FrameWriter
+from animgraph.workers.media.highlight import pick_highlight
 from animgraph.workers.media.loop import Loop, arrange, cycle_s, forward_cap
+from animgraph.workers.media.seam import CROSSFADE_S, Fade, crossfade, fade_plan, find_seam
 from animgraph.workers.media.select import Selection, Shown, select_frames
+from animgraph.workers.media.shots import detect_cuts
+from animgraph.workers.media.thumbs import thumbnail
 from animgraph.workers.outcome import OK, Attempt, Step, Superseded, fail, store_output
 from animgraph.workers.runtime import Runtime, runtime
 
@@ -194,9 +200,9 @@ def _decode(rt: Runtime, at: Attempt) -> Step:
         return OK  # redelivered after the frames were stored
     start_s, end_s = decode_window(plan, part)
     # Only the frames the segment shows at the output rate, unless the select step may move
-    # the segment (``Seamless``, a highlight: its slot grid is not known yet): then every
-    # frame of the decode window.
-    thinned = plan.loop_mode != "Seamless" and not plan.highlight_s
+    # the segment (``Seamless``: its slot grid is not known yet): then every frame of the
+    # decode window. A highlight is picked before the decode, which then reads only it.
+    thinned = plan.loop_mode != "Seamless"
     started: dict[str, Any] = {"progress": DECODE_BAND[0]} if part is None else {}
     # One read of the subtask: its start time is written only where none is set yet.
     rt.state.tasks.update_subtask(
@@ -210,6 +216,8 @@ def _decode(rt: Runtime, at: Attempt) -> Step:
     scratch = rt.scratch(task_id, str(index), str(part), "decode")
     try:
         source = rt.storage.local_path(media.source_key, scratch)
+        if plan.highlight_s and part is None:
+            start_s, end_s = _highlight_window(rt, task_id, plan, index, source, scratch)
         frames = decode_segment(
             source,
             scratch / "frames",
@@ -230,24 +238,144 @@ def _decode(rt: Runtime, at: Attempt) -> Step:
     return OK
 
 
+def _highlight_window(
+    rt: Runtime, task_id: str, plan: SubtaskPlan, index: int, source: Path, scratch: Path
+) -> tuple[float, float]:
+    """Pick the highlight (once: ``highlight.json``, read again by a redelivered decode) from
+    a low-resolution analysis of the range searched, sampled on a long source (contract §2.5);
+    returns the seconds to decode: the highlight, widened for a seam search when
+    ``Seamless``, within the range searched."""
+    assert plan.template is not None
+    key = work_key(task_id, index, "highlight.json")
+    if rt.storage.exists(key):
+        picked = json.loads(rt.storage.local_path(key, scratch).read_text())
+    else:
+        lo, hi = plan.decode_start_s or 0.0, plan.decode_end_s or plan.end_s
+        seamless = plan.loop_mode == "Seamless"
+        margin = plan.seam_window_s + CROSSFADE_S if seamless else 0.0
+        thumbs, pts = analyse_source(source, run_s=max(6.0, plan.highlight_s + 2 * margin + 1))
+        kept = [i for i, t in enumerate(pts) if lo - 1e-6 <= t < hi]
+        thumbs, pts = [thumbs[i] for i in kept], [pts[i] for i in kept]
+        if not pts:
+            raise SubtaskError(
+                "no frame of the range searched for a highlight could be decoded",
+                "SourceFileError.ContentMalformed",
+            )
+        found = pick_highlight(
+            thumbs,
+            pts,
+            duration_s=plan.highlight_s,
+            cuts=detect_cuts(thumbs, pts),
+            seamless=seamless,
+            window_s=plan.seam_window_s,
+            fps=plan.template.fps,
+        )
+        picked = {"start_s": found.start_s, "end_s": found.end_s, "score": found.score}
+        _put_json(rt, scratch, key, picked)
+    margin = plan.seam_window_s + CROSSFADE_S if plan.loop_mode == "Seamless" else 0.0
+    lo, hi = plan.decode_start_s or 0.0, plan.decode_end_s or plan.end_s
+    return max(lo, picked["start_s"] - margin), min(hi, picked["end_s"] + margin)
+
+
+def _picked_highlight(
+    rt: Runtime, task_id: str, index: int, scratch: Path
+) -> tuple[float, float] | None:
+    key = work_key(task_id, index, "highlight.json")
+    if not rt.storage.exists(key):
+        return None
+    picked = json.loads(rt.storage.local_path(key, scratch).read_text())
+    return float(picked["start_s"]), float(picked["end_s"])
+
+
+LOOP_FRAMES = ("loop/frames.json", "loop/frames.rgb")
+
+
 def _load_frames(
-    rt: Runtime, task_id: str, index: int, part: int | None, scratch: Path
+    rt: Runtime, task_id: str, index: int, part: int | None, scratch: Path, *, looped: bool = False
 ) -> FrameSet:
-    paths = [rt.storage.local_path(work_key(task_id, index, n, part), scratch) for n in FRAME_FILES]
+    """The decoded frames; ``looped``: the select step's cross-faded frames if it wrote any."""
+    names = FRAME_FILES
+    if looped and part is None and rt.storage.exists(work_key(task_id, index, LOOP_FRAMES[0])):
+        names = LOOP_FRAMES
+    paths = [rt.storage.local_path(work_key(task_id, index, n, part), scratch) for n in names]
     return FrameSet.load(paths[0].parent)
 
 
-def segment(plan: SubtaskPlan, part: int | None, frames: FrameSet) -> Loop:
-    """The segment a subtask's frames are selected from, and its seam's score: the plan's
-    offsets (or slice), the score not measured.
+def segment(
+    plan: SubtaskPlan,
+    part: int | None,
+    frames: FrameSet,
+    *,
+    highlight: tuple[float, float] | None = None,
+    max_frames: int = 3000,
+) -> tuple[Loop, tuple[Fade, ...]]:
+    """The segment a subtask's frames are selected from, its seam's score, and the frames to
+    cross-fade (contract §2.5).
 
-    The hook for the frame analysis: a highlight picks [start, end) of ``plan.highlight_s``
-    seconds inside the decoded window, ``Seamless`` moves the ends by up to
-    ``plan.seam_window_s`` (``frames`` holds every frame of ``decode_window``); both report
-    the score of the jump back to the first frame. ``select`` trims to what this returns.
+    The plan's offsets (or slice), or the ``highlight`` the decode step picked; ``Seamless``
+    then moves the ends by up to ``plan.seam_window_s`` to the least visible jump
+    (``seam.find_seam`` on thumbnails of every decoded frame, never across a shot cut), or
+    keeps them and cross-fades the jump when no seam is good enough.
     """
-    start_s, end_s = window(plan, part)
-    return Loop(start_s, end_s, plan.loop_mode)
+    start_s, end_s = highlight or window(plan, part)
+    if plan.loop_mode != "Seamless" or part is not None:
+        return Loop(start_s, end_s, plan.loop_mode), ()
+    assert plan.template is not None
+    fps = plan.template.fps
+    with frames.reader() as reader:
+        thumbs = [thumbnail(reader.frame(i)) for i in range(len(frames))]
+    pts = frames.pts_s
+    cuts = detect_cuts(thumbs, pts)
+    seam = find_seam(
+        thumbs,
+        pts,
+        start_s=start_s,
+        end_s=end_s,
+        window_s=plan.seam_window_s if highlight is None else 0.0,
+        fps=fps,
+        cuts=cuts,
+        max_frames=max_frames,
+    )
+    fades: tuple[Fade, ...] = ()
+    if seam.crossfade_frames:
+        fades = fade_plan(
+            pts,
+            start_s=seam.start_s,
+            end_s=seam.end_s,
+            fps=fps,
+            frames=seam.crossfade_frames,
+            cuts=cuts,
+            max_frames=max_frames,
+        )
+    score = round(seam.score, 3) if math.isfinite(seam.score) else None
+    return Loop(seam.start_s, seam.end_s, plan.loop_mode, seam_score=score), fades
+
+
+def _write_faded(
+    rt: Runtime,
+    task_id: str,
+    index: int,
+    frames: FrameSet,
+    selection: Selection,
+    fades: tuple[Fade, ...],
+    scratch: Path,
+) -> Selection:
+    """Write the shown frames, the faded ones blended, as the encoder's frames
+    (``loop/frames.*``); returns the selection renumbered to them."""
+    by_position = {fade.position: fade for fade in fades}
+    directory = scratch / "loop"
+    with frames.reader() as reader, FrameWriter(directory, frames.width, frames.height) as out:
+        for position, shown in enumerate(selection):
+            rgb = reader.frame(shown.index)
+            fade = by_position.get(position)
+            if fade is not None:
+                rgb = crossfade(rgb, reader.frame(fade.source_index), fade.alpha)
+            out.append(rgb, frames.pts_s[shown.index])
+        written = out.commit()
+    for name in reversed(LOOP_FRAMES):  # the manifest last
+        path = written.directory / name.rsplit("/", 1)[-1]
+        rt.storage.put_file(work_key(task_id, index, name), path, move=True)
+    return tuple(replace(shown, index=k) for k, shown in enumerate(selection))
 
 
 def _select(rt: Runtime, at: Attempt) -> Step:
@@ -257,18 +385,22 @@ def _select(rt: Runtime, at: Attempt) -> Step:
     scratch = rt.scratch(task_id, str(index), str(part), "select")
     try:
         frames = _load_frames(rt, task_id, index, part, scratch)
-        loop = segment(plan, part, frames)
+        cap = forward_cap(rt.settings.limits.max_output_frames, plan.loop_mode)
+        highlight = _picked_highlight(rt, task_id, index, scratch) if plan.highlight_s else None
+        loop, fades = segment(plan, part, frames, highlight=highlight, max_frames=cap)
         selection = select_frames(
             frames.pts_s,
             start_s=loop.start_s,
             end_s=loop.end_s,
             fps=plan.template.fps,
-            max_frames=forward_cap(rt.settings.limits.max_output_frames, plan.loop_mode),
+            max_frames=cap,
         )
         if not selection:
             raise SubtaskError(
                 "no frame of the segment could be shown", "SourceFileError.ContentMalformed"
             )
+        if fades:
+            selection = _write_faded(rt, task_id, index, frames, selection, fades, scratch)
         selection = arrange(selection, plan.loop_mode)
         played = cycle_s(selection) if plan.loop_mode == "PingPong" else loop.end_s - loop.start_s
         _put_json(rt, scratch, work_key(task_id, index, "selection.json", part), _rows(selection))
@@ -301,7 +433,7 @@ def _encode(rt: Runtime, at: Attempt) -> Step:
     assert template is not None
     scratch = rt.scratch(task_id, str(index), str(part), "encode")
     try:
-        frames = _load_frames(rt, task_id, index, part, scratch)
+        frames = _load_frames(rt, task_id, index, part, scratch, looped=True)
         sel_key = work_key(task_id, index, "selection.json", part)
         selection = tuple(
             Shown(index=i, start_s=s, duration_s=d)

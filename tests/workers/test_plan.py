@@ -126,8 +126,9 @@ def _looping(**fields: object) -> AnimatedGraphicsTemplate:
         # Forward, Reverse, PingPong: the decode window is the segment
         ({}, (2, 5), (2, 5, 2, 5, 0)),
         ({"LoopMode": "PingPong"}, (2, 5), (2, 5, 2, 5, 0)),
-        # Seamless: widened by SeamWindow on both sides, clipped to the video's 10 s
-        ({"LoopMode": "Seamless"}, (2, 5), (2, 5, 1, 6, 0)),
+        # Seamless: widened by SeamWindow and a cross-fade's 0.4 s on both sides, clipped to
+        # the video's 10 s
+        ({"LoopMode": "Seamless"}, (2, 5), (2, 5, 0.6, 6.4, 0)),
         ({"LoopMode": "Seamless", "SeamWindow": 3}, (2, 8.5), (2, 8.5, 0, 10, 0)),
         ({"LoopMode": "Seamless", "SeamWindow": 0.25}, (0, 10), (0, 10, 0, 10, 0)),
         # a highlight: searched in the whole range given, its first seconds until picked
@@ -135,7 +136,7 @@ def _looping(**fields: object) -> AnimatedGraphicsTemplate:
         ({"HighlightDuration": 2, "LoopMode": "Seamless"}, (3, 9), (3, 5, 3, 9, 2)),
         # a range no longer than the highlight is the segment itself
         ({"HighlightDuration": 4}, (2, 5), (2, 5, 2, 5, 0)),
-        ({"HighlightDuration": 3, "LoopMode": "Seamless"}, (2, 5), (2, 5, 1, 6, 0)),
+        ({"HighlightDuration": 3, "LoopMode": "Seamless"}, (2, 5), (2, 5, 0.6, 6.4, 0)),
     ],
 )
 def test_loop_window(
@@ -168,6 +169,6 @@ def test_plan_carries_the_loop_fields_and_splits_forward_only() -> None:
     assert (reverse.loop_mode, reverse.loop_count) == ("Reverse", 3)
     assert ping_pong.loop_mode == "PingPong" and ping_pong.highlight_s == 0
     assert seamless.seam_window_s == 2.5
-    assert (seamless.decode_start_s, seamless.decode_end_s) == (7.5, 72.5)
+    assert (seamless.decode_start_s, seamless.decode_end_s) == (7.1, 72.9)
     assert (highlight.start_s, highlight.end_s, highlight.highlight_s) == (10, 15, 5)
     assert (highlight.decode_start_s, highlight.decode_end_s) == (10, 70)
