@@ -19,6 +19,7 @@ import httpx
 
 from animgraph.producer import Client, Sender
 from animgraph.shared.celeryconf import create_celery
+from animgraph.shared.models import EventContent
 from animgraph.shared.redis_server import RedisServer, free_port
 from animgraph.shared.settings import Settings
 from animgraph.shared.tasknames import QUEUES
@@ -31,6 +32,8 @@ __all__ = [
     "Stack",
     "StackFactory",
     "WorkerProcess",
+    "drain_events",
+    "final_count",
     "read_settings",
     "stack_factory_for",
     "until",
@@ -58,6 +61,26 @@ def until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: fl
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout_s:.0f} s waiting for {what}"
         time.sleep(poll_s)
+
+
+def drain_events(client: Client) -> list[EventContent]:
+    """Every event the pull queue holds now, each confirmed (so none comes again)."""
+    found: list[EventContent] = []
+    while pulled := client.pull_events(wait_s=0).event_set:
+        client.confirm_events({"EventHandles": [e.event_handle for e in pulled]})
+        found += pulled
+    return found
+
+
+def final_count(events: list[EventContent], task_id: str) -> int:
+    """How many of ``events`` are ``task_id``'s final ProcedureStateChanged (FINISH)."""
+    return sum(
+        1
+        for e in events
+        if e.procedure_state_change_event
+        and e.procedure_state_change_event.task_id == task_id
+        and e.procedure_state_change_event.status == "FINISH"
+    )
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 import redis
-from stack import Stack, StackFactory, WorkerProcess, until
+from stack import Stack, StackFactory, WorkerProcess, drain_events, final_count, until
 
 from animgraph.producer import Client
-from animgraph.shared.models import EventContent
 from animgraph.shared.state import keys
 from animgraph.shared.state.leases import LeaseRepo
 
@@ -30,24 +29,6 @@ RECOVERY_S = 90
 def _submit(client: Client, file_id: str, items: list[dict[str, Any]]) -> str:
     return client.process_media(
         {"FileId": file_id, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
-    )
-
-
-def _events(client: Client) -> list[EventContent]:
-    found: list[EventContent] = []
-    while pulled := client.pull_events(wait_s=0).event_set:
-        client.confirm_events({"EventHandles": [e.event_handle for e in pulled]})
-        found += pulled
-    return found
-
-
-def _final_count(events: list[EventContent], task_id: str) -> int:
-    return sum(
-        1
-        for e in events
-        if e.procedure_state_change_event
-        and e.procedure_state_change_event.task_id == task_id
-        and e.procedure_state_change_event.status == "FINISH"
     )
 
 
@@ -116,8 +97,8 @@ def test_a_killed_workers_steps_run_again_within_a_minute_by_default(
                 sub = result.animated_graphic_task
                 assert sub.status == "SUCCESS", sub.message
                 assert sub.output is not None and sub.output.size > 0
-        events = _events(client)
-        assert [_final_count(events, t) for t in task_ids] == [1, 1, 1, 1]
+        events = drain_events(client)
+        assert [final_count(events, t) for t in task_ids] == [1, 1, 1, 1]
     leases.close()
 
 
@@ -144,7 +125,7 @@ def test_a_long_step_runs_once_while_its_worker_lives(
         [result] = task.media_process_result_set
         assert result.animated_graphic_task.status == "SUCCESS"
         assert _attempts(s, task_id, "encode") == 1
-        assert _final_count(_events(client), task_id) == 1
+        assert final_count(drain_events(client), task_id) == 1
 
 
 def test_a_frozen_workers_late_results_are_dropped(
@@ -185,4 +166,4 @@ def test_a_frozen_workers_late_results_are_dropped(
         )
         after = client.wait(task_id, timeout_s=10).media_process_result_set[0]
         assert after.animated_graphic_task == before
-        assert _final_count(_events(client), task_id) == 1
+        assert final_count(drain_events(client), task_id) == 1

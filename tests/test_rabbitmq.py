@@ -20,11 +20,11 @@ import pytest
 import redis
 from PIL import Image
 from rabbitmq import RabbitMQ
-from stack import Stack, StackFactory, WorkerProcess, until
+from stack import Stack, StackFactory, WorkerProcess, drain_events, final_count, until
 
 from animgraph.producer import Client
 from animgraph.shared.celeryconf import AMQP_HEARTBEAT_S
-from animgraph.shared.models import EventContent, ProcedureTask
+from animgraph.shared.models import ProcedureTask
 from animgraph.shared.state import keys
 from animgraph.shared.tasknames import AMQP_MAX_PRIORITY, QUEUES
 
@@ -51,25 +51,6 @@ def _stack(stacks: StackFactory, name: str, broker: str, **kwargs: Any) -> Stack
 def _submit(client: Client, file_id: str, items: list[dict[str, Any]], **extra: Any) -> str:
     return client.process_media(
         {"FileId": file_id, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}, **extra}
-    )
-
-
-def _events(client: Client) -> list[EventContent]:
-    """Every event on the pull queue, confirmed."""
-    found: list[EventContent] = []
-    while pulled := client.pull_events(wait_s=0).event_set:
-        client.confirm_events({"EventHandles": [e.event_handle for e in pulled]})
-        found += pulled
-    return found
-
-
-def _final_count(events: list[EventContent], task_id: str) -> int:
-    return sum(
-        1
-        for e in events
-        if e.procedure_state_change_event
-        and e.procedure_state_change_event.task_id == task_id
-        and e.procedure_state_change_event.status == "FINISH"
     )
 
 
@@ -174,7 +155,7 @@ def test_gif_and_webp_presets_through_rabbitmq(
             with Image.open(_local(out.url)) as im:
                 assert im.size == (1280, 720) == (out.width, out.height)
                 assert abs(getattr(im, "n_frames", 1) - 6) <= 1  # the preset's 2 fps over 3 s
-        assert _final_count(_events(client), task_id) == 1
+        assert final_count(drain_events(client), task_id) == 1
     # Redis holds task state only: no Celery queue, priority list or unacked bookkeeping, and
     # no leases (RabbitMQ notices a lost consumer itself).
     assert _kombu_keys_in(s) == []
@@ -261,8 +242,8 @@ def test_a_killed_workers_steps_run_again_within_a_minute_by_default(
         assert recovery_s < RECOVERY_S
         for task_id in task_ids:
             _outputs_ok(client.wait(task_id, timeout_s=240))
-        events = _events(client)
-        assert [_final_count(events, t) for t in task_ids] == [1, 1, 1, 1]
+        events = drain_events(client)
+        assert [final_count(events, t) for t in task_ids] == [1, 1, 1, 1]
 
 
 def test_pool_children_killed_mid_encode(
@@ -281,7 +262,7 @@ def test_pool_children_killed_mid_encode(
         task = client.wait(task_id, timeout_s=RECOVERY_S + 30)
         assert time.monotonic() - killed < RECOVERY_S
         _outputs_ok(task)
-        assert _final_count(_events(client), task_id) == 1
+        assert final_count(drain_events(client), task_id) == 1
         assert worker.alive()
 
 
@@ -331,7 +312,7 @@ def test_a_frozen_workers_late_result_is_dropped(
             os.killpg(frozen.pid, signal.SIGCONT)
         after = client.wait(task_id, timeout_s=10).media_process_result_set[0]
         assert after.animated_graphic_task == before
-        assert _final_count(_events(client), task_id) == 1
+        assert final_count(drain_events(client), task_id) == 1
         # Woken, the worker finds its connection closed and opens a new one by itself.
         s.wait_for_workers(timeout_s=60)
         assert frozen.alive()

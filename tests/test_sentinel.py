@@ -13,12 +13,11 @@ from typing import Any
 import pytest
 import redis
 from redis_ha import MASTER, SentinelCluster
-from stack import StackFactory, until
+from stack import StackFactory, drain_events, final_count, until
 
 from animgraph.producer import Client
 from animgraph.producer.http_client import ApiClient
 from animgraph.shared.celeryconf import celery_config
-from animgraph.shared.models import EventContent
 from animgraph.shared.settings import Settings
 from animgraph.shared.state import State
 from animgraph.shared.state.connection import celery_url, parse_sentinel_url
@@ -56,24 +55,6 @@ def test_waiting_for_replicas_follows_the_url() -> None:
     assert sentinel.ack_replicas == 1
     assert Settings(redis_url="redis://h:6379/0").ack_replicas == 0
     assert sentinel.updated(redis_ack_replicas=0).ack_replicas == 0
-
-
-def _events(client: Client) -> list[EventContent]:
-    found: list[EventContent] = []
-    while pulled := client.pull_events(wait_s=0).event_set:
-        client.confirm_events({"EventHandles": [e.event_handle for e in pulled]})
-        found += pulled
-    return found
-
-
-def _finals(events: list[EventContent], task_id: str) -> int:
-    return sum(
-        1
-        for e in events
-        if e.procedure_state_change_event
-        and e.procedure_state_change_event.task_id == task_id
-        and e.procedure_state_change_event.status == "FINISH"
-    )
 
 
 @pytest.mark.parametrize(
@@ -173,8 +154,8 @@ def test_a_primary_lost_mid_flight_loses_no_procedure(
                 assert sub.status == "SUCCESS", (task_id, sub.err_code_ext, sub.message)
                 assert sub.output is not None and sub.output.size > 0
         print(f"all {len(task_ids)} procedures finished {time.monotonic() - started:.1f} s later")
-        events = _events(client)
-        assert [_finals(events, t) for t in task_ids] == [1] * len(task_ids)
+        events = drain_events(client)
+        assert [final_count(events, t) for t in task_ids] == [1] * len(task_ids)
         assert all(w.alive() for w in s.workers)
         assert s.api is not None and s.api.poll() is None
 

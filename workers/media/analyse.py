@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
 from animgraph.shared.errors import SourceFileError
-from animgraph.workers.media.decode import source_color_range, source_colorspace
+from animgraph.workers.media.decode import seek_keyframe, source_color_range, source_colorspace
 from animgraph.workers.media.probe import (
     CONTENT_MALFORMED,
     clockwise_rotation,
@@ -93,7 +92,7 @@ def analyse_source(
         origin = stream_origin_s(stream, container)
         reformatter = VideoReformatter()
         for seek_s, length_s in plan:
-            _seek(container, stream, origin, seek_s)
+            seek_keyframe(container, stream, origin, seek_s)
             run_start: float | None = None
             for frame in _decoded(container, stream):
                 if frame.pts is None or frame.time_base is None:
@@ -134,15 +133,6 @@ def _thumb(frame: Frame, reformatter: VideoReformatter) -> Thumb:
     if rotate:
         array = np.ascontiguousarray(np.rot90(array, k=-(rotate // 90)))
     return thumbnail(array)
-
-
-def _seek(container: Any, stream: Any, origin: float, seek_s: float) -> None:
-    """Seek to the keyframe at or before ``seek_s`` (the beginning for 0)."""
-    if seek_s <= 0:
-        container.seek(0)
-        return
-    target = Fraction(origin + seek_s).limit_denominator(1_000_000) / stream.time_base
-    container.seek(math.floor(target), stream=stream, backward=True, any_frame=False)
 
 
 def _decoded(container: Any, stream: Any) -> Iterator[Frame]:

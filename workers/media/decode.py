@@ -32,7 +32,13 @@ from animgraph.workers.media.probe import (
 from animgraph.workers.media.progress import Progress
 from animgraph.workers.media.select import shown_during, slot_middles
 
-__all__ = ["DEFAULT_MAX_PIXELS", "INVALID_TIME_OFFSET", "decode_segment", "rgb_frame"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "INVALID_TIME_OFFSET",
+    "decode_segment",
+    "rgb_frame",
+    "seek_keyframe",
+]
 
 INVALID_TIME_OFFSET = "InvalidInput.InvalidTimeOffset"
 DEFAULT_MAX_PIXELS = 16384 * 16384 // 4
@@ -278,7 +284,7 @@ def _timed_frames(
     container: Any, stream: Any, origin: float, seek_s: float | None
 ) -> Iterator[tuple[Frame, float]]:
     """Decoded frames with strictly increasing times (s, relative to the stream start)."""
-    _seek(container, stream, origin, seek_s)
+    seek_keyframe(container, stream, origin, seek_s)
     last_t = -math.inf
     for frame in _decoded(container, stream):
         t = _frame_time(frame, origin, last_t)
@@ -288,7 +294,7 @@ def _timed_frames(
         yield frame, t
 
 
-def _seek(container: Any, stream: Any, origin: float, seek_s: float | None) -> None:
+def seek_keyframe(container: Any, stream: Any, origin: float, seek_s: float | None) -> None:
     """Seek to the keyframe at or before ``seek_s``; None or <= 0 rewinds to the beginning."""
     if seek_s is None or seek_s <= 0:
         container.seek(0)
