@@ -9,9 +9,17 @@ Every model is frozen: a changed value is a new model (``model_copy(update=...)`
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 from pydantic.alias_generators import to_pascal
 
 __all__ = [
@@ -74,6 +82,26 @@ class WireModel(BaseModel):
     def wire(self) -> dict[str, object]:
         """The JSON-ready dict with wire names."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+class ExtendedWireModel(WireModel):
+    """A wire model with fields of animgraph's own (``EXTENSIONS``, contract §2.5): with wire
+    names they are left out while at their defaults, so a client of the cloud API sees the JSON
+    it always saw (the official SDKs warn about every field they have no model for)."""
+
+    EXTENSIONS: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_default_extensions(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if info.by_alias and isinstance(data, dict):
+            fields = type(self).model_fields
+            for name in self.EXTENSIONS:
+                if getattr(self, name) == fields[name].default:
+                    data.pop(fields[name].alias or name, None)
+        return data
 
 
 # --- media files (contract §3) ---------------------------------------------------------------
@@ -165,8 +193,10 @@ HighlightS = Annotated[float, AfterValidator(_highlight_s)]
 """The length (seconds) of the moment picked when no offsets are given; 0 is off."""
 
 
-class AnimatedGraphicsTemplate(WireModel):
+class AnimatedGraphicsTemplate(ExtendedWireModel):
     """The target spec of an animated image. Width/Height are maximums; 0 follows the source."""
+
+    EXTENSIONS = ("loop_mode", "loop_count", "seam_window", "highlight_duration")
 
     definition: int
     type: TemplateType = "Custom"
@@ -315,9 +345,11 @@ class ProcessMediaByProcedureRequest(WireModel):
 # --- results (contract §6) -------------------------------------------------------------------
 
 
-class MediaAnimatedGraphicsItem(WireModel):
+class MediaAnimatedGraphicsItem(ExtendedWireModel):
     """One produced animated image. Offsets are the absolute seconds of the source the encoder
     used; ``LoopMode`` and ``SeamScore`` are animgraph extensions (contract §6.2)."""
+
+    EXTENSIONS = ("loop_mode", "seam_score")
 
     url: str
     definition: int

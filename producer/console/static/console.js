@@ -438,7 +438,7 @@
     const inputs = {};
     const controls = fields.map((f) => {
       const id = `tpl-${f.Field}`;
-      const value = current ? current[f.Field] : f.Default;
+      const value = current && current[f.Field] !== undefined ? current[f.Field] : f.Default;
       let input;
       if (f.Kind === "choice") {
         input = h("select", { id, name: f.Field }, f.Choices.map((c) => h("option", { value: c, selected: c === value }, c)));
