@@ -36,10 +36,10 @@ from typing import Any
 
 import av.error
 import numpy as np
-from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
+from av.video.reformatter import Interpolation, VideoReformatter
 
 from animgraph.shared.errors import SourceFileError
-from animgraph.workers.media.decode import seek_keyframe, source_color_range, source_colorspace
+from animgraph.workers.media.decode import rgb_frame, seek_keyframe
 from animgraph.workers.media.probe import (
     CONTENT_MALFORMED,
     clockwise_rotation,
@@ -119,19 +119,10 @@ def _thumb(frame: Frame, reformatter: VideoReformatter) -> Thumb:
     swap = rotate in (90, 270)
     shown_w, shown_h = (frame.height, frame.width) if swap else (frame.width, frame.height)
     tw, th = thumbnail_size(shown_w, shown_h)
-    rgb = reformatter.reformat(
-        frame,
-        width=th if swap else tw,
-        height=tw if swap else th,
-        format="rgb24",
-        src_colorspace=source_colorspace(frame),
-        src_color_range=source_color_range(frame),
-        dst_color_range=ColorRange.JPEG,
-        interpolation=Interpolation.AREA,
+    rgb = rgb_frame(
+        frame, reformatter, width=tw, height=th, rotate=rotate, interpolation=Interpolation.AREA
     )
-    array = np.asarray(rgb.to_ndarray(), dtype=np.uint8)
-    if rotate:
-        array = np.ascontiguousarray(np.rot90(array, k=-(rotate // 90)))
+    array = np.ascontiguousarray(rgb) if rotate else rgb
     return thumbnail(array)
 
 

@@ -128,7 +128,13 @@ def decode_segment(
 
 
 def rgb_frame(
-    frame: Frame, reformatter: VideoReformatter, *, width: int, height: int, rotate: int
+    frame: Frame,
+    reformatter: VideoReformatter,
+    *,
+    width: int,
+    height: int,
+    rotate: int,
+    interpolation: Interpolation = INTERPOLATION,
 ) -> RgbArray:
     """Convert a decoded frame to displayed-orientation RGB24 at ``width`` x ``height``.
 
@@ -144,7 +150,7 @@ def rgb_frame(
         src_colorspace=source_colorspace(frame),
         src_color_range=source_color_range(frame),
         dst_color_range=ColorRange.JPEG,
-        interpolation=INTERPOLATION,
+        interpolation=interpolation,
     )
     array = np.asarray(rgb.to_ndarray(), dtype=np.uint8)
     # np.rot90 turns counter-clockwise for positive k.
