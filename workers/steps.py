@@ -246,13 +246,11 @@ def _highlight_window(
     returns the seconds to decode: the highlight, widened for a seam search when
     ``Seamless``, within the range searched."""
     assert plan.template is not None
-    key = work_key(task_id, index, "highlight.json")
-    if rt.storage.exists(key):
-        picked = json.loads(rt.storage.local_path(key, scratch).read_text())
-    else:
-        lo, hi = plan.decode_start_s or 0.0, plan.decode_end_s or plan.end_s
-        seamless = plan.loop_mode == "Seamless"
-        margin = plan.seam_window_s + CROSSFADE_S if seamless else 0.0
+    lo, hi = plan.decode_start_s or 0.0, plan.decode_end_s or plan.end_s
+    seamless = plan.loop_mode == "Seamless"
+    margin = plan.seam_window_s + CROSSFADE_S if seamless else 0.0
+    picked = _picked_highlight(rt, task_id, index, scratch)
+    if picked is None:
         thumbs, pts = analyse_source(source, run_s=max(6.0, plan.highlight_s + 2 * margin + 1))
         kept = [i for i, t in enumerate(pts) if lo - 1e-6 <= t < hi]
         thumbs, pts = [thumbs[i] for i in kept], [pts[i] for i in kept]
@@ -270,16 +268,16 @@ def _highlight_window(
             window_s=plan.seam_window_s,
             fps=plan.template.fps,
         )
-        picked = {"start_s": found.start_s, "end_s": found.end_s, "score": found.score}
-        _put_json(rt, scratch, key, picked)
-    margin = plan.seam_window_s + CROSSFADE_S if plan.loop_mode == "Seamless" else 0.0
-    lo, hi = plan.decode_start_s or 0.0, plan.decode_end_s or plan.end_s
-    return max(lo, picked["start_s"] - margin), min(hi, picked["end_s"] + margin)
+        picked = (found.start_s, found.end_s)
+        record = {"start_s": found.start_s, "end_s": found.end_s, "score": found.score}
+        _put_json(rt, scratch, work_key(task_id, index, "highlight.json"), record)
+    return max(lo, picked[0] - margin), min(hi, picked[1] + margin)
 
 
 def _picked_highlight(
     rt: Runtime, task_id: str, index: int, scratch: Path
 ) -> tuple[float, float] | None:
+    """The highlight the decode step picked (``highlight.json``), or None before it has."""
     key = work_key(task_id, index, "highlight.json")
     if not rt.storage.exists(key):
         return None

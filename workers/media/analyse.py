@@ -30,16 +30,14 @@ Display rotation is applied, so thumbnails have the orientation the output shows
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av.error
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from animgraph.shared.errors import SourceFileError
-from animgraph.workers.media.decode import rgb_frame, seek_keyframe
+from animgraph.workers.media.decode import decoded_frames, rgb_frame, seek_keyframe
 from animgraph.workers.media.probe import (
     CONTENT_MALFORMED,
     clockwise_rotation,
@@ -54,8 +52,6 @@ __all__ = ["MAX_FULL_S", "RUN_S", "analyse_source"]
 
 MAX_FULL_S = 30.0
 RUN_S = 6.0
-# A few damaged packets are skipped, as decode.py does; the analysis is best effort beyond that.
-MAX_BAD_PACKETS = 32
 _EPS_S = 1e-6
 
 Frame = Any  # av.VideoFrame: PyAV ships no type stubs
@@ -94,7 +90,7 @@ def analyse_source(
         for seek_s, length_s in plan:
             seek_keyframe(container, stream, origin, seek_s)
             run_start: float | None = None
-            for frame in _decoded(container, stream):
+            for frame in decoded_frames(container, stream, strict=False):
                 if frame.pts is None or frame.time_base is None:
                     continue
                 t = float(frame.pts * frame.time_base) - origin
@@ -124,22 +120,3 @@ def _thumb(frame: Frame, reformatter: VideoReformatter) -> Thumb:
     )
     array = np.ascontiguousarray(rgb) if rotate else rgb
     return thumbnail(array)
-
-
-def _decoded(container: Any, stream: Any) -> Iterator[Frame]:
-    """Decode packet by packet, skipping a few damaged packets; a garbled tail ends the run."""
-    bad = 0
-    packets = container.demux(stream)
-    while True:
-        try:
-            packet = next(packets)
-        except (StopIteration, av.error.FFmpegError):
-            return
-        try:
-            yield from packet.decode()
-        except av.error.InvalidDataError:
-            bad += 1
-            if bad > MAX_BAD_PACKETS:
-                return
-        except av.error.FFmpegError:
-            return

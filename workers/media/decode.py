@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "INVALID_TIME_OFFSET",
     "decode_segment",
+    "decoded_frames",
     "rgb_frame",
     "seek_keyframe",
 ]
@@ -292,7 +293,7 @@ def _timed_frames(
     """Decoded frames with strictly increasing times (s, relative to the stream start)."""
     seek_keyframe(container, stream, origin, seek_s)
     last_t = -math.inf
-    for frame in _decoded(container, stream):
+    for frame in decoded_frames(container, stream):
         t = _frame_time(frame, origin, last_t)
         if t <= last_t + _EPS_S:
             continue  # a repeated or backward timestamp would make a zero-length frame
@@ -309,8 +310,11 @@ def seek_keyframe(container: Any, stream: Any, origin: float, seek_s: float | No
     container.seek(math.floor(target), stream=stream, backward=True, any_frame=False)
 
 
-def _decoded(container: Any, stream: Any) -> Iterator[Frame]:
-    """Decode the stream packet by packet, skipping a few damaged packets and a truncated tail."""
+def decoded_frames(container: Any, stream: Any, *, strict: bool = True) -> Iterator[Frame]:
+    """Decode the stream packet by packet, skipping a few damaged packets and a truncated tail.
+
+    ``strict``: a stream with too many damaged packets, or one that cannot be decoded, raises
+    ``SourceFileError``; otherwise it just ends there (the analysis decode, which only looks)."""
     bad = 0
     packets = container.demux(stream)
     while True:
@@ -325,11 +329,15 @@ def _decoded(container: Any, stream: Any) -> Iterator[Frame]:
         except av.error.InvalidDataError as exc:
             bad += 1
             if bad > MAX_BAD_PACKETS:
+                if not strict:
+                    return
                 raise SourceFileError(
                     "The video stream of the source file is damaged: too many undecodable frames.",
                     CONTENT_MALFORMED,
                 ) from exc
         except av.error.FFmpegError as exc:
+            if not strict:
+                return
             raise SourceFileError(
                 "The video stream of the source file could not be decoded.", CONTENT_MALFORMED
             ) from exc
