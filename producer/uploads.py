@@ -68,7 +68,9 @@ class Uploads:
         req = parse(ApplyUploadRequest, request)
         if req.procedure:
             self._check_procedure(req.procedure, "InvalidParameterValue.Procedure")
-        session_key = secrets.token_urlsafe(24)
+        # Hex, not URL-safe base64: a key starting with "-" is taken for an option by command-line
+        # clients (tccli: "argument --VodSessionKey: expected one argument").
+        session_key = secrets.token_hex(24)
         token = secrets.token_urlsafe(32)
         expires = int(time.time()) + self.settings.uploads.ttl_s
         name = safe_file_name(f"{req.media_name or 'media'}.{req.media_type.lower()}")

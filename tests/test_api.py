@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -557,3 +558,12 @@ def test_secrets_never_reach_logs_or_events(stack: Stack) -> None:
     for text in texts:
         for secret in [*secrets, "a-wrong-secret"]:
             assert secret not in text
+
+
+def test_upload_session_keys_pass_as_command_line_arguments(stack: Stack) -> None:
+    """tccli takes a VodSessionKey starting with "-" for an option (it once failed CI one run in
+    64): every key is hex."""
+    with ApiClient(stack.endpoint, SECRET_ID, SECRET_KEY) as api:
+        keys = [api.call("ApplyUpload", {"MediaType": "mp4"})["VodSessionKey"] for _ in range(200)]
+    assert all(re.fullmatch(r"[0-9a-f]{48}", key) for key in keys)
+    assert len(set(keys)) == len(keys)
