@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializationInfo,
@@ -21,6 +22,9 @@ from pydantic import (
     model_serializer,
 )
 from pydantic.alias_generators import to_pascal
+
+from animgraph.shared.formats import ImageFormat
+from animgraph.shared.sizes import check_size, parse_size
 
 __all__ = [
     "AnimatedGraphicTaskInput",
@@ -37,6 +41,7 @@ __all__ = [
     "EventConfig",
     "EventContent",
     "FileUploadEvent",
+    "ImageFormat",
     "LoopMode",
     "MediaAnimatedGraphicsItem",
     "MediaInfo",
@@ -163,7 +168,6 @@ SizePx = Annotated[int, AfterValidator(_size_px)]
 FpsHz = Annotated[int, Field(ge=1, le=60)]
 QualityValue = Annotated[float, Field(ge=1, le=100)]
 TemplateType = Literal["Preset", "Custom"]
-ImageFormat = Literal["gif", "webp"]
 Adaptive = Literal["open", "close"]
 
 # --- the loop extensions of a template (contract §2.5): animgraph's own, not the cloud API's ---
@@ -192,11 +196,17 @@ SeamWindowS = Annotated[float, Field(gt=0, le=MAX_SEAM_WINDOW_S)]
 HighlightS = Annotated[float, AfterValidator(_highlight_s)]
 """The length (seconds) of the moment picked when no offsets are given; 0 is off."""
 
+# --- the byte budget of a template (contract §2.6): animgraph's own ----------------------------
+
+MaxSizeBytes = Annotated[int, BeforeValidator(parse_size), AfterValidator(check_size)]
+"""The most bytes an output may have: 0 no budget; given as bytes, a size with a unit
+(``2MB``, ``1.5MiB``) or a preset name (``discord``), kept as bytes (``shared.sizes``)."""
+
 
 class AnimatedGraphicsTemplate(ExtendedWireModel):
     """The target spec of an animated image. Width/Height are maximums; 0 follows the source."""
 
-    EXTENSIONS = ("loop_mode", "loop_count", "seam_window", "highlight_duration")
+    EXTENSIONS = ("loop_mode", "loop_count", "seam_window", "highlight_duration", "max_size")
 
     definition: int
     type: TemplateType = "Custom"
@@ -212,6 +222,7 @@ class AnimatedGraphicsTemplate(ExtendedWireModel):
     loop_count: LoopCount = 0
     seam_window: SeamWindowS = 1.0
     highlight_duration: HighlightS = 0.0
+    max_size: MaxSizeBytes = 0
     create_time: str = ""
     update_time: str = ""
 
@@ -231,6 +242,7 @@ class CreateAnimatedGraphicsTemplateRequest(WireModel):
     loop_count: LoopCount = 0
     seam_window: SeamWindowS = 1.0
     highlight_duration: HighlightS = 0.0
+    max_size: MaxSizeBytes = 0
 
 
 class ModifyAnimatedGraphicsTemplateRequest(WireModel):
@@ -249,6 +261,7 @@ class ModifyAnimatedGraphicsTemplateRequest(WireModel):
     loop_count: LoopCount | None = None
     seam_window: SeamWindowS | None = None
     highlight_duration: HighlightS | None = None
+    max_size: MaxSizeBytes | None = None
 
 
 class DescribeAnimatedGraphicsTemplatesRequest(WireModel):
@@ -347,13 +360,15 @@ class ProcessMediaByProcedureRequest(WireModel):
 
 class MediaAnimatedGraphicsItem(ExtendedWireModel):
     """One produced animated image. Offsets are the absolute seconds of the source the encoder
-    used; ``LoopMode`` and ``SeamScore`` are animgraph extensions (contract §6.2)."""
+    used; ``LoopMode`` and ``SeamScore`` are animgraph extensions, and so are ``Fps``,
+    ``Quality``, ``Colors`` and ``Encodes``: what an output fitted to a ``MaxSize`` used
+    (contract §6.2)."""
 
-    EXTENSIONS = ("loop_mode", "seam_score")
+    EXTENSIONS = ("loop_mode", "seam_score", "fps", "quality", "colors", "encodes")
 
     url: str
     definition: int
-    container: Literal["gif", "webp"]
+    container: ImageFormat
     width: int
     height: int
     bitrate: int
@@ -363,6 +378,10 @@ class MediaAnimatedGraphicsItem(ExtendedWireModel):
     end_time_offset: float
     loop_mode: LoopMode = "Forward"
     seam_score: float | None = None
+    fps: int | None = None
+    quality: float | None = None
+    colors: int | None = None
+    encodes: int | None = None
 
 
 class MediaProcessTaskAnimatedGraphicResult(WireModel):

@@ -11,13 +11,15 @@ import math
 from collections.abc import Callable
 
 from animgraph.shared.errors import InvalidInputError
+from animgraph.shared.formats import format_of
 from animgraph.shared.models import (
     AnimatedGraphicsTemplate,
     AnimatedGraphicTaskInput,
     MediaMetaData,
 )
 from animgraph.shared.state import SubtaskPlan
-from animgraph.workers.media.geometry import output_size
+from animgraph.workers.media.encode import can_join
+from animgraph.workers.media.geometry import even_size, output_size
 from animgraph.workers.media.seam import CROSSFADE_S
 
 __all__ = ["display_size", "loop_window", "plan_subtasks", "resolve_offsets", "slicing"]
@@ -105,7 +107,9 @@ def plan_subtasks(
     """One plan per requested image; a plan that cannot run carries its error code instead.
 
     Only a ``Forward`` segment without a highlight is split in time slices: the other loop
-    modes reorder or move frames across the whole segment, so they run in one piece.
+    modes reorder or move frames across the whole segment, so they run in one piece. So does
+    an output with a ``MaxSize`` (its budget is searched over the whole segment) and one whose
+    format has no join (contract §2.6). Video formats get an even size.
     """
     duration_s = meta.video_duration or meta.duration
     src_w, src_h = display_size(meta)
@@ -144,11 +148,14 @@ def plan_subtasks(
             height=template.height,
             adaptive=template.resolution_adaptive == "open",
         )
+        if format_of(template.format).even_size:
+            width, height = even_size(width, height)
         start_s, end_s, decode_start_s, decode_end_s, highlight_s = loop_window(
             template, start_s, end_s, duration_s
         )
         slices, slice_s = (1, 0.0)
-        if template.loop_mode == "Forward" and not highlight_s:
+        whole = template.max_size > 0 or not can_join(template.format)
+        if template.loop_mode == "Forward" and not highlight_s and not whole:
             slices, slice_s = slicing(
                 start_s, end_s, template.fps, min_s=split_min_s, slice_s=split_slice_s
             )

@@ -7,6 +7,7 @@ from typing import Any
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import ApiError
+from animgraph.shared.formats import format_of
 from animgraph.shared.models import (
     AnimatedGraphicsTemplate,
     CreateAnimatedGraphicsTemplateRequest,
@@ -24,11 +25,20 @@ from .validation import parse
 __all__ = ["TemplateService"]
 
 
-def _check_webp_size(template: AnimatedGraphicsTemplate) -> None:
+def _check_format(template: AnimatedGraphicsTemplate) -> None:
+    """What the template's ``Format`` cannot do: a webp without a size (the cloud API's rule),
+    a loop count in a file that cannot store one (contract §2.6)."""
     if template.format == "webp" and template.width == 0 and template.height == 0:
         raise ApiError(
             "a webp template needs Width or Height (both are 0)",
             "InvalidParameterValue.FormatWebpWidthAndHeightBothZero",
+        )
+    if template.loop_count and not format_of(template.format).carries_loop_count:
+        how = "loops forever" if template.format == "avif" else "leaves looping to the player"
+        raise ApiError(
+            f"LoopCount {template.loop_count}: {template.format} cannot store a loop count "
+            f"(it {how}); use 0, or gif, webp or apng",
+            "InvalidParameterValue.LoopCount",
         )
 
 
@@ -45,7 +55,7 @@ class TemplateService:
         """CreateAnimatedGraphicsTemplate: returns the template with its new ``Definition``."""
         req = parse(CreateAnimatedGraphicsTemplateRequest, request)
         template = AnimatedGraphicsTemplate(definition=0, **req.model_dump())
-        _check_webp_size(template)
+        _check_format(template)
         if self.state.templates.count() >= self.settings.limits.max_templates:
             raise ApiError(
                 f"there are already {self.settings.limits.max_templates} custom templates",
@@ -63,7 +73,7 @@ class TemplateService:
         updated = AnimatedGraphicsTemplate.model_validate(
             {**current.model_dump(), **changes, "update_time": now_iso()}
         )
-        _check_webp_size(updated)
+        _check_format(updated)
         self.state.templates.put(updated)
         return updated
 

@@ -16,7 +16,7 @@ from animgraph.workers.media.progress import Progress
 from animgraph.workers.media.select import Selection
 from animgraph.workers.media.webp import encode_webp
 
-__all__ = ["ENCODERS", "Encoder", "encode_gif", "encode_webp"]
+__all__ = ["ENCODERS", "Encoder", "can_join", "encode_gif", "encode_webp"]
 
 
 class Encoder(Protocol):
@@ -36,3 +36,9 @@ class Encoder(Protocol):
 
 
 ENCODERS: Mapping[str, Encoder] = {"gif": encode_gif, "webp": encode_webp}
+
+
+def can_join(fmt: str) -> bool:
+    """Whether time slices of ``fmt`` can be joined into one file (the planner splits only
+    those; kept by whoever rewrites this table: workers/plan.py imports it)."""
+    return fmt in ("gif", "webp")

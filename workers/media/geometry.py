@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["output_size"]
+__all__ = ["even_size", "output_size"]
 
 
 def output_size(
@@ -38,3 +38,9 @@ def _box(src_w: int, src_h: int, *, width: int, height: int, adaptive: bool) -> 
 def _round_px(value: float) -> int:
     """Round half up (not to even) and keep at least one pixel."""
     return max(1, math.floor(value + 0.5))
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height`` rounded down to even numbers (at least 2): what 4:2:0 video
+    (MP4, WebM) needs. The aspect ratio moves by less than one pixel."""
+    return max(2, width - width % 2), max(2, height - height % 2)
