@@ -20,26 +20,26 @@ from animgraph.shared.settings import Settings
 from ..client import Client
 from .common import connected, err, print_json
 from .loop_options import HighlightOpt, LoopCountOpt, LoopModeOpt, SeamWindowOpt, loop_fields
+from .output_options import FormatOpt, MaxSizeOpt, fitted_summary, output_fields
 
 __all__ = ["run"]
 
 
 def _template_definition(
     client: Client,
-    fmt: str | None,
     fps: int | None,
     width: int,
     height: int,
     quality: float | None,
-    loop: dict[str, object],
+    extra: dict[str, object],
 ) -> int:
-    """Create an ad-hoc custom template from the command-line options (``loop``: the loop
-    fields given)."""
-    fields: dict[str, object] = {"Format": fmt or "gif", "Fps": fps or 10}
+    """Create an ad-hoc custom template from the command-line options (``extra``: the output
+    and loop fields given)."""
+    fields: dict[str, object] = {"Format": "gif", "Fps": fps or 10}
     fields.update({"Width": width, "Height": height, "Name": "animgraph run"})
     if quality is not None:
         fields["Quality"] = quality
-    fields.update(loop)
+    fields.update(extra)
     template = client.create_template(**fields)
     err.print(f"[dim]Ad-hoc template {template.definition}: {json.dumps(template.wire())}[/]")
     return template.definition
@@ -69,6 +69,20 @@ def _show_progress(task_id: str, client: Client) -> ProcedureTask:
         return client.wait(task_id, on_update=update)
 
 
+def _budgets(client: Client, task: ProcedureTask) -> dict[int, int]:
+    """The ``MaxSize`` of each template of the task's outputs that had one (for the summary);
+    a template deleted since is left out."""
+    wanted = {
+        r.animated_graphic_task.output.definition
+        for r in task.media_process_result_set
+        if r.animated_graphic_task.output and r.animated_graphic_task.output.encodes is not None
+    }
+    if not wanted:
+        return {}
+    found = client.describe_animated_graphics_templates({"Definitions": sorted(wanted)})
+    return {t.definition: t.max_size for t in found.animated_graphics_template_set}
+
+
 def _copy_output(url: str, dest: Path) -> None:
     """Copy an output to ``dest`` from its file:// or http(s):// URL."""
     parsed = urlparse(url)
@@ -90,9 +104,7 @@ def run(
     ] = None,
     start: Annotated[float, typer.Option(help="StartTimeOffset, s (0: start, <0: from end)")] = 0,
     end: Annotated[float, typer.Option(help="EndTimeOffset, s (0: end, <0: from end)")] = 0,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="Ad-hoc template: gif or webp")
-    ] = None,
+    fmt: FormatOpt = None,
     fps: Annotated[
         int | None, typer.Option(help="Ad-hoc template: frames per second 1..60")
     ] = None,
@@ -103,6 +115,7 @@ def run(
     loop_count: LoopCountOpt = None,
     seam_window: SeamWindowOpt = None,
     highlight: HighlightOpt = None,
+    max_size: MaxSizeOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file")] = None,
     output_dir: Annotated[
         Path | None, typer.Option(help="Folder for the outputs (default: current folder)")
@@ -116,13 +129,14 @@ def run(
 ) -> None:
     """Make animated images from a segment of VIDEO through the queue and print the event.
 
-    The template options (--format, --fps, --loop-mode...) make an ad-hoc template, run
-    beside any --definition given.
+    The template options (--format, --fps, --max-size, --loop-mode...) make an ad-hoc
+    template, run beside any --definition given.
     """
     settings = Settings()
     definitions = list(definition or [])
-    loop = loop_fields(loop_mode, loop_count, seam_window, highlight)
-    adhoc = any(v is not None for v in (fmt, fps, quality)) or width or height or loop
+    extra = output_fields(fmt, max_size)
+    extra |= loop_fields(loop_mode, loop_count, seam_window, highlight)
+    adhoc = any(v is not None for v in (fps, quality)) or width or height or extra
     if procedure and (definitions or adhoc):
         raise typer.BadParameter("--procedure replaces --definition and the template options")
     if output and (procedure or len(definitions) + bool(adhoc) > 1):
@@ -130,9 +144,7 @@ def run(
     try:
         with connected(settings) as client:
             if not procedure and (adhoc or not definitions):
-                definitions.append(
-                    _template_definition(client, fmt, fps, width, height, quality, loop)
-                )
+                definitions.append(_template_definition(client, fps, width, height, quality, extra))
             media = client.register_media(video)
             err.print(
                 f"Registered [bold]{video.name}[/] as FileId {media.file_id}: "
@@ -157,6 +169,7 @@ def run(
             err.print(f"TaskId {task_id}")
             task = _show_progress(task_id, client)
             event = client.task_event(task_id)
+            budgets = _budgets(client, task)
     except ApiError as exc:
         err.print(f"[red]{exc.code}[/]: {exc.message}")
         raise typer.Exit(2) from None
@@ -174,10 +187,12 @@ def run(
         )
         _copy_output(sub.output.url, dest)
         seam = "" if sub.output.seam_score is None else f", seam {sub.output.seam_score:.2f}"
+        fitted = fitted_summary(sub.output, budgets.get(sub.output.definition, 0))
         err.print(
             f"[green]Wrote {dest}[/]: {sub.output.width}x{sub.output.height}, "
             f"{sub.output.size} bytes, {sub.output.start_time_offset:g}-"
             f"{sub.output.end_time_offset:g} s, {sub.output.loop_mode}{seam}"
+            + (f"; {fitted}" if fitted else "")
         )
     body = json.dumps(event.wire() if event else {}, indent=2)
     print_json(body)

@@ -11,6 +11,7 @@ from animgraph.shared.settings import Settings
 
 from .common import err, given, print_model, state_only
 from .loop_options import HighlightOpt, LoopCountOpt, LoopModeOpt, SeamWindowOpt, loop_fields
+from .output_options import FormatOpt, MaxSizeOpt, output_fields
 
 __all__ = ["templates_app"]
 
@@ -18,7 +19,6 @@ templates_app = typer.Typer(
     help="Animated graphics templates (Definition 20000, 20001, 100001...)."
 )
 
-FormatOpt = Annotated[str | None, typer.Option("--format", help="gif or webp")]
 WidthOpt = Annotated[
     int | None, typer.Option(help="Max width (long side if adaptive), 0 or 128..4096")
 ]
@@ -46,12 +46,14 @@ def templates_create(
     loop_count: LoopCountOpt = None,
     seam_window: SeamWindowOpt = None,
     highlight: HighlightOpt = None,
+    max_size: MaxSizeOpt = None,
 ) -> None:
     """Create a custom template; prints it with its new Definition."""
     fields = given(
-        fps=fps, fmt=fmt, width=width, height=height, resolution_adaptive=resolution_adaptive,
+        fps=fps, width=width, height=height, resolution_adaptive=resolution_adaptive,
         quality=quality, name=name, comment=comment,
     )  # fmt: skip
+    fields.update(output_fields(fmt, max_size))
     fields.update(loop_fields(loop_mode, loop_count, seam_window, highlight))
     with state_only(Settings()) as client:
         print_model(client.create_animated_graphics_template(fields))
@@ -72,12 +74,14 @@ def templates_modify(
     loop_count: LoopCountOpt = None,
     seam_window: SeamWindowOpt = None,
     highlight: HighlightOpt = None,
+    max_size: MaxSizeOpt = None,
 ) -> None:
     """Change the given fields of a custom template."""
     fields = given(
-        definition=definition, fps=fps, fmt=fmt, width=width, height=height,
+        definition=definition, fps=fps, width=width, height=height,
         resolution_adaptive=resolution_adaptive, quality=quality, name=name, comment=comment,
     )  # fmt: skip
+    fields.update(output_fields(fmt, max_size))
     fields.update(loop_fields(loop_mode, loop_count, seam_window, highlight))
     with state_only(Settings()) as client:
         print_model(client.modify_animated_graphics_template(fields))
