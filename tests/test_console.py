@@ -25,6 +25,8 @@ from stack import Stack, StackFactory
 
 from animgraph.producer.http_client import ApiClient
 from animgraph.shared.errors import ApiError
+from animgraph.shared.formats import FORMATS
+from animgraph.shared.sizes import SIZE_PRESETS
 
 pytestmark = pytest.mark.e2e
 
@@ -163,6 +165,8 @@ def _api_error(stack: Stack, action: str, params: dict[str, Any]) -> ApiError:
 def test_sign_in(page: Page, stack: Stack) -> None:
     expect(page).to_have_url(f"{stack.endpoint}/console/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_out = page.get_by_role("button", name="Sign out")
+    expect(sign_out).to_be_hidden()  # only a signed-in page offers it
     page.get_by_label("Console password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-error")).to_contain_text("AuthFailure.SignIn")
@@ -175,7 +179,14 @@ def test_sign_in(page: Page, stack: Stack) -> None:
     cookie = next(c for c in page.context.cookies() if c["name"] == "animgraph_console")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
     assert page.evaluate("document.cookie") == ""  # the session id is out of the script's reach
+    expect(sign_out).to_be_visible()
     _shot(page, "02-signed-in")
+    sign_out.click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(sign_out).to_be_hidden()
+    page.reload()  # and signed out server-side too
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(sign_out).to_be_hidden()
 
 
 @pytest.mark.usefixtures("signed_in")
@@ -379,6 +390,64 @@ def test_loop_fields_in_the_template_form(page: Page, stack: Stack) -> None:
     with Image.open(io.BytesIO(httpx.get(url, timeout=10).content)) as picture:
         assert picture.info["loop"] == 2  # 3 plays
     _shot(page, "11-loop-task")
+
+
+@pytest.mark.usefixtures("signed_in")
+def test_formats_and_size_budget_in_the_template_form(page: Page, stack: Stack) -> None:
+    """The six formats and the byte budget (contract §2.6) in the form: a bad budget and a
+    LoopCount the format cannot store mark their fields; a preset name is kept as its bytes,
+    shown in the list and, in words and bytes, when editing; emptied, the budget is gone."""
+    page.get_by_role("link", name="Templates").click()
+    formats = page.locator("#tpl-Format option").evaluate_all("els => els.map(e => e.value)")
+    assert formats == list(FORMATS)
+    presets = page.locator("#tpl-MaxSize-presets option").evaluate_all(
+        "els => els.map(e => e.value)"
+    )
+    assert presets == list(SIZE_PRESETS)
+    budget = page.get_by_label("Size budget")
+    expect(budget).to_have_value("")  # no budget by default
+    expect(page.locator("#tpl-MaxSize-hint")).to_contain_text("slack-emoji")
+    page.get_by_label("Name").fill("console-budget")
+    page.get_by_label("Fps").fill("5")
+    budget.fill("2 parsecs")
+    page.get_by_role("button", name="Create template").click()
+    expected = _api_error(
+        stack, "CreateAnimatedGraphicsTemplate", {"Fps": 5, "MaxSize": "2 parsecs"}
+    )
+    assert expected.code == "InvalidParameterValue.MaxSize"
+    expect(budget).to_have_attribute("aria-invalid", "true")
+    expect(budget).to_be_focused()
+    expect(page.locator("#tpl-MaxSize-error")).to_have_text(expected.message)
+
+    budget.fill("github")
+    page.get_by_label("Format").select_option("avif")
+    page.get_by_label("Loop count").fill("3")  # AVIF cannot store a play count
+    page.get_by_role("button", name="Create template").click()
+    expect(page.locator("#tpl-LoopCount")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#tpl-LoopCount-error")).to_contain_text("avif")
+    expect(budget).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Loop count").fill("0")
+    page.get_by_role("button", name="Create template").click()
+    notice = page.locator("#templates-notice")
+    expect(notice).to_contain_text("Created template")
+    definition = int(notice.inner_text().split()[-1].rstrip("."))
+    with _api(stack) as api:
+        [saved] = api.call("DescribeAnimatedGraphicsTemplates", {"Definitions": [definition]})[
+            "AnimatedGraphicsTemplateSet"
+        ]
+    assert saved["MaxSize"] == SIZE_PRESETS["github"].size == 10_000_000
+    row = page.locator(f'#templates-table tr[data-definition="{definition}"]')
+    expect(row.locator("td.budget")).to_have_text("10 MB")
+    expect(page.locator('#templates-table tr[data-definition="20000"] td.budget')).to_have_text("-")
+
+    row.get_by_role("link", name=f"Edit template {definition}").click()
+    expect(budget).to_have_value("10 MB")
+    expect(page.locator("#tpl-MaxSize-saved")).to_have_text("Saved: 10 MB (10000000 bytes)")
+    _shot(page, "12-size-budget")
+    budget.fill("")
+    page.get_by_role("button", name="Save changes").click()
+    expect(notice).to_contain_text(f"Saved template {definition}.")
+    expect(row.locator("td.budget")).to_have_text("-")
 
 
 def test_console_endpoints_are_guarded(stack: Stack) -> None:

@@ -31,7 +31,7 @@ from animgraph.shared.errors import ApiError
 
 from ..client import Client
 from ..uploads import Uploads, UploadTooLarge, receive_stream
-from .service import TEMPLATE_FIELDS, ConsoleService, task_summary
+from .service import TEMPLATE_FIELDS, VIDEO_FORMATS, ConsoleService, size_labels, task_summary
 
 __all__ = ["COOKIE", "CSRF_HEADER", "create_console", "mount_console"]
 
@@ -254,9 +254,11 @@ def create_console(client: Client, uploads: Uploads) -> FastAPI:
     @console.get("/api/templates")
     @guarded()
     async def templates(request: Request) -> Any:
+        found = await call(service.all_templates)
         return {
-            "AnimatedGraphicsTemplateSet": await call(service.all_templates),
+            "AnimatedGraphicsTemplateSet": found,
             "Fields": TEMPLATE_FIELDS,
+            "Sizes": size_labels(found),
         }
 
     @console.post("/api/templates")
@@ -318,7 +320,12 @@ def create_console(client: Client, uploads: Uploads) -> FastAPI:
     @guarded()
     async def task(request: Request, task_id: str) -> Any:
         detail = await call(client.describe_task_detail, task_id)
-        return {"Summary": task_summary(detail), "Detail": detail.wire()}
+        return {
+            "Summary": task_summary(detail),
+            "Detail": detail.wire(),
+            "Budgets": await call(service.budgets, detail),
+            "VideoFormats": VIDEO_FORMATS,
+        }
 
     @console.get("/api/{rest:path}")
     @guarded(session=False)

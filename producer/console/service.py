@@ -12,6 +12,7 @@ import hmac
 import secrets
 from typing import Any
 
+from animgraph.shared.formats import FORMATS
 from animgraph.shared.models import (
     MAX_HIGHLIGHT_S,
     MAX_LOOP_COUNT,
@@ -20,10 +21,18 @@ from animgraph.shared.models import (
     TaskDetail,
 )
 from animgraph.shared.signing import parse_api_keys
+from animgraph.shared.sizes import SIZE_PRESETS, format_size, parse_size
 
 from ..client import Client
 
-__all__ = ["TEMPLATE_FIELDS", "ConsoleService", "task_summary"]
+__all__ = [
+    "TEMPLATE_FIELDS",
+    "VIDEO_FORMATS",
+    "ConsoleService",
+    "size_label",
+    "size_labels",
+    "task_summary",
+]
 
 MAX_FAILED_SIGN_INS = 20  # per client address and window
 FAIL_WINDOW_S = 300
@@ -34,7 +43,13 @@ MAX_MEDIA = 500
 TEMPLATE_FIELDS: list[dict[str, Any]] = [
     {"Field": "Name", "Kind": "text", "MaxLength": 64, "Help": "up to 64 characters"},
     {"Field": "Comment", "Kind": "text", "MaxLength": 256, "Help": "up to 256 characters"},
-    {"Field": "Format", "Kind": "choice", "Choices": ["gif", "webp"], "Default": "gif"},
+    {
+        "Field": "Format",
+        "Kind": "choice",
+        "Choices": list(FORMATS),
+        "Default": "gif",
+        "Help": "images: gif, webp, avif, apng; videos: mp4 (H.264), webm (VP9)",
+    },
     {
         "Field": "Width",
         "Kind": "number",
@@ -85,7 +100,8 @@ TEMPLATE_FIELDS: list[dict[str, Any]] = [
         "Min": 0,
         "Max": MAX_LOOP_COUNT,
         "Default": 0,
-        "Help": f"plays in total: 0 forever, up to {MAX_LOOP_COUNT}",
+        "Help": f"plays in total: 0 forever, up to {MAX_LOOP_COUNT}; only 0 for "
+        + ", ".join(f.name for f in FORMATS.values() if not f.carries_loop_count),
     },
     {
         "Field": "SeamWindow",
@@ -108,11 +124,48 @@ TEMPLATE_FIELDS: list[dict[str, Any]] = [
         "Help": f"0 off, or {MIN_HIGHLIGHT_S:g} to {MAX_HIGHLIGHT_S:g} s: the best moment of "
         "that length in the segment",
     },
+    # The byte budget (contract §2.6): the API takes a preset name or a size, keeps bytes.
+    {
+        "Field": "MaxSize",
+        "Label": "Size budget",
+        "Kind": "size",
+        "Default": 0,
+        "Presets": [
+            {"Name": name, "Bytes": p.size, "Text": format_size(p.size), "Source": p.source}
+            for name, p in SIZE_PRESETS.items()
+        ],
+        "Help": "empty for none; a preset (" + ", ".join(SIZE_PRESETS) + ") or a size: "
+        "2MB, 500KB, 1.5MiB, 131072 (bytes)",
+    },
 ]
+
+VIDEO_FORMATS = [f.name for f in FORMATS.values() if f.video]
+"""The formats the console plays in ``<video>`` (the others in ``<img>``)."""
 
 
 def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
+
+
+def size_label(size: int) -> dict[str, Any]:
+    """A budget for the page: ``Text`` to read ("10 MB (10000000 bytes)") and ``Input``, what the
+    form's field shows (``10 MB`` when that reads back as the same bytes, else the bytes)."""
+    short = format_size(size)
+    if short.endswith(" bytes"):
+        return {"Bytes": size, "Short": short, "Text": short, "Input": str(size)}
+    exact = parse_size(short) == size  # "1.23 MB" is not 1234567 bytes again
+    return {
+        "Bytes": size,
+        "Short": short,
+        "Text": f"{short} ({size} bytes)",
+        "Input": short if exact else str(size),
+    }
+
+
+def size_labels(templates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``size_label`` of each template's MaxSize (absent: none), keyed by the bytes as text."""
+    sizes = {t.get("MaxSize") for t in templates}
+    return {str(n): size_label(n) for n in sizes if isinstance(n, int) and n > 0}
 
 
 def task_summary(detail: TaskDetail) -> dict[str, Any]:
@@ -209,8 +262,8 @@ class ConsoleService:
             for r in records[:MAX_MEDIA]
         ]
 
-    def all_templates(self) -> list[dict[str, object]]:
-        found: list[dict[str, object]] = []
+    def all_templates(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
         offset = 0
         while True:
             page = self.client.describe_animated_graphics_templates(
@@ -220,6 +273,24 @@ class ConsoleService:
             offset += 100
             if offset >= page.total_count:
                 return found
+
+    def budgets(self, detail: TaskDetail) -> dict[str, dict[str, Any]]:
+        """``size_label`` of the MaxSize of each template a task's fitted outputs used, keyed by
+        Definition: the template as it is now (an output names its template, not its budget)."""
+        results = [r.animated_graphic_task for r in detail.procedure_task.media_process_result_set]
+        wanted = sorted(
+            {r.input.definition for r in results if r.output and r.output.encodes is not None}
+        )
+        if not wanted:
+            return {}
+        page = self.client.describe_animated_graphics_templates(
+            {"Definitions": wanted, "Limit": 100}
+        )
+        return {
+            str(t.definition): size_label(t.max_size)
+            for t in page.animated_graphics_template_set
+            if t.max_size
+        }
 
     def all_flows(self) -> list[dict[str, object]]:
         found: list[dict[str, object]] = []

@@ -13,7 +13,14 @@ from fastapi.testclient import TestClient
 
 from animgraph.producer import Client, RecordingSender
 from animgraph.producer.api import create_app
-from animgraph.producer.console.service import MAX_FAILED_SIGN_INS, ConsoleService
+from animgraph.producer.console.service import (
+    MAX_FAILED_SIGN_INS,
+    TEMPLATE_FIELDS,
+    VIDEO_FORMATS,
+    ConsoleService,
+    size_label,
+)
+from animgraph.shared.formats import FORMATS
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
 
@@ -118,3 +125,45 @@ def test_routes_need_a_session_and_the_header(settings_db: Settings, client: Cli
     assert gone.json()["Error"]["Code"] == "InvalidParameterValue.Definition"
     assert http.get("/console/api/nothing").status_code == 404
     assert http.get("/console/api/tasks").json() == {"TaskSet": []}
+
+
+def test_size_labels_read_back_as_their_bytes() -> None:
+    assert size_label(10_000_000) == {
+        "Bytes": 10_000_000,
+        "Short": "10 MB",
+        "Text": "10 MB (10000000 bytes)",
+        "Input": "10 MB",
+    }
+    assert size_label(10 * 1024 * 1024)["Input"] == "10 MiB"
+    # "1.23 MB" is not 1234567 bytes again: the field shows the bytes.
+    assert size_label(1_234_567)["Input"] == "1234567"
+    assert size_label(1_234_567)["Text"] == "1.23 MB (1234567 bytes)"
+
+
+def test_template_form_fields_follow_the_formats() -> None:
+    fields = {f["Field"]: f for f in TEMPLATE_FIELDS}
+    assert fields["Format"]["Choices"] == list(FORMATS)
+    assert VIDEO_FORMATS == ["mp4", "webm"]
+    assert "avif, mp4, webm" in fields["LoopCount"]["Help"]
+    presets = {p["Name"]: p for p in fields["MaxSize"]["Presets"]}
+    assert presets["discord"]["Bytes"] == 10 * 1024 * 1024
+    assert presets["discord"]["Text"] == "10 MiB"
+
+
+def test_budget_routes(settings_db: Settings, client: Client) -> None:
+    http = TestClient(create_app(settings_db, client=client))
+    assert http.post("/console/api/login", json={"Password": "pw"}, headers=HEADER).is_success
+    bad = http.post("/console/api/templates", json={"Fps": 5, "MaxSize": "lots"}, headers=HEADER)
+    assert bad.status_code == 400
+    assert bad.json()["Error"]["Code"] == "InvalidParameterValue.MaxSize"
+    made = http.post("/console/api/templates", json={"Fps": 5, "MaxSize": "x"}, headers=HEADER)
+    assert made.json()["MaxSize"] == 15_000_000
+    http.post("/console/api/templates", json={"Fps": 5, "MaxSize": 0}, headers=HEADER)
+    listed = http.get("/console/api/templates").json()
+    assert [t.get("MaxSize") for t in listed["AnimatedGraphicsTemplateSet"]] == [
+        None,
+        None,
+        15_000_000,
+        None,
+    ]
+    assert listed["Sizes"] == {"15000000": size_label(15_000_000)}

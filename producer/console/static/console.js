@@ -10,6 +10,7 @@
   let routeToken = 0;          // bumps on each route change: late answers of old views are dropped
   let session = null;
   let flash = "";              // a message for the next view ("Created template 100001.")
+  let sizeLabels = {};         // MaxSize bytes -> {Short: "10 MB", Text, Input}, from the server
 
   // --- helpers -------------------------------------------------------------------------------
 
@@ -198,10 +199,23 @@
 
   // --- shared pieces: template choices and animated-image entries -----------------------------
 
+  /** The templates with the form's fields; keeps the labels of their budgets. */
+  async function loadTemplates() {
+    const data = await api("templates");
+    Object.assign(sizeLabels, data.Sizes || {});
+    return data;
+  }
+
+  /** A template's budget in a few words ("10 MB"), "" for none. */
+  function budgetShort(t) {
+    return t.MaxSize ? sizeLabels[t.MaxSize]?.Short || `${t.MaxSize} bytes` : "";
+  }
+
   function templateLabel(t) {
     const size = t.Width || t.Height ? `${t.Width || "auto"}×${t.Height || "auto"}` : "source size";
     const loop = t.LoopMode && t.LoopMode !== "Forward" ? ` ${t.LoopMode}` : "";
-    return `${t.Definition} · ${t.Format} ${t.Fps} fps ${size}${loop}${t.Name ? ` · ${t.Name}` : ""}${t.Type === "Preset" ? " (preset)" : ""}`;
+    const budget = t.MaxSize ? ` ≤ ${budgetShort(t)}` : "";
+    return `${t.Definition} · ${t.Format} ${t.Fps} fps ${size}${loop}${budget}${t.Name ? ` · ${t.Name}` : ""}${t.Type === "Preset" ? " (preset)" : ""}`;
   }
 
   /** A fieldset of animated-image entries (template + offsets) with add/remove buttons. */
@@ -243,7 +257,7 @@
   // --- media ---------------------------------------------------------------------------------
 
   async function mediaView(token, selected) {
-    const [media, templates, flows] = await Promise.all([api("media"), api("templates"), api("flows")]);
+    const [media, templates, flows] = await Promise.all([api("media"), loadTemplates(), api("flows")]);
     if (token !== routeToken) return;
     const rows = media.MediaSet.map((m) => h("tr", {},
       h("td", {}, m.Name || "(unnamed)"),
@@ -391,15 +405,16 @@
   // --- templates -----------------------------------------------------------------------------
 
   async function templatesView(token, editing) {
-    const data = await api("templates");
+    const data = await loadTemplates();
     if (token !== routeToken) return;
     const notice = noticeBox("templates-notice");
-    const cols = ["Definition", "Type", "Name", "Format", "Width", "Height", "Adaptive", "Fps", "Quality", "Loop", "Actions"];
+    const cols = ["Definition", "Type", "Name", "Format", "Width", "Height", "Adaptive", "Fps", "Quality", "Loop", "Budget", "Actions"];
     const rows = data.AnimatedGraphicsTemplateSet.map((t) => h("tr", { dataset: { definition: t.Definition } },
       h("td", { class: "num" }, t.Definition), h("td", {}, t.Type), h("td", {}, t.Name),
       h("td", {}, t.Format), h("td", { class: "num" }, t.Width), h("td", { class: "num" }, t.Height),
       h("td", {}, t.ResolutionAdaptive), h("td", { class: "num" }, t.Fps), h("td", { class: "num" }, t.Quality),
       h("td", { class: "loop" }, loopLabel(t)),
+      h("td", { class: "budget" }, t.MaxSize ? h("span", { title: sizeLabels[t.MaxSize]?.Text }, budgetShort(t)) : "-"),
       h("td", {}, t.Type === "Preset" ? h("span", { class: "muted" }, "read-only") : h("span", { class: "actions" },
         h("a", { class: "button secondary", href: `#/templates/${t.Definition}`, "aria-label": `Edit template ${t.Definition}` }, "Edit"),
         h("button", {
@@ -445,14 +460,32 @@
       } else if (f.Kind === "number") {
         // min/max tell assistive technology the range; the API (not the browser) refuses.
         input = h("input", { type: "number", id, name: f.Field, min: f.Min, max: f.Max, step: f.Step || "1", value: value ?? "" });
+      } else if (f.Kind === "size") {
+        // Bytes, a size with a unit or a preset name: the API parses it (and refuses a bad one).
+        input = h("input", {
+          type: "text", id, name: f.Field, list: `${id}-presets`, autocomplete: "off", spellcheck: "false",
+          placeholder: "none", value: value ? sizeLabels[value]?.Input ?? value : "",
+        });
       } else {
         input = h("input", { type: "text", id, name: f.Field, maxlength: f.MaxLength, value: value ?? "" });
       }
       if (f.Help) input.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
       inputs[f.Field] = input;
+      let extra = null;
+      if (f.Kind === "size") {
+        // The presets to pick from, and the saved value in words and bytes.
+        extra = [
+          h("datalist", { id: `${id}-presets` },
+            f.Presets.map((p) => h("option", { value: p.Name, label: `${p.Text} · ${p.Source}` }))),
+          current ? h("span", { class: "hint saved-size", id: `${id}-saved` },
+            `Saved: ${value ? sizeLabels[value]?.Text ?? `${value} bytes` : "none"}`) : null,
+        ];
+        input.setAttribute("aria-describedby", `${current ? `${id}-saved ` : ""}${id}-hint ${id}-error`);
+      }
       return h("div", { class: "field" },
         h("label", { for: id }, f.Label || (f.Field === "ResolutionAdaptive" ? "Resolution adaptive" : f.Field)),
         input,
+        extra,
         f.Help ? h("span", { class: "hint", id: `${id}-hint` }, f.Help) : null,
         h("span", { class: "field-error", id: `${id}-error` }));
     });
@@ -477,6 +510,8 @@
         if (f.Kind === "number") {
           if (raw.trim() === "") continue;            // omitted: the API's default (or "required")
           body[f.Field] = Number(raw);
+        } else if (f.Kind === "size") {
+          body[f.Field] = raw.trim() || 0;            // empty: no budget (clears a saved one)
         } else {
           body[f.Field] = raw;
         }
@@ -507,7 +542,7 @@
   // --- task flows ----------------------------------------------------------------------------
 
   async function flowsView(token, editing) {
-    const [flows, templates] = await Promise.all([api("flows"), api("templates")]);
+    const [flows, templates] = await Promise.all([api("flows"), loadTemplates()]);
     if (token !== routeToken) return;
     const notice = noticeBox("flows-notice");
     const set = flows.ProcedureTemplateSet;
@@ -605,7 +640,34 @@
     });
   }
 
-  function subtaskCard(result, index) {
+  /** The output, playing: an <img> for the image formats (gif, webp, avif, apng), a muted
+   *  looping <video> for the video ones (mp4, webm). Autoplay needs muted: set as a property
+   *  too, since the attribute of a created element only sets defaultMuted. */
+  function outputPlayer(out, label, videoFormats) {
+    if (!videoFormats.includes(out.Container)) {
+      return h("img", { src: out.Url, alt: label, width: out.Width, height: out.Height, class: "output" });
+    }
+    const video = h("video", {
+      src: out.Url, class: "output", width: out.Width, height: out.Height, "aria-label": label,
+      muted: true, loop: true, autoplay: true, playsinline: true,
+    }, h("a", { href: out.Url }, `Download the ${out.Container.toUpperCase()}`));
+    video.muted = true;
+    return video;
+  }
+
+  /** How a size budget was met, as `animgraph run` says it: "fitted to 2 MB: Quality 41, 7 fps,
+   *  320×180, 32 colours, 2 encodes". */
+  function fitText(out, budget) {
+    const used = [];
+    if (out.Quality != null) used.push(`Quality ${out.Quality}`);
+    if (out.Fps != null) used.push(`${out.Fps} fps`);
+    used.push(`${out.Width}×${out.Height}`);
+    if (out.Colors != null) used.push(`${out.Colors} colours`);
+    used.push(`${out.Encodes} encode${out.Encodes === 1 ? "" : "s"}`);
+    return `fitted to ${budget ? budget.Text : "its size budget"}: ${used.join(", ")}`;
+  }
+
+  function subtaskCard(result, index, budgets, videoFormats) {
     const sub = result.AnimatedGraphicTask;
     const input = sub.Input;
     const out = sub.Output;
@@ -614,13 +676,15 @@
     if (sub.Status === "PROCESSING") parts.push(h("p", {}, progressBar(sub.Progress, `Progress of image ${index + 1}`)));
     if (sub.Status === "SUCCESS" && out) {
       const alt = `Animated ${out.Container.toUpperCase()} ${index + 1}, ${out.Width}×${out.Height}, from ${seconds(out.StartTimeOffset)} to ${seconds(out.EndTimeOffset)} of the video`;
-      parts.push(h("figure", {}, h("img", { src: out.Url, alt, width: out.Width, height: out.Height, class: "output" })));
+      parts.push(h("figure", {}, outputPlayer(out, alt, videoFormats)));
       parts.push(h("dl", { class: "facts" },
         h("dt", {}, "Format"), h("dd", {}, out.Container),
         h("dt", {}, "Size"), h("dd", { class: "out-size" }, bytes(out.Size)),
         h("dt", {}, "Dimensions"), h("dd", { class: "out-dimensions" }, `${out.Width}×${out.Height} px`),
         h("dt", {}, "Covers"), h("dd", {}, `${seconds(out.StartTimeOffset)} → ${seconds(out.EndTimeOffset)} of the source`),
         h("dt", {}, "Loop"), h("dd", { class: "out-loop" }, out.LoopMode || "Forward"),
+        out.Encodes == null ? null : h("dt", {}, "Fitted"),
+        out.Encodes == null ? null : h("dd", { class: "out-fit" }, fitText(out, budgets[input.Definition])),
         out.SeamScore == null ? null : h("dt", {}, "Seam score"),
         out.SeamScore == null ? null : h("dd", { class: "out-seam" }, out.SeamScore.toFixed(2)),
         h("dt", {}, "Bitrate"), h("dd", {}, `${out.Bitrate.toLocaleString("en")} bit/s`),
@@ -650,7 +714,7 @@
         h("dt", {}, "Images"), h("dd", {}, `${s.Succeeded} succeeded, ${s.Failed} failed, ${s.Subtasks} in all`),
         h("dt", {}, "Created"), h("dd", {}, when(d.Detail.CreateTime)),
         h("dt", {}, "Finished"), h("dd", {}, when(d.Detail.FinishTime) || "not yet"));
-      results.replaceChildren(...p.MediaProcessResultSet.map(subtaskCard));
+      results.replaceChildren(...p.MediaProcessResultSet.map((r, i) => subtaskCard(r, i, d.Budgets || {}, d.VideoFormats || [])));
     };
     fill(data);
     render(heading(`Task ${taskId}`), h("p", {}, h("a", { href: "#/tasks" }, "← All tasks")), summary,
