@@ -664,7 +664,7 @@
     used.push(`${out.Width}×${out.Height}`);
     if (out.Colors != null) used.push(`${out.Colors} colours`);
     used.push(`${out.Encodes} encode${out.Encodes === 1 ? "" : "s"}`);
-    return `fitted to ${budget ? budget.Text : "its size budget"}: ${used.join(", ")}`;
+    return `fitted to ${budget ? budget.Short : "its size budget"}: ${used.join(", ")}`;
   }
 
   function subtaskCard(result, index, budgets, videoFormats) {
@@ -683,7 +683,7 @@
         h("dt", {}, "Dimensions"), h("dd", { class: "out-dimensions" }, `${out.Width}×${out.Height} px`),
         h("dt", {}, "Covers"), h("dd", {}, `${seconds(out.StartTimeOffset)} → ${seconds(out.EndTimeOffset)} of the source`),
         h("dt", {}, "Loop"), h("dd", { class: "out-loop" }, out.LoopMode || "Forward"),
-        out.Encodes == null ? null : h("dt", {}, "Fitted"),
+        out.Encodes == null ? null : h("dt", {}, "Size budget"),
         out.Encodes == null ? null : h("dd", { class: "out-fit" }, fitText(out, budgets[input.Definition])),
         out.SeamScore == null ? null : h("dt", {}, "Seam score"),
         out.SeamScore == null ? null : h("dd", { class: "out-seam" }, out.SeamScore.toFixed(2)),
