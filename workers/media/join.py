@@ -14,11 +14,46 @@ import io
 import struct
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from animgraph.workers.media.loopcount import gif_loop_extension, webp_loop_count
 
-__all__ = ["join_gifs", "join_webps"]
+__all__ = ["Joiner", "join_gif_parts", "join_gifs", "join_webp_parts", "join_webps"]
+
+
+class Joiner(Protocol):
+    """Write the animation made of ``parts`` (time slices of one encode, in order) played one
+    after the other to ``dest``, playing ``loop_count`` times (0: forever) where the format
+    stores it. ``part_ms`` is each part's display time in ms: only a WebP part that libwebp
+    wrote as a still picture (a slice of one frame) needs it; the other joins ignore it."""
+
+    def __call__(
+        self,
+        parts: Sequence[Path],
+        dest: Path,
+        *,
+        loop_count: int,
+        part_ms: Sequence[int] | None = None,
+    ) -> None: ...
+
+
+def join_gif_parts(
+    parts: Sequence[Path], dest: Path, *, loop_count: int, part_ms: Sequence[int] | None = None
+) -> None:
+    """``join_gifs`` as a ``Joiner``."""
+    join_gifs(parts, dest, loop_count=loop_count)
+
+
+def join_webp_parts(
+    parts: Sequence[Path], dest: Path, *, loop_count: int, part_ms: Sequence[int] | None = None
+) -> None:
+    """``join_webps`` as a ``Joiner``: ``part_ms`` gives a still part its display time; without
+    it a still part is a ValueError (an animated part has its frames' own)."""
+    if part_ms is None:
+        if not all(_is_animated(part) for part in parts):
+            raise ValueError("a still WebP part needs its display time (part_ms)")
+        part_ms = [0] * len(parts)
+    join_webps(parts, dest, part_ms, loop_count=loop_count)
 
 
 # --- GIF -----------------------------------------------------------------------------------
@@ -119,6 +154,11 @@ def _chunk_heads(path: Path) -> list[tuple[bytes, int, int]]:
             pos += 8 + size + (size & 1)
             src.seek(pos)
     return heads
+
+
+def _is_animated(path: Path) -> bool:
+    """Whether a WebP file has an ANIM chunk (libwebp writes a still picture without one)."""
+    return any(tag == b"ANIM" for tag, _, _ in _chunk_heads(path))
 
 
 def _payload(path: Path, offset: int, size: int) -> bytes:
