@@ -24,8 +24,8 @@ class OutputFormat:
     name: str
     media_type: str
     carries_loop_count: bool
-    """The file stores how many times to play (GIF, WebP, APNG); the others loop forever
-    (AVIF) or leave looping to the player (MP4, WebM: ``<video loop>``)."""
+    """The file stores how many times to play (GIF, WebP, APNG, AVIF); video leaves looping to
+    the player (MP4, WebM: ``<video loop>``)."""
     even_size: bool
     """4:2:0 video needs even dimensions: the planner rounds the output size down to even."""
     video: bool
@@ -35,7 +35,7 @@ class OutputFormat:
 FORMATS: dict[str, OutputFormat] = {
     "gif": OutputFormat("gif", "image/gif", True, False, False),
     "webp": OutputFormat("webp", "image/webp", True, False, False),
-    "avif": OutputFormat("avif", "image/avif", False, False, False),
+    "avif": OutputFormat("avif", "image/avif", True, False, False),
     "apng": OutputFormat("apng", "image/apng", True, False, False),
     "mp4": OutputFormat("mp4", "video/mp4", False, True, True),
     "webm": OutputFormat("webm", "video/webm", False, True, True),

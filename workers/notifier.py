@@ -11,7 +11,7 @@ import signal
 from animgraph.shared.models import EventContent
 from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.workers.delivery import schedule
-from animgraph.workers.media.join import join_gifs, join_webps
+from animgraph.workers.media.encode import MEDIA_FORMATS
 from animgraph.workers.outcome import fail, store_output
 from animgraph.workers.runtime import Runtime, runtime
 from animgraph.workers.steps import window, work_key
@@ -111,12 +111,11 @@ def _join_parts(rt: Runtime, task_id: str, plan: SubtaskPlan) -> None:
             shutil.copyfile(rt.storage.local_path(key, scratch / "dl"), local)
             parts.append(local)
         out = scratch / f"out.{template.format}"
-        if template.format == "gif":
-            join_gifs(parts, out, loop_count=plan.loop_count)
-        else:
-            windows = [window(plan, k) for k in range(plan.slices)]
-            still_ms = [round((e - s) * 1000) for s, e in windows]
-            join_webps(parts, out, still_ms, loop_count=plan.loop_count)
+        join = MEDIA_FORMATS[template.format].join
+        assert join is not None  # the planner splits joinable formats only
+        windows = [window(plan, k) for k in range(plan.slices)]
+        part_ms = [round((e - s) * 1000) for s, e in windows]
+        join(parts, out, loop_count=plan.loop_count, part_ms=part_ms)
         store_output(rt, task_id, plan, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -13,6 +13,7 @@ from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
 from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.shared.state.tasks import Attempt
 from animgraph.workers.delivery import publish
+from animgraph.workers.media.budget import Fitted
 from animgraph.workers.media.loop import Loop
 from animgraph.workers.runtime import Runtime
 
@@ -68,6 +69,7 @@ def store_output(
     out: Path,
     *,
     loop: Loop | None = None,
+    fitted: Fitted | None = None,
     fence: Attempt | None = None,
 ) -> None:
     """Store a finished animated image and mark its subtask SUCCESS with its ``Output``; with
@@ -75,7 +77,8 @@ def store_output(
 
     ``loop`` is what the select step recorded (``loop.json``): the offsets the frames were
     selected from, the loop mode, the seam's score and the cycle's display time. Without it
-    (the join of a split subtask, which is Forward) the plan's offsets stand.
+    (the join of a split subtask, which is Forward) the plan's offsets stand. ``fitted`` is
+    what an encode within ``MaxSize`` used (frame rate, size, Quality, palette, encodes).
     """
     template = plan.template
     record = rt.state.tasks.record(task_id)
@@ -89,12 +92,13 @@ def store_output(
     loop = loop or Loop(plan.start_s, plan.end_s, plan.loop_mode)
     # One cycle's display time: the segment's length, about twice that for PingPong.
     duration_s = loop.cycle_s or loop.end_s - loop.start_s
+    used = fitted.choice if fitted else None
     item = MediaAnimatedGraphicsItem(
         url=rt.storage.url(key),
         definition=template.definition,
         container=template.format,
-        width=plan.width_px,
-        height=plan.height_px,
+        width=used.width if used else plan.width_px,
+        height=used.height if used else plan.height_px,
         bitrate=round(size * 8 / duration_s) if duration_s > 0 else 0,
         size=size,
         md5=md5,
@@ -102,6 +106,10 @@ def store_output(
         end_time_offset=loop.end_s,
         loop_mode=loop.mode,
         seam_score=loop.seam_score,
+        fps=used.fps if used else None,
+        quality=used.quality if used else None,
+        colors=used.colors if used else None,
+        encodes=fitted.encodes if fitted else None,
     )
     _write_subtask(
         rt,

@@ -20,11 +20,18 @@ from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
 from animgraph.shared.clock import now_iso
-from animgraph.shared.errors import InternalSubtaskError, SubtaskError, TransientError
+from animgraph.shared.errors import (
+    InternalSubtaskError,
+    InvalidInputError,
+    SubtaskError,
+    TransientError,
+)
+from animgraph.shared.formats import format_of
 from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.workers.media.analyse import analyse_source
+from animgraph.workers.media.budget import BudgetUnreachable, Fitted, encode_within
 from animgraph.workers.media.decode import decode_segment
-from animgraph.workers.media.encode import encode_gif, encode_webp
+from animgraph.workers.media.encode import ENCODERS
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
 from animgraph.workers.media.highlight import pick_highlight
 from animgraph.workers.media.loop import Loop, arrange, cycle_s, forward_cap
@@ -438,18 +445,22 @@ def _encode(rt: Runtime, at: Attempt) -> Step:
             for i, s, d in json.loads(rt.storage.local_path(sel_key, scratch).read_text())
         )
         out = scratch / f"out.{template.format}"
-        encoder = encode_gif if template.format == "gif" else encode_webp
-        encoder(
-            frames,
-            selection,
-            out,
-            quality=template.quality,
-            progress=_progress_reporter(rt, task_id, index, ENCODE_BAND) if part is None else None,
-            loop_count=plan.loop_count,
-        )
+        progress = _progress_reporter(rt, task_id, index, ENCODE_BAND) if part is None else None
+        fitted = None
+        if template.max_size and part is None:  # a budgeted subtask is never split (plan)
+            fitted = _encode_within(plan, frames, selection, out, scratch / "budget", progress)
+        else:
+            ENCODERS[template.format](
+                frames,
+                selection,
+                out,
+                quality=template.quality,
+                progress=progress,
+                loop_count=plan.loop_count,
+            )
         if part is None:
             loop = _load_loop(rt, task_id, index, scratch)
-            store_output(rt, task_id, plan, out, loop=loop, fence=at)
+            store_output(rt, task_id, plan, out, loop=loop, fitted=fitted, fence=at)
         else:
             rt.storage.put_file(work_key(task_id, index, f"part.{template.format}", part), out)
             done = rt.state.tasks.count_part_as(at)
@@ -461,6 +472,38 @@ def _encode(rt: Runtime, at: Attempt) -> Step:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return OK
+
+
+def _encode_within(
+    plan: SubtaskPlan,
+    frames: FrameSet,
+    selection: Selection,
+    out: Path,
+    scratch: Path,
+    progress: Callable[[float], None] | None,
+) -> Fitted:
+    """Encode within the template's ``MaxSize`` (``budget``: Quality, palette, frame rate and
+    width given up in that order); a budget even the floors cannot meet fails the subtask with
+    ``InvalidInput.ResultFileSizeTooLarge``, its message giving the smallest size reached."""
+    template = plan.template
+    assert template is not None
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        return encode_within(
+            template.format,
+            frames,
+            selection,
+            out,
+            max_size=template.max_size,
+            quality=template.quality,
+            fps=template.fps,
+            loop_count=plan.loop_count,
+            scratch=scratch,
+            progress=progress,
+            even=format_of(template.format).even_size,
+        )
+    except BudgetUnreachable as exc:
+        raise InvalidInputError(str(exc), "InvalidInput.ResultFileSizeTooLarge") from None
 
 
 def _load_loop(rt: Runtime, task_id: str, index: int, scratch: Path) -> Loop | None:

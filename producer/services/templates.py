@@ -34,10 +34,9 @@ def _check_format(template: AnimatedGraphicsTemplate) -> None:
             "InvalidParameterValue.FormatWebpWidthAndHeightBothZero",
         )
     if template.loop_count and not format_of(template.format).carries_loop_count:
-        how = "loops forever" if template.format == "avif" else "leaves looping to the player"
         raise ApiError(
             f"LoopCount {template.loop_count}: {template.format} cannot store a loop count "
-            f"(it {how}); use 0, or gif, webp or apng",
+            "(looping is the player's: <video loop>); use 0, or gif, webp, apng or avif",
             "InvalidParameterValue.LoopCount",
         )
 

@@ -1,4 +1,4 @@
-"""Encoded GIF/WebP animations read back with Pillow for the encoder tests (helpers only)."""
+"""Encoded animations (GIF, WebP, APNG, AVIF) read back with Pillow for the encoder tests (helpers only)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def check_animation(path: Path, selection: Selection, size: tuple[int, int]) -> 
     """Assert the animation has ``size``, loops forever and shows ``selection`` in its time."""
     image, durations = read_back(path)
     assert image.size == size
-    assert image.info["loop"] == 0  # forever
+    if path.suffix != ".avif":  # Pillow does not report an AVIF's plays (test_media_formats)
+        assert image.info["loop"] == 0  # forever
     assert image.n_frames == len(selection)
     segment_ms = (selection[-1].end_s - selection[0].start_s) * 1000
     assert sum(durations) == pytest.approx(segment_ms, abs=10)
