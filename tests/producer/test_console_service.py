@@ -144,7 +144,7 @@ def test_template_form_fields_follow_the_formats() -> None:
     fields = {f["Field"]: f for f in TEMPLATE_FIELDS}
     assert fields["Format"]["Choices"] == list(FORMATS)
     assert VIDEO_FORMATS == ["mp4", "webm"]
-    assert "avif, mp4, webm" in fields["LoopCount"]["Help"]
+    assert "only 0 for mp4, webm" in fields["LoopCount"]["Help"]
     presets = {p["Name"]: p for p in fields["MaxSize"]["Presets"]}
     assert presets["discord"]["Bytes"] == 10 * 1024 * 1024
     assert presets["discord"]["Text"] == "10 MiB"
