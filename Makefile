@@ -49,6 +49,7 @@ clean:
 bench: install
 	bash bench/setup.sh
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/formats.py
 
 # Scale and memory benchmarks (issue 8): throughput 1 vs 2 workers, overhead vs a bare chord,
 # worker peak RSS on a 1080p source; results go in bench/SCALE.md by hand.

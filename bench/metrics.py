@@ -1,4 +1,5 @@
-"""Quality and correctness measures of an animated GIF/WebP against its source video.
+"""Quality and correctness measures of an animated image (GIF, WebP, AVIF, APNG) or a short video
+(MP4, WebM) against its source video.
 
 The output is compared with the source frames shown at the same display times: at a sample time
 the source frame on screen (decoded with PyAV, converted with the source's colour matrix and
@@ -16,6 +17,7 @@ the output's own frame delays). Measures:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,19 +72,63 @@ class Animation:
         return self.frames[-1]
 
 
+VIDEO_SUFFIXES = frozenset({".mp4", ".webm", ".mkv", ".mov"})
+
+
 def read_animation(path: Path) -> Animation:
-    """Decode every frame of a GIF or WebP (composited, as a browser shows it)."""
+    """Decode every frame of a GIF, WebP, AVIF or APNG (composited, as a browser shows it) with
+    Pillow, or of an MP4 or WebM with PyAV (``read_video``)."""
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return read_video(path)
     with Image.open(path) as im:
         n = getattr(im, "n_frames", 1)
         frames: list[Rgb] = []
         durations: list[int] = []
         loop = im.info.get("loop")
+        if loop is None and im.format == "AVIF":
+            loop = 0  # an AVIF image sequence has no loop count: browsers play it forever
         for i in range(n):
             im.seek(i)
             im.load()  # WebP: the frame's duration is known once it is loaded
             durations.append(int(im.info.get("duration", 0)))
             frames.append(np.asarray(im.convert("RGB"), dtype=np.uint8).copy())
         return Animation(im.width, im.height, durations, loop, frames)
+
+
+def read_video(path: Path) -> Animation:
+    """Decode every frame of a video (MP4, WebM) to RGB24 with the matrix and range it is
+    tagged with (``_colorspace``, ``_range``: an untagged one by its size, as for sources).
+
+    Frame durations come from the presentation times, in whole milliseconds with the rounding
+    carried forward; the last frame's from its own duration. ``loop`` is 0: a video loops when
+    the player is told to (``<video loop>``), which is how these outputs are meant to be shown.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_type = "AUTO"
+        tb = stream.time_base
+        assert tb is not None, f"{path}: no time base"
+        frames: list[Rgb] = []
+        starts: list[float] = []
+        last_s = 0.0
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            frames.append(_rgb(frame, frame.width, frame.height))
+            starts.append(float(frame.pts * tb))
+            last_s = float((frame.duration or 0) * tb)
+        if not frames:
+            raise ValueError(f"{path}: no video frame")
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        origin = starts[order[0]]
+        times = [starts[k] - origin for k in order]
+        if last_s <= 0:  # no duration on the last frame: the mean step
+            last_s = times[-1] / (len(times) - 1) if len(times) > 1 else 0.1
+        times.append(times[-1] + last_s)
+        ms = [round(t * 1000) for t in times]
+        durations = [b - a for a, b in itertools.pairwise(ms)]
+        h, w = frames[0].shape[:2]
+        return Animation(w, h, durations, 0, [frames[k] for k in order])
 
 
 # --- reference frames --------------------------------------------------------------------------

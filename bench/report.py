@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ INTRO = """\
 # Benchmark: animgraph against the reference tools
 
 ```sh
-make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator), bench/run.py
+make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator), bench/run.py,
+              # bench/formats.py (the section "Formats and budgets" at the end, about 9 minutes)
 .venv/bin/python bench/run.py --full   # 3 timed runs, Quality sweep 10..100 in 9 steps everywhere
 .venv/bin/python bench/run.py --jobs gif-10fps-480px-3s --clips city.mpg --quick  # no README
 .venv/bin/python bench/run.py --report-only   # re-render this page from bench/results.json
@@ -317,6 +319,279 @@ def _loops_section() -> list[str]:
     return ["", found.group(0).rstrip("\n")] if found else []
 
 
+FORMATS_RESULTS = HERE / "formats.json"
+FORMATS_HEADING = "## Formats and budgets"
+_FORMATS_SECTION = re.compile(r"^## Formats and budgets\n.*?(?=^## |\Z)", re.S | re.M)
+
+
+def _formats_section() -> list[str]:
+    """The "## Formats and budgets" section, from ``formats.json`` (``bench/formats.py``) when
+    there is one, else carried over from the README as it is."""
+    if FORMATS_RESULTS.exists():
+        import json
+
+        return ["", *formats_lines(json.loads(FORMATS_RESULTS.read_text()))]
+    if not README.exists():
+        return []
+    found = _FORMATS_SECTION.search(README.read_text())
+    return ["", found.group(0).rstrip("\n")] if found else []
+
+
+def write_formats_section(data: R) -> None:
+    """Replace (or add, at the end) the "## Formats and budgets" section of bench/README.md."""
+    section = "\n".join(formats_lines(data)) + "\n"
+    text = README.read_text() if README.exists() else ""
+    if _FORMATS_SECTION.search(text):
+        text = _FORMATS_SECTION.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    README.write_text(text)
+    print(f"wrote {README}")
+
+
+def _kib(n: float) -> str:
+    return (
+        "-" if not math.isfinite(n) else f"{n / 1000:,.0f} KB" if n < 10**7 else f"{n / 1e6:.1f} MB"
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _points(m: R) -> str:
+    return ", ".join(f"q{p['quality']:g}: {_kib(p['bytes'])} {p['flip']:.4f}" for p in m["points"])
+
+
+def _closest(m: R) -> str:
+    c = m.get("closest") or min(m["points"], key=lambda p: p["flip"])
+    return (
+        f"q{c['quality']:g} {_kib(c['bytes'])} ({_ratio(c['bytes'], m['ref']['bytes']):.3f}x) "
+        f"at FLIP {c['flip']:.4f} ({_ratio(c['flip'], m['ref']['flip']):.3f}x)"
+    )
+
+
+def _match_words(m: R) -> str:
+    if m["match"]["method"] == "unreached":
+        return "no Quality reaches the FLIP; closest: " + _closest(m)
+    return f"{m['ratio']:.3f}x ({m['match']['method']})"
+
+
+def formats_lines(data: R) -> list[str]:
+    """The "## Formats and budgets" section from the results of ``bench/formats.py``."""
+    from bench.formats import NOTES
+
+    env = data.get("environment", {})
+    load = data.get("load", {})
+    lines = [
+        FORMATS_HEADING,
+        "",
+        "`bench/formats.py` (run by `make bench` after `bench/run.py`; `--quick` for one clip): "
+        "the new formats against the old ones at equal FLIP, APNG against ffmpeg's, byte budgets, "
+        "and times against ffmpeg's command line, side by side in one run. Quality is measured "
+        "as above (FLIP at 24 times, SSIM, flicker, against the exactly converted source frames "
+        "at the output size); MP4 and WebM are read with PyAV in the matrix they are tagged with "
+        "(ours: BT.709), AVIF and APNG with Pillow. A format's bytes at a FLIP: the Quality is "
+        "searched from 75 in steps of 25 until the FLIP is bracketed, then the bracket halved "
+        "(to 13 or less, at most 5 outputs); the bytes are those of the smallest output at or "
+        "under the FLIP when nothing smaller was measured over it, else interpolated (log-bytes, "
+        "linear in FLIP) between it and the largest smaller output over the FLIP "
+        "(`formats.match`). "
+        "KB = 1000 bytes.",
+        "",
+        f"Run: {env.get('date', '?')}, {env.get('machine', '?')}, "
+        f"{env.get('ffmpeg', '?').split(' Copyright')[0]}, PyAV {env.get('PyAV', '?')}; "
+        f"{data['wall_s'] / 60:.1f} min; load average {load.get('before', [0])[0]:.1f} before, "
+        f"{load.get('after', [0])[0]:.1f} after (other jobs on the machine slow every contestant; "
+        "the ratios are side by side in the same run).",
+        "",
+        "### Targets",
+        "",
+        "| target | clip | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for fmt, ref in (("avif", "WebP"), ("mp4", "GIF")):
+        rows = [m for m in data["matches"] if m["fmt"] == fmt]
+        goal = next((m["target"] for m in rows if m.get("target")), None)
+        if not rows or goal is None:
+            continue
+        name = f"{fmt.upper()} <= {goal:g}x our {ref}'s bytes at equal or lower FLIP"
+        for m in rows:
+            ok = math.isfinite(m["ratio"]) and m["ratio"] <= goal
+            lines.append(f"| {name} | {m['clip']} | {_match_words(m)} | {_met(ok)} |")
+        g = _gmean([m["ratio"] for m in rows])
+        lines.append(f"| {name} | geometric mean | {g:.3f}x | {_met(g <= goal)} |")
+    lines += [
+        "",
+        "### 1-2. The new formats at equal FLIP",
+        "",
+        "*frames' FLIP*: the frames given to the encoders, shown as selected, not encoded: what "
+        "the output frame rate costs, shared by every format of the job (0 where the source has "
+        "the output's rate: vtest.avi at 10 fps).",
+        "",
+    ]
+    for fmt, ref in (("avif", "webp"), ("mp4", "gif"), ("webm", "gif")):
+        rows = [m for m in data["matches"] if m["fmt"] == fmt]
+        if not rows:
+            continue
+        job = rows[0]["job"]
+        lines += [
+            f"**{fmt.upper()} against our {ref.upper()}** ({job['fps']} fps, {job['width']} px, "
+            f"{job['duration_s']:g} s; {ref.upper()} at Quality {data['quality']:g})"
+            + (f", target <= {rows[0]['target']:g}x:" if rows[0].get("target") else ":"),
+            "",
+            f"| clip | frames' FLIP | {ref.upper()} bytes | {ref.upper()} FLIP | {fmt.upper()} "
+            f"bytes at that FLIP | x {ref.upper()} | how | {fmt.upper()} outputs (Quality: "
+            "bytes FLIP) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for m in rows:
+            how = m["match"]["describe"]
+            if m["match"]["method"] == "unreached":
+                how += "; closest: " + _closest(m)
+            floor = f"{m['floor']:.4f}" if "floor" in m else "-"
+            lines.append(
+                f"| {m['clip']} | {floor} | {_kib(m['ref']['bytes'])} | {m['ref']['flip']:.4f} | "
+                f"{_kib(m['match']['bytes'])} | {m['ratio']:.3f} | {how} | {_points(m)} |"
+            )
+        lines += [
+            f"| geometric mean | | | | | {_gmean([m['ratio'] for m in rows]):.3f} | | |",
+            "",
+        ]
+    if data["apng"]:
+        job = data["apng"][0]["job"]
+        lines += [
+            f"### 3. APNG against ffmpeg's apng encoder ({job['fps']} fps, {job['width']} px, "
+            f"{job['duration_s']:g} s)",
+            "",
+            "ffmpeg: `ffmpeg -ss S -t D -i SRC -vf fps=F,scale=W:H:flags=lanczos -c:v apng "
+            "-plays 0 out.apng` (its time includes the decode); ours: the bare encoder at "
+            "Quality 75 on the decoded frames, plus the decode's time (the times of part 5).",
+            "",
+            "| clip | our bytes | ffmpeg bytes | x | our FLIP | ffmpeg FLIP | our SSIM | ffmpeg "
+            "SSIM | our flicker | ffmpeg flicker | our time s | ffmpeg s | x |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        timed = {t["clip"]: t for t in data["times"] if t["fmt"] == "apng"}
+        for a in data["apng"]:
+            o, f = a["ours"], a["ffmpeg"]
+            t = timed.get(a["clip"])
+            bare_s, decode_s, ff_s = (
+                (t["bare_s"], t["decode_s"], t["ffmpeg_s"])
+                if t
+                else (o["encode_s"], a["decode_s"], f["encode_s"])
+            )
+            lines.append(
+                f"| {a['clip']} | {_kib(o['bytes'])} | {_kib(f['bytes'])} | "
+                f"{_ratio(o['bytes'], f['bytes']):.3f} | {o['flip']:.4f} | {f['flip']:.4f} | "
+                f"{o['ssim']:.4f} | {f['ssim']:.4f} | {o['flicker']:.2f} | {f['flicker']:.2f} | "
+                f"{bare_s:.2f} + {decode_s:.2f} | {ff_s:.2f} | "
+                f"{_ratio(bare_s + decode_s, ff_s):.2f} |"
+            )
+        g = _gmean([_ratio(a["ours"]["bytes"], a["ffmpeg"]["bytes"]) for a in data["apng"]])
+        lines += [f"| geometric mean | | | {g:.3f} | | | | | | | | | |", ""]
+    if data["budgets"]:
+        bj = data["budget_job"]
+        lines += [
+            f"### 4. Budgets ({bj['fps']} fps, {bj['width']} px wide at most, "
+            f"{bj['duration_s']:g} s, Quality {data['quality']:g})",
+            "",
+            "`encode_within` on the decoded frames; *binds*: the plain encode at the template's "
+            "settings is over the budget. Time: `encode_within` over one plain encode.",
+            "",
+            "| clip | format | budget | plain bytes | binds | output | / budget | encodes "
+            "| probes | Quality | fps | size | colours | time s | plain s | x plain |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for b in data["budgets"]:
+            head = (
+                f"| {b['clip']} | {b['fmt']} | {_kib(b['budget'])} | {_kib(b['plain_bytes'])} | "
+                f"{'yes' if b['binds'] else 'no'} | "
+            )
+            x = _ratio(b["within_s"], b["plain_s"])
+            tail = f"{b['within_s']:.2f} | {b['plain_s']:.2f} | {x:.2f} |"
+            if "unreachable" in b:
+                lines.append(head + f"unreachable: {b['unreachable']} | | | | | | | | " + tail)
+                continue
+            c = b.get("choice") or {}
+            lines.append(
+                head + f"{_kib(b['size'])} | {b['size'] / b['budget']:.3f} | {b['encodes']} | "
+                f"{b['probes']} | {c.get('quality', '-')} | {c.get('fps', '-')} | "
+                f"{c.get('width', '-')}x{c.get('height', '-')} | {c.get('colors') or '-'} | " + tail
+            )
+        fitted = [b for b in data["budgets"] if "unreachable" not in b]
+        bound = [b for b in fitted if b["binds"]]
+        if bound:
+            lines += [
+                "",
+                f"Where the budget binds ({len(bound)} of {len(data['budgets'])}): "
+                f"{statistics.fmean([b['encodes'] for b in bound]):.2f} full encodes and "
+                f"{statistics.fmean([b['probes'] for b in bound]):.1f} probes on average, "
+                f"output {min(b['size'] / b['budget'] for b in bound):.3f}-"
+                f"{max(b['size'] / b['budget'] for b in bound):.3f} of the budget, "
+                f"{_gmean([_ratio(b['within_s'], b['plain_s']) for b in bound]):.2f}x a plain "
+                "encode's time (geometric mean).",
+            ]
+        q = data.get("queue_budget")
+        if q:
+            item = q["item"]
+            lines += [
+                "",
+                f"Through the queue ({q['clip']}, GIF, MaxSize {q['budget']}): "
+                + (
+                    f"failed: {item['error']}"
+                    if "error" in item
+                    else f"Size {item['Size']}, Encodes {item['Encodes']}, Fps {item['Fps']}, "
+                    f"Quality {item['Quality']}, Colors {item['Colors']}, Width {item['Width']}, "
+                    f"Height {item['Height']}, {item['time_s']:.2f} s; the file is "
+                    + ("byte for byte" if item.get("same_as_bare") else "**not**")
+                    + " the bare `encode_within`'s"
+                )
+                + ".",
+            ]
+        lines.append("")
+    if data["times"]:
+        lines += [
+            "### 5. Times against ffmpeg's command line",
+            "",
+            "ffmpeg: input seek, `fps`, Lanczos `scale` to our output size, then "
+            + "; ".join(f"{k}: `{' '.join(v)}`" for k, v in data["ffmpeg_codecs"].items())
+            + ". Queue: ProcessMedia to FINISH on a warm worker, the output copied "
+            "(`run.Animgraph`). Bare: the encoder on frames decoded beforehand; decode: "
+            "`decode_segment` of those frames.",
+            "",
+            "| clip | format | job | ffmpeg s | queue s | x ffmpeg | bare encode s | decode s "
+            "| bare + decode x ffmpeg | ffmpeg bytes | our bytes |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for t in data["times"]:
+            j = t["job"]
+            lines.append(
+                f"| {t['clip']} | {t['fmt']} | {j['fps']} fps {j['width']} px "
+                f"{j['duration_s']:g} s | {t['ffmpeg_s']:.2f} | {t['queue_s']:.2f} | "
+                f"{_ratio(t['queue_s'], t['ffmpeg_s']):.2f} | {t['bare_s']:.2f} | "
+                f"{t['decode_s']:.2f} | {_ratio(t['bare_s'] + t['decode_s'], t['ffmpeg_s']):.2f} "
+                f"| {_kib(t['ffmpeg_bytes'])} | {_kib(t['queue_bytes'])}"
+                + ("" if t["queue_same_as_bare"] else " (queue output differs from bare)")
+                + " |"
+            )
+        lines += ["", "| format | queue x ffmpeg | bare + decode x ffmpeg (geometric means) |"]
+        lines += ["|---|---|---|"]
+        for fmt in dict.fromkeys(t["fmt"] for t in data["times"]):
+            rows = [t for t in data["times"] if t["fmt"] == fmt]
+            queue = _gmean([_ratio(t["queue_s"], t["ffmpeg_s"]) for t in rows])
+            bare = _gmean([_ratio(t["bare_s"] + t["decode_s"], t["ffmpeg_s"]) for t in rows])
+            lines.append(f"| {fmt} | {queue:.2f} | {bare:.2f} |")
+        lines.append("")
+    if data.get("colour_checks"):
+        lines += ["### Colours", "", "| check | ok | detail |", "|---|---|---|"]
+        for name, ok, detail in data["colour_checks"]:
+            lines.append(f"| {name} | {'yes' if ok else '**no**'} | {detail} |")
+        lines.append("")
+    lines += [NOTES]
+    return lines
+
+
 def render(data: R) -> None:
     env = data["environment"]
     lines = [INTRO, "## Run", ""]
@@ -340,5 +615,6 @@ def render(data: R) -> None:
     lines += ["", "## Per job and clip"]
     lines += job_tables(data)
     lines += _loops_section()
+    lines += _formats_section()
     README.write_text("\n".join(lines) + "\n")
     print(f"wrote {README}")
