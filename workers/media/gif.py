@@ -67,6 +67,7 @@ def encode_gif(
     quality: float,
     progress: Progress | None = None,
     loop_count: int = 0,
+    max_colors: int | None = None,
 ) -> None:
     """Write ``selection`` of ``frames`` to ``dest`` as a GIF that plays ``loop_count`` times
     (0: forever; ``loopcount`` says how GIF stores it).
@@ -77,13 +78,16 @@ def encode_gif(
     fewer bytes) and a GIF writer of our own (``gifwriter``) that writes only the changed
     rectangle of each frame, unchanged pixels transparent, with lossy LZW up to
     ``gif_lossy(quality)``. Memory is flat in the frame count: frames are read one at a time
-    from the FrameSet, twice.
+    from the FrameSet, twice. ``max_colors`` (3..256, the transparent index one of them), when
+    given, sizes the palette instead of ``gif_max_colors(quality)``: the byte budget
+    (``budget``) gives up colours after Quality.
     """
     delays = display_delays(selection, 100, GIF_MIN_DELAY_CS)
     report = progress or ignore_progress
     hold = TemporalHold(gif_hold_levels(quality))
     with frames.reader() as reader:
-        palette = _gif_palette(reader, delays, frames, gif_max_colors(quality), report)
+        colors = gif_max_colors(quality) if max_colors is None else max_colors
+        palette = _gif_palette(reader, delays, frames, colors, report)
         with atomic_path(dest) as tmp:
             lossy, carry = gif_lossy(quality), gif_lossy_carry(quality)
             _write_gif(reader, delays, frames, palette, hold, lossy, carry, tmp, report, loop_count)
