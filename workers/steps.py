@@ -29,7 +29,12 @@ from animgraph.shared.errors import (
 from animgraph.shared.formats import format_of
 from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.workers.media.analyse import analyse_source
-from animgraph.workers.media.budget import BudgetUnreachable, Fitted, encode_within
+from animgraph.workers.media.budget import (
+    RESULT_FILE_SIZE_TOO_LARGE,
+    BudgetUnreachable,
+    Fitted,
+    encode_within,
+)
 from animgraph.workers.media.decode import decode_segment
 from animgraph.workers.media.encode import ENCODERS
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
@@ -503,7 +508,7 @@ def _encode_within(
             even=format_of(template.format).even_size,
         )
     except BudgetUnreachable as exc:
-        raise InvalidInputError(str(exc), "InvalidInput.ResultFileSizeTooLarge") from None
+        raise InvalidInputError(str(exc), RESULT_FILE_SIZE_TOO_LARGE) from None
 
 
 def _load_loop(rt: Runtime, task_id: str, index: int, scratch: Path) -> Loop | None:
