@@ -82,34 +82,43 @@ From the run above and, where said, from encodes of the same frames by hand (202
   on cockatoo.mp4, 0.0855 against 0.0748 on city.mpg, 0.0165 against 0 on vtest.avi: about
   30 % of the way from the frames to our GIF at Quality 75, whose palette keeps full colour
   resolution. So a video format matches the GIF's FLIP only near the top of its Quality range.
-- AVIF against WebP (both 4:2:0): met on every clip, most on city.mpg, where our WebP at
+- AVIF against WebP (both 4:2:0): met on every clip, by most on city.mpg, where our WebP at
   Quality 75 is large (1.26 MB: texture and a pan).
-- MP4 against GIF: met on cockatoo.mp4 and on the geometric mean, missed on city.mpg and
-  vtest.avi. Besides 4:2:0, (1) `video.py` encodes without B-frames (`bf 0`: decode order is
-  display order, every sample's duration exact, no edit list), which costs most on city.mpg's
-  smooth pan: at the GIF's FLIP, libx264 `faster` with its B-frames needs about 450 KB instead
-  of 563 KB, `slow` with B-frames about 393 KB, 0.20x the GIF (by hand, interpolated between
-  crf 19 and 21); on vtest.avi `slow` with B-frames comes to about 0.26x; (2) vtest.avi is a
-  fixed camera, where our GIF is at its best (the temporal hold and transparent unchanged
-  pixels: 233 KB for 3 s at 480x360, against 1.5-1.9 MB on the other two).
+- MP4 against GIF: met on cockatoo.mp4 and on the geometric mean (0.242x), missed on city.mpg
+  (0.291x) and vtest.avi (0.332x). Besides 4:2:0: (1) `video.py` encodes without B-frames
+  (`bf 0`: decode order is display order, every sample's duration exact, no edit list), which
+  costs most on city.mpg's smooth pan: at the GIF's FLIP, libx264 `faster` with its B-frames
+  needs about 450 KB instead of 563 KB, `slow` with B-frames about 393 KB, 0.20x the GIF (by
+  hand, interpolated between crf 19 and 21); on vtest.avi `slow` with B-frames comes to about
+  0.26x; (2) vtest.avi is a fixed camera, where our GIF is at its best (the temporal hold and
+  transparent unchanged pixels: 233 KB for 3 s at 480x360, against 1.5-1.9 MB on the other two).
 - WebM on cockatoo.mp4: no Quality reaches the GIF's FLIP: Quality 100 is crf 24, the top of
   `quality.vp9_crf`'s range, at 1.047x the GIF's FLIP in 0.085x its bytes.
 - APNG: ffmpeg's `apng` encoder writes rgb24, lossless: ours (255 colours without dithering,
   Quality 75) is 0.09-0.31x its bytes, at its FLIP on cockatoo.mp4 and 10-12 % above it on
   city.mpg and vtest.avi (banding on gradients). Our Quality 100 is lossless truecolour too.
-- Budgets: 500 KB binds on every clip (for GIF it takes Quality 10, 32 colours, 8 fps and a
-  narrower frame on city.mpg and cockatoo.mp4, Quality alone on vtest.avi), 2 MB on city.mpg and
-  cockatoo.mp4 (Quality alone), 10 MB on none. A budget that does not bind costs one probe
-  over a plain encode (1.1-1.5x its time); a binding one about 2 full encodes (1.8-4.5x). The
-  outputs land at 0.94-0.98 of the budget except MP4 on city.mpg, 0.864: `quality.x264_crf`
-  gives whole crf steps, and at 640x360 crf 27 makes 516 KB and crf 28 432 KB, so no Quality
-  lands in [0.90, 1.0] x 500 KB (libx264 takes a fractional crf: tenths would).
-- Times: our AVIF encodes in about half ffmpeg's time: PyAV bundles its own FFmpeg 8 and
-  SVT-AV1, newer than Debian's ffmpeg 5.1 with SVT-AV1 1.4.1 (libx264 and libvpx differ by
-  version too). MP4 through the queue is 1.3-1.4x ffmpeg: the queue's fixed cost (register,
-  three steps, polling; about 0.25 s) on a 0.3-0.5 s job; decode plus the bare encode is
-  0.9-1.0x. Other agents' tests ran on the machine during the run (the load averages above):
-  absolute times are slower than on an idle machine, the ratios less so."""
+- Budgets: 500 KB binds for GIF on every clip (Quality 10, 32 colours, 8 fps and 428-459 px wide
+  on city.mpg and cockatoo.mp4; Quality 62 alone on vtest.avi), 2 MB on city.mpg and
+  cockatoo.mp4 (Quality alone), 10 MB on none; at 500 KB WebP binds on every clip and MP4 on
+  city.mpg only. A budget that does not bind costs a probe over the plain encode (0.9-1.4x its
+  time, the same bytes); a binding one 1.9 full encodes on average (1.5-5.5x the time; 5.5x on
+  vtest.avi, whose plain GIF encode is the fastest). The outputs land at 0.925-0.992 of the
+  budget except MP4 on city.mpg, 0.864: `quality.x264_crf` gives whole crf steps, and at
+  640x360 crf 27 makes 516 KB and crf 28 432 KB, so no Quality lands in [0.90, 1.0] x 500 KB
+  (libx264 takes a fractional crf: tenths would).
+- libx264 is not reproducible to the byte here: two encodes of the same frames at Quality 75
+  differed by a few hundred bytes under load (cockatoo.mp4: 118,948 and 118,697 B; city.mpg's
+  queue output against the bare encode), while six in a row on an idle machine were identical.
+  The budget's "the plain encode, byte for byte" holds for GIF (the queue row above) but not
+  always for MP4.
+- Times: our AVIF encodes in about half ffmpeg's time (decode plus encode 0.43-0.75x): PyAV
+  bundles its own FFmpeg 8 and SVT-AV1, newer than Debian's ffmpeg 5.1 with SVT-AV1 1.4.1
+  (libx264 and libvpx differ by version too). Decode plus the bare encode is 0.9-1.05x ffmpeg
+  for MP4 and WebM; through the queue MP4 is 1.1-1.5x: the queue's fixed cost (register,
+  three steps, polling; about 0.2 s) on a 0.3-0.5 s job. APNG is about 0.5x, but 1.1x on
+  city.mpg, whose palette mapping and deflate of 2.9 MB take 1.4 s. Other agents' tests ran
+  on the machine during the run (the load averages above): absolute times are slower than on
+  an idle machine, the ratios less so."""
 
 
 @dataclass(frozen=True)
