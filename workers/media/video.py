@@ -13,12 +13,14 @@ template's LoopCount is not carried (``shared/formats.py``: the producer refuses
 Settings, measured on cockatoo.mp4 (480x270, 15 fps, 3 s: 45 frames) on 2 cores; PSNR against
 the source frames (dB), wall time of the encode:
 
-- H.264 (libx264): preset ``faster``. At crf 23, medium 135 kB / 39.7 dB in 0.48 s, fast
-  135 kB / 39.7 dB in 0.40 s, faster 133 kB / 39.5 dB in 0.30 s, veryfast 130 kB / 39.1 dB in
-  0.19 s (about 5 % more bytes than faster at the same PSNR). No B-frames (``bf 0``): they saved
-  1.3 % at 0.1 dB less here (hand-held motion), and without reordering the decode order is the
-  display order, so every sample's duration is its frame's display time, the last included,
-  and the file starts at 0 with no edit list.
+- H.264 (libx264): preset ``medium`` with its B-frames (x264's default 3, adaptive). At crf 23
+  on cockatoo.mp4, medium 135 kB / 39.7 dB in 0.48 s, faster 133 kB / 39.5 dB in 0.30 s,
+  veryfast 130 kB / 39.1 dB in 0.19 s. B-frames saved 1.3 % on that hand-held clip but 30 % on
+  city.mpg (240 against 345 kB at Quality 75, 10 fps, 480 px, 3 s) and 8-11 % on the fixed
+  camera of vtest.avi, for 0.1-0.3 s more: the first choice (faster, no B-frames), tuned on one
+  clip, cost the MP4 target on the other two (bench/README.md, "Formats and budgets"). With
+  reordering the muxer's edit list puts the first frame at 0 and every frame, the last
+  included, still lasts its display time (tests/workers/media/test_media_formats.py).
 - VP9 (libvpx-vp9): ``deadline good``, ``cpu-used 3``, ``row-mt 1``. At crf 34, cpu-used 1
   85 kB / 39.2 dB in 1.50 s, 2: 84 kB / 39.0 dB in 0.91 s, 3: 86 kB / 39.0 dB in 0.70 s, 4:
   88 kB / 38.9 dB in 0.78 s; realtime cpu-used 6 98 kB / 38.9 dB in 0.24 s (12 % more bytes).
@@ -74,7 +76,7 @@ __all__ = [
 VIDEO_TIME_BASE = Fraction(1, 1000)  # display_delays' unit: timestamps are milliseconds
 # Encoder threads: both cores where there are two (libx264 frame threads, libvpx row-mt).
 VIDEO_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
-X264_PRESET = "faster"
+X264_PRESET = "medium"
 VP9_CPU_USED = 3
 # RGB -> 4:2:0 with accurate rounding and the chroma filtered from every RGB pixel.
 TO_YUV = Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INP
@@ -96,7 +98,7 @@ class VideoCodec:
 
 
 def _x264_options(quality: float) -> dict[str, str]:
-    return {"crf": str(x264_crf(quality)), "preset": X264_PRESET, "bf": "0"}
+    return {"crf": str(x264_crf(quality)), "preset": X264_PRESET}
 
 
 def _vp9_options(quality: float) -> dict[str, str]:
@@ -180,13 +182,14 @@ def encode_video(
         frames.reader() as reader,
     ):
         stream = _video_stream(out, codec, quality, width, height)
-        durations = {d.start: d.delay for d in delays}
+        muxer = _Muxer(out, {d.start: d.delay for d in delays}, delays[-1].start + delays[-1].delay)
         to_yuv = VideoReformatter()
         for k, delay in enumerate(delays):
             picture = _yuv_frame(reader.frame(delay.index)[:height, :width], delay, to_yuv)
-            _mux(out, stream.encode(picture), durations)
+            muxer.mux(stream.encode(picture))
             report((k + 1) / len(delays))
-        _mux(out, stream.encode(None), durations)
+        muxer.mux(stream.encode(None))
+        muxer.close()
     report(1.0)
 
 
@@ -229,12 +232,34 @@ def _yuv_frame(rgb: RgbArray, delay: Delay, to_yuv: VideoReformatter) -> Any:
     return frame
 
 
-def _mux(out: Any, packets: Sequence[Any], durations: Mapping[int, int]) -> None:
-    """Mux encoded ``packets``, each given its frame's display time (by its pts, in ms): the
-    encoders guess a duration from a frame rate, the last frame's included."""
-    for packet in packets:
-        packet.duration = durations[packet.pts]
-        out.mux(packet)
+class _Muxer:
+    """Muxes encoded packets, each given its frame's display time (by its pts, in ms): the
+    encoders guess a duration from a frame rate, the last frame's included.
+
+    The MP4 muxer ends the presentation at the last packet *in decode order*: its pts plus its
+    duration. With B-frames that packet is not the last frame shown, so it is held back and
+    given the time to the end (``end_ms``); its own display time is the gap to the next frame
+    shown, as for every frame (the durations of reordered samples never set display times).
+    """
+
+    def __init__(self, out: Any, durations: Mapping[int, int], end_ms: int) -> None:
+        self._out = out
+        self._durations = durations
+        self._end_ms = end_ms
+        self._held: Any = None
+
+    def mux(self, packets: Sequence[Any]) -> None:
+        for packet in packets:
+            packet.duration = self._durations[packet.pts]
+            if self._held is not None:
+                self._out.mux(self._held)
+            self._held = packet
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.duration = max(self._held.duration, self._end_ms - self._held.pts)
+            self._out.mux(self._held)
+            self._held = None
 
 
 # --- Joins -----------------------------------------------------------------------------------
