@@ -84,14 +84,13 @@ From the run above and, where said, from encodes of the same frames by hand (202
   resolution. So a video format matches the GIF's FLIP only near the top of its Quality range.
 - AVIF against WebP (both 4:2:0): met on every clip, by most on city.mpg, where our WebP at
   Quality 75 is large (1.26 MB: texture and a pan).
-- MP4 against GIF: met on cockatoo.mp4 and on the geometric mean (0.242x), missed on city.mpg
-  (0.291x) and vtest.avi (0.332x). Besides 4:2:0: (1) `video.py` encodes without B-frames
-  (`bf 0`: decode order is display order, every sample's duration exact, no edit list), which
-  costs most on city.mpg's smooth pan: at the GIF's FLIP, libx264 `faster` with its B-frames
-  needs about 450 KB instead of 563 KB, `slow` with B-frames about 393 KB, 0.20x the GIF (by
-  hand, interpolated between crf 19 and 21); on vtest.avi `slow` with B-frames comes to about
-  0.26x; (2) vtest.avi is a fixed camera, where our GIF is at its best (the temporal hold and
-  transparent unchanged pixels: 233 KB for 3 s at 480x360, against 1.5-1.9 MB on the other two).
+- MP4 against GIF: met on city.mpg (0.205x) and cockatoo.mp4 (0.132x), missed on vtest.avi
+  (0.271x); 0.194x geometric mean. The first encoder settings (libx264 `faster`, no B-frames,
+  chosen on cockatoo.mp4, where B-frames saved 1.3 %) gave 0.291x on city.mpg and 0.332x on
+  vtest.avi: B-frames save 30 % on city.mpg's smooth pan, so `video.py` now uses `medium` with
+  x264's B-frames. What is left on vtest.avi: it is a fixed camera, where our GIF is at its
+  best (the temporal hold and transparent unchanged pixels: 233 KB for 3 s at 480x360, against
+  1.5-1.9 MB on the other two), and 4:2:0 alone costs FLIP 0.0165 of the GIF's 0.0562 there.
 - WebM on cockatoo.mp4: no Quality reaches the GIF's FLIP: Quality 100 is crf 24, the top of
   `quality.vp9_crf`'s range, at 1.047x the GIF's FLIP in 0.085x its bytes.
 - APNG: ffmpeg's `apng` encoder writes rgb24, lossless: ours (255 colours without dithering,
@@ -103,9 +102,8 @@ From the run above and, where said, from encodes of the same frames by hand (202
   city.mpg only. A budget that does not bind costs a probe over the plain encode (0.9-1.4x its
   time, the same bytes); a binding one 1.9 full encodes on average (1.5-5.5x the time; 5.5x on
   vtest.avi, whose plain GIF encode is the fastest). The outputs land at 0.925-0.992 of the
-  budget except MP4 on city.mpg, 0.864: `quality.x264_crf` gives whole crf steps, and at
-  640x360 crf 27 makes 516 KB and crf 28 432 KB, so no Quality lands in [0.90, 1.0] x 500 KB
-  (libx264 takes a fractional crf: tenths would).
+  budget (an MP4 landed at 0.864 before `quality.x264_crf` went to tenths of a crf: a whole
+  crf step moved it 12-18 %).
 - libx264 is not reproducible to the byte here: two encodes of the same frames at Quality 75
   differed by a few hundred bytes under load (cockatoo.mp4: 118,948 and 118,697 B; city.mpg's
   queue output against the bare encode), while six in a row on an idle machine were identical.
