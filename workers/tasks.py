@@ -3,8 +3,8 @@
 ``procedure`` -> ``canvas``; ``decode``, ``select``, ``encode`` -> ``steps``; ``notify``,
 ``notify_failed`` -> ``notifier``; ``deliver`` -> ``delivery``; the reconciler thread ->
 ``reconciler``; the heartbeat and message leases -> ``leases``, the lease sweep -> ``restore``;
-memory tuning -> ``tuning``. Names, signatures and retry settings are the wire
-contract: messages already queued must still run.
+memory tuning -> ``tuning``; the log format -> ``logs``. Names, signatures and retry settings
+are the wire contract: messages already queued must still run.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from celery.signals import task_postrun, task_received, worker_init, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    task_received,
+    worker_init,
+    worker_ready,
+)
 
 from animgraph.shared.errors import TransientError
 from animgraph.shared.tasknames import (
@@ -28,6 +35,7 @@ from animgraph.workers import (
     canvas,
     delivery,
     leases,
+    logs,
     notifier,
     reconciler,
     restore,
@@ -110,6 +118,13 @@ def _lease_message(request: Any, **_: Any) -> None:
     """In the main process, as it takes each message (before a pool process runs it)."""
     if leases.needed():
         leases.hold(request.hostname, request.message.delivery_tag)
+
+
+@after_setup_logger.connect  # type: ignore[untyped-decorator]
+@after_setup_task_logger.connect  # type: ignore[untyped-decorator]
+def _log_format(logger: Any, **_: Any) -> None:
+    """Celery has set up its loggers' handlers: JSON lines if ``ANIMGRAPH_LOG_FORMAT=json``."""
+    logs.after_setup(logger)
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]
