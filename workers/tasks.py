@@ -3,8 +3,9 @@
 ``procedure`` -> ``canvas``; ``decode``, ``select``, ``encode`` -> ``steps``; ``notify``,
 ``notify_failed`` -> ``notifier``; ``deliver`` -> ``delivery``; the reconciler thread ->
 ``reconciler``; the heartbeat and message leases -> ``leases``, the lease sweep -> ``restore``;
-memory tuning -> ``tuning``; the log format -> ``logs``. Names, signatures and retry settings
-are the wire contract: messages already queued must still run.
+memory tuning -> ``tuning``; the log format -> ``logs``; the grace at SIGTERM -> ``shutdown``.
+Names, signatures and retry settings are the wire contract: messages already queued must still
+run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from celery.signals import (
     task_received,
     worker_init,
     worker_ready,
+    worker_shutting_down,
 )
 
 from animgraph.shared.errors import TransientError
@@ -39,6 +41,7 @@ from animgraph.workers import (
     notifier,
     reconciler,
     restore,
+    shutdown,
     steps,
     tuning,
 )
@@ -111,6 +114,12 @@ def _start_leases(sender: Any, **_: Any) -> None:
     not on a RabbitMQ broker, which gives a lost consumer's messages back by itself."""
     if leases.needed():
         restore.start(leases.start(sender.hostname).name)
+
+
+@worker_shutting_down.connect  # type: ignore[untyped-decorator]
+def _grace_period(sender: Any, how: str, **_: Any) -> None:
+    """SIGTERM: the running steps finish within the grace, or are handed back to their queues."""
+    shutdown.begin(str(sender), how)
 
 
 @task_received.connect  # type: ignore[untyped-decorator]

@@ -1,0 +1,82 @@
+"""A worker told to stop (SIGTERM: Kubernetes, systemd, ``docker stop``, a scale-in): its
+running steps get ``ANIMGRAPH_WORKER_SHUTDOWN_GRACE_S`` to finish, then are handed back.
+
+Celery's warm shutdown takes no new message and waits for the running tasks, however long they
+take. A grace clock starts beside it: if the worker has not exited when the grace is over, its
+pool processes are stopped (SIGKILL: a step acknowledges nothing) and every message it holds is
+given back to its queue at once, at the head, with its priority (kombu's ``restore_by_tag``, as
+the lease sweep does), so another worker starts it within moments, not once this worker's
+lease has lapsed (``ANIMGRAPH_WORKER_LEASE_S``) and a sweep has run. Then it exits, 0. A message
+acknowledged meanwhile is left alone (the restore is one transaction on kombu's ``unacked``).
+On RabbitMQ the exit itself gives the messages back: the broker requeues a closed connection's.
+
+The default grace is the hard time limit (``ANIMGRAPH_TIME_LIMIT_S``): no step outlives it, so
+by default a stopping worker always finishes what it started. An orchestrator must wait longer
+than the grace before it kills (Kubernetes' ``terminationGracePeriodSeconds``: deploy/).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from animgraph.workers import leases
+from animgraph.workers.app import app, settings
+
+__all__ = ["EXIT_HANDED_BACK", "begin", "hand_back"]
+
+log = logging.getLogger(__name__)
+
+# A worker that gave its steps back when told to stop did what it was told: its supervisor (or
+# Kubernetes) must not take the exit for a crash.
+EXIT_HANDED_BACK = 0
+
+_started = threading.Event()
+
+
+def begin(nodename: str, how: str) -> None:
+    """Celery's shutdown has begun (``worker_shutting_down``, in the main process's signal
+    handler: nothing here blocks or logs). A warm one (SIGTERM) starts the grace clock, once;
+    a cold one (SIGQUIT) is Celery's own, which cancels the running tasks at once."""
+    if how != "Warm" or _started.is_set():
+        return
+    _started.set()
+    threading.Thread(
+        target=_grace, args=(nodename, settings.worker.grace_s), name="animgraph-grace", daemon=True
+    ).start()
+
+
+def _grace(nodename: str, grace_s: float) -> None:
+    log.warning(
+        "stopping: no new step is taken; the running ones have %.0f s to finish, then are "
+        "handed back to their queues",
+        grace_s,
+    )
+    time.sleep(grace_s)  # the process is gone before this if its steps finish in time
+    hand_back(nodename)
+
+
+def hand_back(nodename: str) -> None:
+    """Stop the steps still running, give every message this worker holds back to its queue,
+    exit."""
+    leases.kill_pool()
+    given: list[str] = []
+    if leases.needed():
+        tags = leases.holder(nodename).let_go()
+        with app.connection_for_write() as connection:
+            channel = connection.default_channel
+            with channel.conn_or_acquire() as client:
+                # Held but acknowledged since (the leases are pruned at each heartbeat).
+                given = [t for t in tags if client.hexists(channel.unacked_key, t)]
+            for tag in given:
+                channel.qos.restore_by_tag(tag)  # a no-op if acknowledged just now
+    log.warning(
+        "grace over: stopped the running steps and gave %d messages back to their queues for "
+        "other workers: %s; exiting",
+        len(given),
+        ", ".join(given) or "none",
+    )
+    logging.shutdown()
+    os._exit(EXIT_HANDED_BACK)
