@@ -16,7 +16,8 @@ COPY producer producer
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir --no-deps --no-build-isolation . \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home animgraph \
+    && useradd --create-home --uid 1000 animgraph \
     && mkdir -p /var/lib/animgraph && chown animgraph /var/lib/animgraph
-USER animgraph
+# Numeric, so Kubernetes can check runAsNonRoot (deploy/ runs it as 1000).
+USER 1000
 CMD ["animgraph", "--help"]
