@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "StepContext", "bind_step", "current_step", "use_json"]
+__all__ = [
+    "JsonFormatter",
+    "StepContext",
+    "bind_step",
+    "current_step",
+    "json_logging",
+    "use_json",
+]
 
 
 @dataclass(frozen=True)
@@ -113,3 +121,24 @@ def use_json(
     for logger in loggers:
         for handler in logger.handlers:
             handler.setFormatter(formatter)
+
+
+def json_logging(level: str = "INFO") -> None:
+    """This process writes JSON lines on stderr from now on (the API's: uvicorn, FastAPI and
+    animgraph's own loggers all reach the root logger)."""
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"json": {"()": JsonFormatter}},
+            "handlers": {
+                "stderr": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "json",
+                    "stream": "ext://sys.stderr",
+                }
+            },
+            "root": {"handlers": ["stderr"], "level": level},
+        }
+    )
+    logging.captureWarnings(True)

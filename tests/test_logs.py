@@ -54,3 +54,14 @@ def test_a_json_worker_writes_one_json_object_a_line(
     messages = [r["message"] for r in records]
     assert any(m.endswith(" ready.") for m in messages)
     assert any("animgraph.encode" in m and "succeeded in" in m for m in messages)
+
+
+def test_the_api_logs_json_lines_too(stack_factory: StackFactory) -> None:
+    env = {"ANIMGRAPH_LOG_FORMAT": "json", "ANIMGRAPH_API_KEYS": "AKIDlogs:secret"}
+    s = stack_factory.start("logs-api", workers=0, api=True, env=env)
+    assert s.api is not None
+    s.api.terminate()
+    s.api.wait(10)
+    lines = s.api_log.read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert any(r["message"] == f"API {s.endpoint}" for r in records), lines

@@ -89,8 +89,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text",
         validation_alias="ANIMGRAPH_LOG_FORMAT",
-        description="`text` (for people) or `json`: one JSON object a line, the steps' lines "
-        "carrying `TaskId`, `index`, `step` and `duration_s` (workers, with Celery's own lines)",
+        description="`text` (for people) or `json`: one JSON object a line on stderr from the "
+        "workers (Celery's own lines included; a step's lines carry `TaskId`, `index`, `step` "
+        "and `duration_s`) and the API",
     )
     task_ttl_s: int = Field(
         default=7 * 24 * 3600,
