@@ -38,8 +38,8 @@ _started = threading.Event()
 
 def begin(nodename: str, how: str) -> None:
     """Celery's shutdown has begun (``worker_shutting_down``, in the main process's signal
-    handler: nothing here blocks or logs). A warm one (SIGTERM) starts the grace clock, once;
-    a cold one (SIGQUIT) is Celery's own, which cancels the running tasks at once."""
+    handler: nothing here blocks or logs). A warm one (SIGTERM, SIGINT) starts the grace
+    clock, once; a cold one (SIGQUIT) is Celery's own (its soft shutdown, then cancel)."""
     if how != "Warm" or _started.is_set():
         return
     _started.set()
