@@ -98,8 +98,12 @@ def test_past_the_grace_the_step_is_handed_back_at_once(
 ) -> None:
     """A 2 s grace against an encode made 60 s long: the worker exits within seconds, its
     message is back on the media queue as it exits (the default 30 s lease has not lapsed),
-    and a second worker runs the step and finishes the task, with one event."""
-    s = stack_factory.start("grace-short", workers=0, kill_at_exit=True)
+    and a second worker runs the step and finishes the task, with one event. With one attempt
+    allowed (``ANIMGRAPH_MAX_ATTEMPTS=1``), the delivery after a hand-back is still not taken
+    for a poison message's."""
+    s = stack_factory.start(
+        "grace-short", workers=0, kill_at_exit=True, env={"ANIMGRAPH_MAX_ATTEMPTS": "1"}
+    )
     stopping = s.start_worker(
         "stopping",
         ANIMGRAPH_FAULT_INJECTION="encode:sleep:60",

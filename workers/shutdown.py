@@ -9,6 +9,8 @@ the lease sweep does), so another worker starts it within moments, not once this
 lease has lapsed (``ANIMGRAPH_WORKER_LEASE_S``) and a sweep has run. Then it exits, 0. A message
 acknowledged meanwhile is left alone (the restore is one transaction on kombu's ``unacked``).
 On RabbitMQ the exit itself gives the messages back: the broker requeues a closed connection's.
+A step given back is recorded as such (``TaskRepo.count_handback``): its next delivery does not
+count against ``ANIMGRAPH_MAX_ATTEMPTS``, which is there for steps that kill their worker.
 
 The default grace is the hard time limit (``ANIMGRAPH_TIME_LIMIT_S``): no step outlives it, so
 by default a stopping worker always finishes what it started. An orchestrator must wait longer
@@ -22,8 +24,10 @@ import os
 import threading
 import time
 
+from animgraph.shared.tasknames import DECODE, ENCODE, SELECT
 from animgraph.workers import leases
 from animgraph.workers.app import app, settings
+from animgraph.workers.runtime import runtime
 
 __all__ = ["EXIT_HANDED_BACK", "begin", "hand_back"]
 
@@ -62,6 +66,11 @@ def hand_back(nodename: str) -> None:
     """Stop the steps still running, give every message this worker holds back to its queue,
     exit."""
     leases.kill_pool()
+    try:
+        running = _running_steps()
+    except Exception:  # bookkeeping only: never in the way of the hand-back
+        log.exception("the running steps could not be read; their next runs count as attempts")
+        running = {}
     given: list[str] = []
     if leases.needed():
         tags = leases.holder(nodename).let_go()
@@ -70,8 +79,11 @@ def hand_back(nodename: str) -> None:
             with channel.conn_or_acquire() as client:
                 # Held but acknowledged since (the leases are pruned at each heartbeat).
                 given = [t for t in tags if client.hexists(channel.unacked_key, t)]
+            _count_handbacks([running[t] for t in given if t in running])
             for tag in given:
                 channel.qos.restore_by_tag(tag)  # a no-op if acknowledged just now
+    else:
+        _count_handbacks(list(running.values()))
     log.warning(
         "grace over: stopped the running steps and gave %d messages back to their queues for "
         "other workers: %s; exiting",
@@ -80,3 +92,27 @@ def hand_back(nodename: str) -> None:
     )
     logging.shutdown()
     os._exit(EXIT_HANDED_BACK)
+
+
+_MEDIA_STEPS = {DECODE: "decode", SELECT: "select", ENCODE: "encode"}
+
+
+def _running_steps() -> dict[str, tuple[str, int, int | None, str]]:
+    """Delivery tag -> (TaskId, index, part, step) of the media steps this worker runs now."""
+    from celery.worker.state import active_requests
+
+    found: dict[str, tuple[str, int, int | None, str]] = {}
+    for request in list(active_requests):
+        step = _MEDIA_STEPS.get(request.name)
+        if step is None:
+            continue
+        _, task_id, index, *rest = request.args  # (prev, task_id, index[, part])
+        found[str(request.message.delivery_tag)] = (task_id, index, rest[0] if rest else None, step)
+    return found
+
+
+def _count_handbacks(steps: list[tuple[str, int, int | None, str]]) -> None:
+    """Before their messages are given back: their next deliveries are not failures."""
+    tasks = runtime().state.tasks
+    for task_id, index, part, step in steps:
+        tasks.count_handback(task_id, index, part, step)

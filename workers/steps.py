@@ -143,7 +143,11 @@ def _attempt(rt: Runtime, attempt: Attempt, retries: int, body: StepBody) -> Ste
     def failed(code: str, message: str) -> Step:
         return fail(rt, task_id, index, code, message, fence=attempt)
 
-    if attempt.number - retries > rt.settings.worker.max_attempts:
+    limit = rt.settings.worker.max_attempts
+    # Deliveries handed back by stopping workers are not failures (read only when it matters).
+    if attempt.number - retries > limit and (
+        attempt.number - retries - rt.state.tasks.handbacks(attempt) > limit
+    ):
         return failed(
             "InternalError",
             f"the {step} step was interrupted {attempt.number - 1} times (worker lost); giving up",
