@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack import StackFactory
+from stack import StackFactory, until
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ def test_a_json_worker_writes_one_json_object_a_line(
 ) -> None:
     s = stack_factory.start("logs", workers=0, env={"ANIMGRAPH_LOG_FORMAT": "json"})
     stderr = s.root / "worker.stderr"
-    worker = s.start_worker("json", concurrency=1, stderr_path=stderr)
+    worker = s.start_worker("json", concurrency=1, stderr_path=stderr, supervise=True)
     with s.client() as client:
         file_id = client.register_media(corpus_dir / "vtest.avi").file_id
         task_id = client.process_media(
@@ -32,6 +32,10 @@ def test_a_json_worker_writes_one_json_object_a_line(
         )
         task = client.wait(task_id, timeout_s=120)
     assert task.media_process_result_set[0].animated_graphic_task.status == "SUCCESS"
+    # The supervisor (``animgraph worker``) writes JSON too: it restarts a killed worker.
+    s.kill_celery_main(worker)
+    until(lambda: "starting it again" in stderr.read_text(), 30, "the supervisor's line")
+    s.wait_for_workers()
     worker.stop()  # a warm shutdown: its last lines are written
     lines = stderr.read_text().splitlines()
     records: list[dict[str, Any]] = []
@@ -52,7 +56,8 @@ def test_a_json_worker_writes_one_json_object_a_line(
         assert done["message"].startswith(f"{step} of {task_id}[0] done in")
     # Celery's own lines (main process and pool) are JSON lines too.
     messages = [r["message"] for r in records]
-    assert any(m.endswith(" ready.") for m in messages)
+    assert sum(m.endswith(" ready.") for m in messages) == 2, "started, and restarted"
+    assert "The worker exited with -9; starting it again." in messages
     assert any("animgraph.encode" in m and "succeeded in" in m for m in messages)
 
 
