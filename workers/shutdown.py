@@ -67,6 +67,17 @@ def hand_back(nodename: str) -> None:
     exit."""
     leases.kill_pool()
     try:
+        _give_back(nodename)
+    except Exception:
+        # Redis unreachable, say: the lease sweep of another worker gives them back later.
+        log.exception("grace over: the held messages could not be given back; exiting")
+    finally:
+        logging.shutdown()
+        os._exit(EXIT_HANDED_BACK)
+
+
+def _give_back(nodename: str) -> None:
+    try:
         running = _running_steps()
     except Exception:  # bookkeeping only: never in the way of the hand-back
         log.exception("the running steps could not be read; their next runs count as attempts")
@@ -90,8 +101,6 @@ def hand_back(nodename: str) -> None:
         len(given),
         ", ".join(given) or "none",
     )
-    logging.shutdown()
-    os._exit(EXIT_HANDED_BACK)
 
 
 _MEDIA_STEPS = {DECODE: "decode", SELECT: "select", ENCODE: "encode"}
