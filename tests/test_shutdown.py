@@ -122,4 +122,6 @@ def test_past_the_grace_the_step_is_handed_back_at_once(
         _finished_once(client, task_id)
         assert _attempts(s, task_id, "encode") == 2
         print(f"task finished {time.monotonic() - sent:.1f} s after SIGTERM")
-    assert "gave 1 messages back" in stopping.log_path.read_text(errors="replace")
+    assert f"stopped 1 running steps (encode of {task_id}[0])" in stopping.log_path.read_text(
+        errors="replace"
+    )

@@ -65,9 +65,22 @@ def _grace(nodename: str, grace_s: float) -> None:
 def hand_back(nodename: str) -> None:
     """Stop the steps still running, give every message this worker holds back to its queue,
     exit."""
+    try:
+        running = _running_steps()  # before their processes are stopped
+        _count_handbacks(list(running.values()))
+    except Exception:  # bookkeeping only: never in the way of the hand-back
+        log.exception("the running steps could not be counted; their next runs count as attempts")
+        running = {}
     leases.kill_pool()
     try:
-        _give_back(nodename)
+        restored = _give_back(nodename)
+        log.warning(
+            "grace over: stopped %d running steps (%s) and gave the messages this worker held "
+            "back to their queues for other workers (%d restored here); exiting",
+            len(running),
+            ", ".join(f"{s} of {t}[{i}]" for t, i, _, s in running.values()) or "none",
+            restored,
+        )
     except Exception:
         # Redis unreachable, say: the lease sweep of another worker gives them back later.
         log.exception("grace over: the held messages could not be given back; exiting")
@@ -76,31 +89,24 @@ def hand_back(nodename: str) -> None:
         os._exit(EXIT_HANDED_BACK)
 
 
-def _give_back(nodename: str) -> None:
-    try:
-        running = _running_steps()
-    except Exception:  # bookkeeping only: never in the way of the hand-back
-        log.exception("the running steps could not be read; their next runs count as attempts")
-        running = {}
-    given: list[str] = []
-    if leases.needed():
-        tags = leases.holder(nodename).let_go()
-        with app.connection_for_write() as connection:
-            channel = connection.default_channel
+def _give_back(nodename: str) -> int:
+    """Restore every message this worker holds and has not acknowledged; how many were still
+    to restore (Celery itself requeues the message of a pool process it sees die, first or
+    second: each restore is one transaction, so a message goes back once)."""
+    if not leases.needed():
+        return 0  # RabbitMQ requeues them when this process's connection closes
+    tags = leases.holder(nodename).let_go()
+    restored = 0
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for tag in tags:
             with channel.conn_or_acquire() as client:
                 # Held but acknowledged since (the leases are pruned at each heartbeat).
-                given = [t for t in tags if client.hexists(channel.unacked_key, t)]
-            _count_handbacks([running[t] for t in given if t in running])
-            for tag in given:
-                channel.qos.restore_by_tag(tag)  # a no-op if acknowledged just now
-    else:
-        _count_handbacks(list(running.values()))
-    log.warning(
-        "grace over: stopped the running steps and gave %d messages back to their queues for "
-        "other workers: %s; exiting",
-        len(given),
-        ", ".join(given) or "none",
-    )
+                if not client.hexists(channel.unacked_key, tag):
+                    continue
+            channel.qos.restore_by_tag(tag)  # a no-op if it went back just now
+            restored += 1
+    return restored
 
 
 _MEDIA_STEPS = {DECODE: "decode", SELECT: "select", ENCODE: "encode"}
@@ -121,7 +127,7 @@ def _running_steps() -> dict[str, tuple[str, int, int | None, str]]:
 
 
 def _count_handbacks(steps: list[tuple[str, int, int | None, str]]) -> None:
-    """Before their messages are given back: their next deliveries are not failures."""
+    """Before they are stopped: their next deliveries are not failures."""
     tasks = runtime().state.tasks
     for task_id, index, part, step in steps:
         tasks.count_handback(task_id, index, part, step)
