@@ -4,18 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit e2e install deps clean
+.PHONY: demo test lint unit e2e install deps clean lock upgrade
 
-$(STAMP): pyproject.toml workers/media/_gifcore.c
+# Every dependency comes from the lock (uv.lock, exported with hashes to requirements/ by
+# scripts/lock.sh): a fresh clone installs what passed CI, whatever was released since.
+# animgraph itself is built by the locked setuptools, without build isolation.
+EDITABLE := $(BIN)/pip install --quiet --no-deps --no-build-isolation -e . \
+	--config-settings editable_mode=strict
+
+$(STAMP): pyproject.toml requirements/build.txt requirements/dev.txt workers/media/_gifcore.c
 	bash scripts/ensure-build-tools.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	$(BIN)/pip install --quiet --require-hashes -r requirements/build.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(EDITABLE)
 	touch $(STAMP)
 
 # Re-link the editable install so files added since the last install are importable.
 install: $(STAMP)
-	@$(BIN)/pip install --quiet --no-deps -e . --config-settings editable_mode=strict
+	@$(EDITABLE)
+
+# After editing pyproject.toml's dependencies: resolve what changed, keep every other pin.
+lock: install
+	bash scripts/lock.sh lock
+
+# Take upgrades: the newest versions pyproject.toml allows (`make upgrade PACKAGES="celery
+# kombu"`: those only), then `make test` and commit uv.lock with requirements/.
+upgrade: install
+	bash scripts/lock.sh upgrade $(PACKAGES)
 
 # System packages the tests need (Debian's chromium for the console's browser tests, rabbitmq-server
 # for the RabbitMQ broker tests).

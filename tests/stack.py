@@ -161,9 +161,10 @@ class Stack:
 
     @property
     def logs(self) -> tuple[Path, ...]:
-        """The API's log (if any) and every worker's."""
+        """The API's log (if any) and every worker's (and stderr, when kept apart)."""
         api = (self.api_log,) if self.api_port is not None else ()
-        return (*api, *(w.log_path for w in self.workers))
+        errs = (w.stderr_path for w in self.workers if w.stderr_path)
+        return (*api, *(w.log_path for w in self.workers), *errs)
 
     def client(self, sender: Sender | None = None) -> Client:
         """A producer on this stack's settings (a context manager)."""
@@ -177,10 +178,12 @@ class Stack:
         queues: tuple[str, ...] = QUEUES,
         supervise: bool = False,
         wait: bool = True,
+        stderr_path: Path | None = None,
         **env: str,
     ) -> WorkerProcess:
         """A real worker process; on s3:// each has its own data folder (they share no disk).
-        ``env`` adds settings for this worker only (fault injection...)."""
+        ``env`` adds settings for this worker only (fault injection...); ``stderr_path`` keeps
+        its stderr apart from its log (stdout)."""
         name = name or f"{self.name}-{len(self.workers)}"
         data_dir = self.root / name if self.storage == "s3" else self.root
         worker = WorkerProcess(
@@ -190,6 +193,7 @@ class Stack:
             concurrency=concurrency,
             queues=queues,
             env={**self._own(self.env), **self.worker_env, **env},
+            stderr_path=stderr_path,
             supervise=supervise,
         ).start()
         self.workers.append(worker)

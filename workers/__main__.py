@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     from celery.utils.nodenames import default_nodename, host_format
 
-    from animgraph.workers.app import app
+    from animgraph.workers import logs
+    from animgraph.workers.app import app, settings
 
+    logs.start()
     worker = app.Worker(
         hostname=host_format(default_nodename(args.hostname)),
         pool_cls=args.pool,
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         queues=args.queues,
         task_events=args.task_events,
+        # JSON logs: no banner on stdout (the "ready" line says the same as JSON).
+        quiet=settings.log_format == "json",
     )
     worker.start()
     return int(worker.exitcode or 0)

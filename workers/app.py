@@ -6,10 +6,11 @@ from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.settings import Settings
 from animgraph.workers.transport import transport_for
 
-__all__ = ["app"]
+__all__ = ["app", "settings"]
 
-_settings = Settings()
-app = create_celery(_settings, _settings.redis_url or "redis://127.0.0.1:6379/0")
+# The settings this process started with (``runtime()`` reads them again, with Redis, per process).
+settings = Settings()
+app = create_celery(settings, settings.redis_url or "redis://127.0.0.1:6379/0")
 # The consumer's side of kombu's Redis transport, with a gap closed (see ``transport``).
 app.conf.broker_transport = transport_for(app.conf.broker_url)
 app.conf.include = ["animgraph.workers.tasks"]

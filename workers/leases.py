@@ -17,7 +17,7 @@ import redis
 from animgraph.shared.state.leases import LeaseRepo
 from animgraph.workers.runtime import runtime
 
-__all__ = ["EXIT_LEASE_LOST", "Holder", "hold", "holder", "needed", "start"]
+__all__ = ["EXIT_LEASE_LOST", "Holder", "hold", "holder", "kill_pool", "needed", "start"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,15 @@ class Holder:
         with self._lock:
             return set(self._tags)
 
+    def let_go(self) -> list[str]:
+        """Hold nothing from now on: the tags held (acknowledged or not), their leases dropped
+        (before the messages are given back: a message given back may be leased again at
+        once, by its next worker)."""
+        with self._lock:
+            tags, self._tags = sorted(self._tags), set()
+        self._repo.release([(tag, self.name) for tag in tags])
+        return tags
+
     def _beat(self) -> bool:
         """One heartbeat; False if the lease had lapsed (another worker may have its steps)."""
         sent_at = time.monotonic()
@@ -107,10 +116,16 @@ class Holder:
             self.lease_s,
             len(self.held()),
         )
-        for pid in _children():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        kill_pool()
         os._exit(EXIT_LEASE_LOST)
+
+
+def kill_pool() -> None:
+    """SIGKILL this process's pool processes: their steps stop where they are, acknowledging
+    nothing (every step may run again: its outputs are fenced and deterministic)."""
+    for pid in _children():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _children() -> list[int]:

@@ -50,6 +50,7 @@ class WorkerProcess:
         queues: tuple[str, ...] = QUEUES,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        stderr_path: Path | None = None,
         supervise: bool = False,
     ) -> None:
         self.redis_url = redis_url
@@ -59,6 +60,7 @@ class WorkerProcess:
         self.queues = queues
         self.extra_env = env or {}
         self.log_path = log_path or data_dir / f"{name}.log"
+        self.stderr_path = stderr_path  # None: stderr goes to the log with stdout
         self.supervise = supervise
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -76,10 +78,17 @@ class WorkerProcess:
             "--supervise" if self.supervise else "--no-supervise",
         ]  # fmt: skip
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        err = open(self.stderr_path, "ab") if self.stderr_path else None  # noqa: SIM115
         self.proc = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            env=env,
+            stdout=log,
+            stderr=err or subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
+        if err:
+            err.close()
         return self
 
     @property

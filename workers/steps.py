@@ -27,6 +27,7 @@ from animgraph.shared.errors import (
     TransientError,
 )
 from animgraph.shared.formats import format_of
+from animgraph.shared.logs import bind_step
 from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.workers.media.analyse import analyse_source
 from animgraph.workers.media.budget import (
@@ -112,23 +113,30 @@ def _guarded(step: str, body: StepBody) -> StepTask:
         # message). The number also fences this attempt's writes.
         number = rt.state.tasks.count_attempt(task_id, index, part, step)
         attempt = Attempt(task_id, index, part, step, number)
-        try:
-            result = _attempt(rt, attempt, int(self.request.retries or 0), body)
-            if result["ok"] and not rt.state.tasks.is_latest(attempt):
-                raise Superseded
-            return result
-        except Superseded:
-            # Ignore: no result, no next step of the chain; the later delivery goes on.
-            log.warning(
-                "%s of %s[%d] (part %s) attempt %d was superseded by a later delivery: "
-                "its result is dropped",
-                step,
-                task_id,
-                index,
-                part,
-                number,
+        # Every line written below (by the step, its media core, Celery) names the step.
+        with bind_step(task_id, index, part, step, number) as bound:
+            try:
+                result = _attempt(rt, attempt, int(self.request.retries or 0), body)
+                if result["ok"] and not rt.state.tasks.is_latest(attempt):
+                    raise Superseded
+            except Superseded:
+                # Ignore: no result, no next step of the chain; the later delivery goes on.
+                log.warning(
+                    "%s of %s[%d] (part %s) attempt %d was superseded by a later delivery: "
+                    "its result is dropped",
+                    step,
+                    task_id,
+                    index,
+                    part,
+                    number,
+                )
+                raise Ignore() from None
+            level, outcome = (
+                (logging.INFO, "done") if result["ok"] else (logging.WARNING, result["code"])
             )
-            raise Ignore() from None
+            elapsed = bound.elapsed_s
+            log.log(level, "%s of %s[%d] %s in %.2f s", step, task_id, index, outcome, elapsed)
+            return result
 
     return run
 
@@ -140,7 +148,11 @@ def _attempt(rt: Runtime, attempt: Attempt, retries: int, body: StepBody) -> Ste
     def failed(code: str, message: str) -> Step:
         return fail(rt, task_id, index, code, message, fence=attempt)
 
-    if attempt.number - retries > rt.settings.worker.max_attempts:
+    limit = rt.settings.worker.max_attempts
+    # Deliveries handed back by stopping workers are not failures (read only when it matters).
+    if attempt.number - retries > limit and (
+        attempt.number - retries - rt.state.tasks.handbacks(attempt) > limit
+    ):
         return failed(
             "InternalError",
             f"the {step} step was interrupted {attempt.number - 1} times (worker lost); giving up",

@@ -3,8 +3,9 @@
 ``procedure`` -> ``canvas``; ``decode``, ``select``, ``encode`` -> ``steps``; ``notify``,
 ``notify_failed`` -> ``notifier``; ``deliver`` -> ``delivery``; the reconciler thread ->
 ``reconciler``; the heartbeat and message leases -> ``leases``, the lease sweep -> ``restore``;
-memory tuning -> ``tuning``. Names, signatures and retry settings are the wire
-contract: messages already queued must still run.
+memory tuning -> ``tuning``; the log format -> ``logs``; the grace at SIGTERM -> ``shutdown``.
+Names, signatures and retry settings are the wire contract: messages already queued must still
+run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from celery.signals import task_postrun, task_received, worker_init, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    task_received,
+    worker_init,
+    worker_ready,
+    worker_shutting_down,
+)
 
 from animgraph.shared.errors import TransientError
 from animgraph.shared.tasknames import (
@@ -28,9 +37,11 @@ from animgraph.workers import (
     canvas,
     delivery,
     leases,
+    logs,
     notifier,
     reconciler,
     restore,
+    shutdown,
     steps,
     tuning,
 )
@@ -105,11 +116,24 @@ def _start_leases(sender: Any, **_: Any) -> None:
         restore.start(leases.start(sender.hostname).name)
 
 
+@worker_shutting_down.connect  # type: ignore[untyped-decorator]
+def _grace_period(sender: Any, how: str, **_: Any) -> None:
+    """SIGTERM: the running steps finish within the grace, or are handed back to their queues."""
+    shutdown.begin(str(sender), how)
+
+
 @task_received.connect  # type: ignore[untyped-decorator]
 def _lease_message(request: Any, **_: Any) -> None:
     """In the main process, as it takes each message (before a pool process runs it)."""
     if leases.needed():
         leases.hold(request.hostname, request.message.delivery_tag)
+
+
+@after_setup_logger.connect  # type: ignore[untyped-decorator]
+@after_setup_task_logger.connect  # type: ignore[untyped-decorator]
+def _log_format(logger: Any, **_: Any) -> None:
+    """Celery has set up its loggers' handlers: JSON lines if ``ANIMGRAPH_LOG_FORMAT=json``."""
+    logs.after_setup(logger)
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]

@@ -4,15 +4,17 @@ Flower as one local stack."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import signal
 import subprocess
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from animgraph.shared.logs import json_logging
 from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
 from animgraph.workers.local import WorkerProcess, wait_for_workers
@@ -51,7 +53,13 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
     cert, key = _tls(settings)
-    uvicorn.run(app, host=host, port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key)
+    logs: dict[str, Any] = {}
+    if settings.log_format == "json":  # ours, and uvicorn must not install its own handlers
+        json_logging()
+        logs["log_config"] = None
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key, **logs
+    )
 
 
 def api(
@@ -68,7 +76,11 @@ def api(
         )
         raise typer.Exit(2)
     public = _base_url(settings, host, port)
-    err.print(f"API     {public}")
+    if settings.log_format == "json":
+        json_logging()
+        logging.getLogger("animgraph.api").info("API %s", public)
+    else:
+        err.print(f"API     {public}")
     _serve(settings.updated(api={"public_url": public}), host, port)
 
 

@@ -38,7 +38,7 @@ def worker(
     if concurrency or settings.worker.concurrency:
         command += ["-c", str(concurrency or settings.worker.concurrency)]
     if supervise:
-        raise typer.Exit(supervisor.supervise(command))
+        raise typer.Exit(supervisor.supervise(command, json_logs=settings.log_format == "json"))
     # In this process's place (same PID), without the CLI's imports: pool processes fork from it.
     sys.stdout.flush()
     sys.stderr.flush()

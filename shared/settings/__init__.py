@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         default=Path("var"),
         validation_alias="ANIMGRAPH_DATA_DIR",
         description="Local working folder: scratch, the embedded Redis, the default storage",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        validation_alias="ANIMGRAPH_LOG_FORMAT",
+        description="`text` (for people) or `json`: one JSON object a line on stderr from the "
+        "workers (Celery's own lines included; a step's lines carry `TaskId`, `index`, `step` "
+        "and `duration_s`) and the API",
     )
     task_ttl_s: int = Field(
         default=7 * 24 * 3600,

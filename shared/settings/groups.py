@@ -216,6 +216,19 @@ class WorkerSettings(_Group):
         description="A worker silent this long (no heartbeat) is lost: its steps run again "
         "elsewhere, and a worker cut off from Redis this long stops its own",
     )
+    shutdown_grace_s: int | None = Field(
+        default=None,
+        ge=0,
+        validation_alias="ANIMGRAPH_WORKER_SHUTDOWN_GRACE_S",
+        description="On SIGTERM a worker takes no new step and lets its running steps finish for "
+        "this long, then hands them back to their queues at once and exits; unset: "
+        "`ANIMGRAPH_TIME_LIMIT_S` (no step outlives it anyway)",
+    )
+
+    @property
+    def grace_s(self) -> int:
+        """How long a worker told to stop lets its running steps finish."""
+        return self.time_limit_s if self.shutdown_grace_s is None else self.shutdown_grace_s
 
 
 class ReconcilerSettings(_Group):

@@ -42,6 +42,10 @@ key (below ``animgraph:``)                 type    TTL          written by
 ``tasks:file:<FileId>``                    zset    task         the same, tasks of one media file
 ``attempts:<TaskId>:<i>:<part>:<step>``    string  task         every step: deliveries counted
                                                                 (``part`` is ``None`` unsplit)
+``attempts:<TaskId>:<i>:<part>:<step>:handback``
+                                           string  task         a worker told to stop: its
+                                                                deliveries of the step it gave
+                                                                back unfinished (not failures)
 ``reconciler``                             string  0.9 period   the reconciler lock (holder pid)
 ``replicated``                             string  60 s         a write to wait for replicas on
                                                                 (``WAIT`` after it)
@@ -108,6 +112,7 @@ __all__ = [
     "console_failures",
     "console_session",
     "file_tasks",
+    "handed_back",
     "media",
     "media_graphics",
     "media_gseq",
@@ -211,6 +216,10 @@ def attempts(task_id: str, index: int, part: int | None, step: str) -> str:
     return f"{PREFIX}attempts:{task_id}:{index}:{part}:{step}"
 
 
+def handed_back(task_id: str, index: int, part: int | None, step: str) -> str:
+    return f"{attempts(task_id, index, part, step)}:handback"
+
+
 # --- worker leases -------------------------------------------------------------------------------
 
 LEASES = f"{PREFIX}leases"
@@ -292,7 +301,7 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
         "tasks",
         "tasks:open",
         "tasks:file:*",
-        "attempts:*:*:*:*",
+        "attempts:*:*:*:*",  # and its :handback
         "reconciler",
         "replicated",
         "worker:*",

@@ -169,6 +169,21 @@ class TaskRepo:
         pipe.expire(key, self.ttl_s)
         return int(pipe.execute()[0])
 
+    def count_handback(self, task_id: str, index: int, part: int | None, step: str) -> None:
+        """A worker told to stop gave a delivery of this step back unfinished: the delivery
+        that follows is not a failure's (see ``handbacks``)."""
+        key = keys.handed_back(task_id, index, part, step)
+        pipe = self._redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+
+    def handbacks(self, attempt: Attempt) -> int:
+        """How many deliveries of ``attempt``'s step workers gave back when told to stop: not
+        counted against ``ANIMGRAPH_MAX_ATTEMPTS`` (they are not a poison message's)."""
+        key = keys.handed_back(attempt.task_id, attempt.index, attempt.part, attempt.step)
+        return int(self._redis.get(key) or 0)
+
     # --- writes fenced by the attempt number (a late, superseded delivery writes nothing) ----
 
     def is_latest(self, attempt: Attempt) -> bool:

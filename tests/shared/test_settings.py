@@ -77,6 +77,9 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     # New: TLS served by `animgraph api` itself.
     ("ANIMGRAPH_API_TLS_CERT_FILE", "api.tls_cert_file", "/tls/cert.pem", "/tls/cert.pem"),
     ("ANIMGRAPH_API_TLS_KEY_FILE", "api.tls_key_file", "/tls/key.pem", "/tls/key.pem"),
+    # New: operations (issue 21): JSON logs, the shutdown grace.
+    ("ANIMGRAPH_LOG_FORMAT", "log_format", "json", "json"),
+    ("ANIMGRAPH_WORKER_SHUTDOWN_GRACE_S", "worker.shutdown_grace_s", "30", 30),
 ]
 # fmt: on
 
@@ -189,6 +192,17 @@ def test_derived_values() -> None:
     assert settings.stuck_processing_s == 10 + 6 + 60
     assert Settings(reconciler={"stuck_after_s": 4}).stuck_processing_s == 4
     assert settings.resolved_storage_url == "file:///srv/a/storage"
+
+
+def test_the_shutdown_grace_follows_the_time_limit_unless_set() -> None:
+    assert Settings(worker={"time_limit_s": 90}).worker.grace_s == 90
+    assert Settings(worker={"time_limit_s": 90, "shutdown_grace_s": 0}).worker.grace_s == 0
+
+
+def test_a_log_format_is_text_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANIMGRAPH_LOG_FORMAT", "xml")
+    with pytest.raises(ValidationError, match="ANIMGRAPH_LOG_FORMAT"):
+        Settings()
 
 
 def test_s3_options_are_the_s3_group() -> None:

@@ -34,6 +34,7 @@ NAMES = [
     (keys.file_tasks("f1"), "animgraph:tasks:file:f1"),
     (keys.attempts("T", 0, None, "decode"), "animgraph:attempts:T:0:None:decode"),
     (keys.attempts("T", 1, 3, "encode"), "animgraph:attempts:T:1:3:encode"),
+    (keys.handed_back("T", 1, None, "encode"), "animgraph:attempts:T:1:None:encode:handback"),
     (keys.RECONCILER, "animgraph:reconciler"),
     (keys.session("s"), "animgraph:session:s"),
     (keys.task_fault("T", "p"), "animgraph:task:T:fault:p"),
