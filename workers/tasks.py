@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
-from celery.signals import task_postrun, task_received, worker_init, worker_ready
+from celery.signals import (
+    task_postrun,
+    task_received,
+    worker_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 from animgraph.shared.errors import TransientError
 from animgraph.shared.tasknames import (
@@ -99,10 +105,18 @@ def _start_reconciler(**_: Any) -> None:
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _start_leases(sender: Any, **_: Any) -> None:
-    """Every worker keeps a heartbeat and sweeps lost workers' messages (main process threads);
-    not on a RabbitMQ broker, which gives a lost consumer's messages back by itself."""
+    """Every worker keeps a heartbeat (what ``animgraph status`` and ``/metrics`` count as
+    online) and sweeps lost workers' messages (main process threads); no sweep on a RabbitMQ
+    broker, which gives a lost consumer's messages back by itself."""
+    holder = leases.start(sender.hostname, leases.describe(sender))
     if leases.needed():
-        restore.start(leases.start(sender.hostname).name)
+        restore.start(holder.name)
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _end_heartbeat(**_: Any) -> None:
+    """Once the worker has stopped (its messages acknowledged or given back)."""
+    leases.stop()
 
 
 @task_received.connect  # type: ignore[untyped-decorator]
