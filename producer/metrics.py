@@ -13,6 +13,7 @@ queries, ``max without (instance)``).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 
@@ -74,6 +75,7 @@ class AnimgraphCollector(Collector):
         self._monitor = monitor
         self._counters = counters
         self._estimator = estimator
+        self._lock = threading.Lock()  # one scrape at a time: the estimator keeps records
 
     def describe(self) -> list[Metric]:
         return []  # nothing is read when the collector is registered
@@ -81,8 +83,9 @@ class AnimgraphCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("animgraph_redis_up", "1 if this scrape could read Redis")
         try:
-            counts = self._counters.read()
-            snapshot = Snapshot(self._monitor, self._estimator)
+            with self._lock:
+                counts = self._counters.read()
+                snapshot = Snapshot(self._monitor, self._estimator)
         except redis.RedisError as exc:
             log.warning("metrics: Redis did not answer: %s", exc)
             up.add_metric([], 0)

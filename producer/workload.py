@@ -12,12 +12,16 @@ status, then kept: a scrape reads only the open tasks' status and finished subta
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from animgraph.shared.formats import FORMATS, format_of
 from animgraph.shared.metrics import output_frames, subtask_work_s
-from animgraph.shared.models import AnimatedGraphicsTemplate, AnimatedGraphicTaskInput
-from animgraph.shared.models import MediaMetaData as Meta
+from animgraph.shared.models import (
+    AnimatedGraphicsTemplate,
+    AnimatedGraphicTaskInput,
+    MediaMetaData,
+)
 from animgraph.shared.state import MediaRecord, TaskRecord
 from animgraph.shared.state.monitor import Monitor, OpenTask
 from animgraph.shared.templates import PRESETS
@@ -47,7 +51,7 @@ def _offsets(item: AnimatedGraphicTaskInput, duration_s: float) -> tuple[float, 
 def estimate_item(
     index: int,
     item: AnimatedGraphicTaskInput,
-    meta: Meta,
+    meta: MediaMetaData,
     template: AnimatedGraphicsTemplate | None,
     *,
     max_frames: int = 3000,
@@ -145,8 +149,8 @@ class WorkEstimator:
         raws = self._monitor.task_fields([t.task_id for t in missing], "record")
         records: dict[str, TaskRecord] = {}
         for task_id, (raw,) in raws.items():
-            if raw:
-                records[task_id] = TaskRecord.model_validate_json(raw)
+            with contextlib.suppress(ValueError):  # a record this version cannot read: no work
+                records[task_id] = TaskRecord.model_validate_json(raw or "")
         waiting = [t for t in missing if t.task_id in records and not records[t.task_id].plans]
         metas = self._metas({records[t.task_id].request.file_id for t in waiting})
         templates = self._templates(
@@ -184,11 +188,11 @@ class WorkEstimator:
                     found.append(work)
             self._known[(task.task_id, task.status)] = tuple(found)
 
-    def _metas(self, file_ids: set[str]) -> dict[str, Meta]:
+    def _metas(self, file_ids: set[str]) -> dict[str, MediaMetaData]:
         found = {}
         for file_id, raw in self._monitor.media(sorted(file_ids)).items():
-            if raw:
-                record = MediaRecord.model_validate_json(raw)
+            with contextlib.suppress(ValueError):
+                record = MediaRecord.model_validate_json(raw or "")
                 if not record.probe_error_code:
                     found[file_id] = record.info.meta_data
         return found
@@ -197,6 +201,6 @@ class WorkEstimator:
         found = {d: PRESETS[d] for d in definitions if d in PRESETS}
         custom = sorted(d for d in definitions if d not in PRESETS)
         for definition, raw in self._monitor.templates(custom).items():
-            if raw:
-                found[definition] = AnimatedGraphicsTemplate.model_validate_json(raw)
+            with contextlib.suppress(ValueError):
+                found[definition] = AnimatedGraphicsTemplate.model_validate_json(raw or "")
         return found

@@ -161,6 +161,7 @@ def test_queues_work_and_counters_through_a_real_job(
     # The liveness probe: the control worker's file is fresh.
     probe = [sys.executable, "-m", "animgraph.workers.alive", "--file", str(control_alive)]
     assert subprocess.run([*probe, "--max-age", "10"], capture_output=True).returncode == 0
+    assert cli(stack, "worker-alive", "--file", str(control_alive)).returncode == 0
 
     # A media worker runs the steps; every counter moves by what the job did.
     stack.start_worker("media", queues=("media",))
