@@ -11,6 +11,8 @@
   any byte of the file is accepted.
 - ``GET /files/<key>``: sources and outputs (the ``Url``/``FileUrl``/``MediaUrl`` given), with
   range requests.
+- ``GET /healthz``, ``GET /readyz``, ``GET /metrics``: liveness, readiness (Redis, storage) and
+  Prometheus metrics, unsigned (README, "Monitoring").
 """
 
 from __future__ import annotations
@@ -288,8 +290,43 @@ def create_app(settings: Settings, *, client: Client | None = None) -> FastAPI:
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type)
 
+    _mount_operations(app, settings, client)
     mount_console(app, client, uploads)
     return app
+
+
+def _mount_operations(app: FastAPI, settings: Settings, client: Client) -> None:
+    """``/healthz``, ``/readyz`` and ``/metrics``: unsigned, for probes and Prometheus (README,
+    "Monitoring"); they read Redis on clients of their own that fail fast."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from .health import Readiness
+    from .metrics import create_registry, open_monitor
+
+    monitor = open_monitor(settings.updated(redis_url=client.redis_url))
+    registry = create_registry(monitor, max_frames=settings.limits.max_output_frames)
+    readiness = Readiness(monitor, client.storage)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await run_in_threadpool(readiness.check)
+        ready = all(check.ok for check in checks)
+        return JSONResponse(
+            {
+                "status": "ready" if ready else "unready",
+                "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+            },
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def _check_length(request: Request, limit: int) -> None:

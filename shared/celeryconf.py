@@ -6,13 +6,17 @@ their app here. See docs/design.md, "The canvas", for why each line is set.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from celery import Celery
+from celery.signals import before_task_publish
 from kombu.entity import Exchange, Queue
 
 from animgraph.shared.settings import Settings
+from animgraph.shared.state import keys
 from animgraph.shared.state.connection import celery_url, is_sentinel_url
+from animgraph.shared.state.monitor import SENT_AT_HEADER
 from animgraph.shared.tasknames import (
     AMQP_MAX_PRIORITY,
     CONTROL_QUEUE,
@@ -95,8 +99,8 @@ def _redis_transport(settings: Settings, broker_url: str) -> dict[str, Any]:
         "unacked_restore_interval": settings.worker.unacked_restore_interval_s,
         "unacked_restore_throttle": 1,
         "queue_order_strategy": "priority",
-        "priority_steps": list(range(10)),
-        "sep": ":",
+        "priority_steps": list(keys.KOMBU_PRIORITY_STEPS),
+        "sep": keys.KOMBU_SEP,
     }
     if is_sentinel_url(broker_url):
         transport["master_name"] = settings.redis_sentinel_master
@@ -124,9 +128,17 @@ def _amqp_queues() -> dict[str, Any]:
     }
 
 
+def _stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Every message carries the time it was sent (kombu's Redis messages have none), for the
+    oldest wait of ``/metrics`` and ``animgraph status``."""
+    if headers is not None:
+        headers[SENT_AT_HEADER] = round(time.time(), 3)
+
+
 def create_celery(settings: Settings, redis_url: str, *, name: str = "animgraph") -> Celery:
     """A Celery app for task state on ``redis_url`` and the settings' broker (no connection is
     opened until it is used)."""
     app = Celery(name)
     app.conf.update(celery_config(settings, redis_url))
+    before_task_publish.connect(_stamp_sent_at, weak=False, dispatch_uid=SENT_AT_HEADER)
     return app

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from celery import bootsteps
+
 from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.settings import Settings
+from animgraph.workers import alive
 from animgraph.workers.transport import transport_for
 
-__all__ = ["app", "settings"]
+__all__ = ["AliveFile", "app", "settings"]
 
 # The settings this process started with (``runtime()`` reads them again, with Redis, per process).
 settings = Settings()
@@ -19,3 +25,28 @@ app.conf.include = ["animgraph.workers.tasks"]
 # Celery's docs ask chord header tasks to keep results. Chains pass each step's value in the next
 # message, and task state lives in animgraph's own records.
 app.conf.task_ignore_result = True
+
+
+class AliveFile(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Touch the liveness file (``workers/alive.py``) every ``alive.TOUCH_S`` from the
+    worker's own timer, which the consumer's event loop fires: a stuck consumer, or one
+    reconnecting to its broker, stops touching it. Removed when the worker stops."""
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.path = Path(settings.worker.alive_file or settings.data_dir / alive.DEFAULT_NAME)
+        self.entry: Any = None
+
+    def start(self, worker: Any) -> None:
+        alive.touch(self.path)
+        self.entry = worker.timer.call_repeatedly(alive.TOUCH_S, alive.touch, (self.path,))
+
+    def stop(self, worker: Any) -> None:
+        if self.entry is not None:
+            self.entry.cancel()
+        self.path.unlink(missing_ok=True)
+
+
+app.steps["worker"].add(AliveFile)

@@ -67,7 +67,7 @@ def dispatch(task_id: str) -> None:
     for plan in record.plans:
         if plan.error_code:
             rt.state.tasks.update_subtask(task_id, plan.index, begin_process_time=now)
-            fail(rt, task_id, plan.index, plan.error_code, plan.error_message)
+            fail(rt, task_id, plan.index, plan.error_code, plan.error_message, record=record)
     priority = message_priority(record.request.tasks_priority, amqp=rt.settings.broker_is_amqp)
     # One chain per subtask, or per time slice of a subtask split across workers.
     header = [

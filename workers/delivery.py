@@ -68,8 +68,9 @@ def deliver(task: Task, key: str, seq: int) -> str:
         log.warning(
             "push %s/%s to %s failed (%s); again in %.0f s", key, seq, record.url, problem, delay
         )
+        rt.state.metrics.event("push", "retried")
         raise task.retry(countdown=delay * random.uniform(0.5, 1.0))
-    if bus.mark_delivered(key, seq):
+    if bus.mark_delivered(key, seq, outcome.replace(" ", "_")):
         schedule(key, seq + 1)
     return outcome
 

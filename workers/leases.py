@@ -4,20 +4,34 @@ takes, and giving its work up (its steps stopped, the worker restarted) once the
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from animgraph.shared.state.leases import LeaseRepo
+from animgraph.shared.tasknames import QUEUES
 from animgraph.workers.runtime import runtime
 
-__all__ = ["EXIT_LEASE_LOST", "Holder", "hold", "holder", "kill_pool", "needed", "start"]
+__all__ = [
+    "EXIT_LEASE_LOST",
+    "Holder",
+    "describe",
+    "hold",
+    "holder",
+    "kill_pool",
+    "needed",
+    "start",
+    "stop",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +43,16 @@ class Holder:
     """The lease holder of one worker main process: ``<nodename>/<random>`` (a restarted worker
     of the same name is a new holder: its predecessor's messages are not taken as its own)."""
 
-    def __init__(self, nodename: str, repo: LeaseRepo, lease_s: float) -> None:
+    def __init__(self, nodename: str, repo: LeaseRepo, lease_s: float, info: str = "{}") -> None:
         self.name = f"{nodename}/{uuid.uuid4().hex[:8]}"
         self.lease_s = lease_s
         self.period_s = lease_s / 3
+        self.info = info  # what the heartbeat says the worker is (JSON, for monitoring)
         self._repo = repo
         self._tags: set[str] = set()
         self._lock = threading.Lock()
+        self._beating = threading.Lock()  # one heartbeat at a time, none after ``stop``
+        self._stopped = False
         self._started = False
         self._first = True  # the next heartbeat starts the key (SET, not SET XX)
         self._last_ok = time.monotonic()
@@ -75,20 +92,38 @@ class Holder:
 
     def _beat(self) -> bool:
         """One heartbeat; False if the lease had lapsed (another worker may have its steps)."""
-        sent_at = time.monotonic()
-        tags = sorted(self.held())
-        kept = self._repo.beat(self.name, tags, lease_s=self.lease_s, first=self._first)
-        if kept is None:
-            return False
-        self._first = False
-        self._last_ok = sent_at  # the key lives a lease from a moment after this
-        with self._lock:
-            self._tags -= set(tags) - set(kept)
-        return True
+        with self._beating:
+            if self._stopped:
+                return True
+            sent_at = time.monotonic()
+            tags = sorted(self.held())
+            kept = self._repo.beat(
+                self.name, tags, lease_s=self.lease_s, first=self._first, info=self.info
+            )
+            if kept is None:
+                return False
+            self._first = False
+            self._last_ok = sent_at  # the key lives a lease from a moment after this
+            with self._lock:
+                self._tags -= set(tags) - set(kept)
+            return True
+
+    def stop(self) -> None:
+        """The worker has shut down (every message acknowledged or given back): no heartbeat
+        after this one's removal, so monitoring sees it gone at once."""
+        with self._beating:
+            self._stopped = True
+            if self._started:
+                try:
+                    self._repo.end(self.name)
+                except redis.RedisError as exc:
+                    log.warning("heartbeat of %s not removed: %s", self.name, exc)
 
     def _beat_forever(self) -> None:
-        while True:
+        while not self._stopped:
             time.sleep(self.period_s)
+            if self._stopped:
+                return
             # First of all after a freeze (SIGSTOP, a paused VM): lapsed by our own clock.
             lost = time.monotonic() - self._last_ok > self.lease_s
             if not lost:
@@ -143,8 +178,9 @@ _holder: Holder | None = None
 _holder_lock = threading.Lock()
 
 
-def holder(nodename: str) -> Holder:
-    """This process's holder (made on first use, by the worker's node name)."""
+def holder(nodename: str, info: str = "{}") -> Holder:
+    """This process's holder (made on first use, by the worker's node name; ``info``: what
+    its heartbeat says the worker is)."""
     global _holder
     with _holder_lock:
         if _holder is None:
@@ -155,8 +191,22 @@ def holder(nodename: str) -> Holder:
                 timeout_s=lease_s / 3,
                 sentinel_master=rt.settings.redis_sentinel_master,
             )
-            _holder = Holder(nodename, repo, lease_s)
+            _holder = Holder(nodename, repo, lease_s, info)
         return _holder
+
+
+def describe(consumer: Any) -> str:
+    """What a worker's heartbeat says it is (``animgraph status``, ``/metrics``): its host,
+    main process, pool processes and queues, from its consumer (``worker_ready``'s sender)."""
+    info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    try:
+        controller = consumer.controller
+        info["processes"] = int(getattr(controller, "concurrency", 0) or 0)
+        info["queues"] = sorted(consumer.app.amqp.queues.consume_from or QUEUES)
+    except Exception:  # monitoring must not keep the heartbeat from starting
+        log.warning("could not describe worker %s", consumer.hostname, exc_info=True)
+    info["started"] = round(time.time(), 3)
+    return json.dumps(info)
 
 
 def needed() -> bool:
@@ -167,11 +217,17 @@ def needed() -> bool:
     return not runtime().settings.broker_is_amqp
 
 
-def start(nodename: str) -> Holder:
+def start(nodename: str, info: str = "{}") -> Holder:
     """Start this worker's heartbeat (at ``worker_ready``)."""
-    found = holder(nodename)
+    found = holder(nodename, info)
     found.start()
     return found
+
+
+def stop() -> None:
+    """Remove this worker's heartbeat (at ``worker_shutdown``)."""
+    if _holder is not None:
+        _holder.stop()
 
 
 def hold(nodename: str, tag: str | None) -> None:

@@ -52,7 +52,7 @@ def finish(rt: Runtime, task_id: str, reason: str, record: TaskRecord | None = N
         return
     for index in range(len(record.request.media_process_task.animated_graphic_task_set)):
         if rt.state.tasks.subtask(task_id, index).status == "PROCESSING":
-            fail(rt, task_id, index, "InternalError", reason)
+            fail(rt, task_id, index, "InternalError", reason, record=record)
     # Intermediates go before FINISH is visible, best effort: a storage fault here must not keep
     # the task from finishing.
     try:

@@ -9,6 +9,7 @@ from typing import Any, TypedDict
 
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import subtask_error
+from animgraph.shared.metrics import UNKNOWN_FORMAT, SubtaskOutcome
 from animgraph.shared.models import EventContent, MediaAnimatedGraphicsItem
 from animgraph.shared.state import SubtaskPlan, TaskRecord
 from animgraph.shared.state.tasks import Attempt
@@ -44,9 +45,11 @@ def fail(
     message: str,
     *,
     fence: Attempt | None = None,
+    record: TaskRecord | None = None,
 ) -> Step:
     """Mark a subtask FAIL and return the error value the next steps pass on; with ``fence``,
-    only while that attempt is its step's latest (else ``Superseded``)."""
+    only while that attempt is its step's latest (else ``Superseded``). ``record``: the
+    task's, if read already."""
     _write_subtask(
         rt,
         task_id,
@@ -58,7 +61,9 @@ def fail(
         message=message,
         finish_time=now_iso(),
     )
-    _subtask_changed(rt, task_id, index)
+    record = record or rt.state.tasks.record(task_id)
+    outcome = SubtaskOutcome(_format_of(record, index), "FAIL", code)
+    _subtask_changed(rt, task_id, index, outcome, record)
     return {"ok": False, "code": code, "message": message}
 
 
@@ -122,7 +127,8 @@ def store_output(
         progress=100,
         finish_time=now_iso(),
     )
-    _subtask_changed(rt, task_id, plan.index, record)
+    outcome = SubtaskOutcome(template.format, "SUCCESS", output_bytes=size)
+    _subtask_changed(rt, task_id, plan.index, outcome, record)
     rt.state.media.add_output(record.request.file_id, item, f"outputs/{task_id}/{plan.index}")
 
 
@@ -143,15 +149,22 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _format_of(record: TaskRecord | None, index: int) -> str:
+    """The format a subtask's plan resolved (``UNKNOWN_FORMAT`` before or without one)."""
+    plans = record.plans if record else ()
+    template = plans[index].template if index < len(plans) else None
+    return template.format if template else UNKNOWN_FORMAT
+
+
 def _subtask_changed(
-    rt: Runtime, task_id: str, index: int, record: TaskRecord | None = None
+    rt: Runtime, task_id: str, index: int, outcome: SubtaskOutcome, record: TaskRecord | None
 ) -> None:
-    """In ``TasksNotifyMode`` Change, an event for each subtask that finishes, but the last:
-    the FINISH event of the task reports that one. ``record``: the task's, if read already."""
-    finished = rt.state.tasks.mark_finished(task_id, index)
+    """Count the subtask's ``outcome`` once and, in ``TasksNotifyMode`` Change, send an event
+    for each subtask that finishes, but the last: the FINISH event of the task reports that
+    one. ``record``: the task's."""
+    finished = rt.state.tasks.mark_finished(task_id, index, outcome)
     if finished is None:
         return  # recorded before: a redelivered step
-    record = record or rt.state.tasks.record(task_id)
     if record is None or record.request.tasks_notify_mode != "Change":
         return
     if finished >= len(record.request.media_process_task.animated_graphic_task_set):

@@ -95,13 +95,14 @@ def decode_window(plan: SubtaskPlan, part: int | None) -> tuple[float, float]:
 
 # --- the guard every step runs under ---------------------------------------------------------
 
-StepBody = Callable[[Runtime, Attempt], Step]
+StepBody = Callable[[Runtime, Attempt, TaskRecord | None], Step]
 StepTask = Callable[[Task, Step | None, str, int, int | None], Step]
 
 
 def _guarded(step: str, body: StepBody) -> StepTask:
-    """Wrap a step: attempt counting, errors as values, transient errors raised for retry, and
-    a superseded attempt (its worker lost its lease, a later delivery runs) dropped."""
+    """Wrap a step: attempt counting, errors as values, transient errors raised for retry, a
+    superseded attempt (its worker lost its lease, a later delivery runs) dropped, and the
+    step's duration counted (``animgraph_step_duration_seconds``)."""
 
     def run(
         self: Task, prev: Step | None, task_id: str, index: int, part: int | None = None
@@ -109,6 +110,9 @@ def _guarded(step: str, body: StepBody) -> StepTask:
         rt = runtime()
         if prev is not None and not prev["ok"]:
             return prev
+        started = time.monotonic()
+        # The record once, for the step body and the format the duration is counted under.
+        record = rt.state.tasks.record(task_id)
         # Counted by us: Celery's retry count misses the deliveries whose worker died (a poison
         # message). The number also fences this attempt's writes.
         number = rt.state.tasks.count_attempt(task_id, index, part, step)
@@ -116,7 +120,7 @@ def _guarded(step: str, body: StepBody) -> StepTask:
         # Every line written below (by the step, its media core, Celery) names the step.
         with bind_step(task_id, index, part, step, number) as bound:
             try:
-                result = _attempt(rt, attempt, int(self.request.retries or 0), body)
+                result = _attempt(rt, attempt, int(self.request.retries or 0), body, record)
                 if result["ok"] and not rt.state.tasks.is_latest(attempt):
                     raise Superseded
             except Superseded:
@@ -131,6 +135,7 @@ def _guarded(step: str, body: StepBody) -> StepTask:
                     number,
                 )
                 raise Ignore() from None
+            _observe(rt, step, record, index, time.monotonic() - started)
             level, outcome = (
                 (logging.INFO, "done") if result["ok"] else (logging.WARNING, result["code"])
             )
@@ -141,12 +146,25 @@ def _guarded(step: str, body: StepBody) -> StepTask:
     return run
 
 
-def _attempt(rt: Runtime, attempt: Attempt, retries: int, body: StepBody) -> Step:
+def _observe(rt: Runtime, step: str, record: TaskRecord | None, index: int, seconds: float) -> None:
+    """Count a step's duration under its subtask's format; a metric is never worth failing
+    the step for."""
+    plans = record.plans if record else ()
+    template = plans[index].template if index < len(plans) else None
+    try:
+        rt.state.metrics.observe_step(step, template.format if template else "unknown", seconds)
+    except redis.RedisError as exc:
+        log.warning("the duration of %s was not counted: %s", step, exc)
+
+
+def _attempt(
+    rt: Runtime, attempt: Attempt, retries: int, body: StepBody, record: TaskRecord | None
+) -> Step:
     """One attempt of a step, its expected failures as values (fenced like its success)."""
     task_id, index, step = attempt.task_id, attempt.index, attempt.step
 
     def failed(code: str, message: str) -> Step:
-        return fail(rt, task_id, index, code, message, fence=attempt)
+        return fail(rt, task_id, index, code, message, fence=attempt, record=record)
 
     limit = rt.settings.worker.max_attempts
     # Deliveries handed back by stopping workers are not failures (read only when it matters).
@@ -159,7 +177,7 @@ def _attempt(rt: Runtime, attempt: Attempt, retries: int, body: StepBody) -> Ste
         )
     try:
         _inject_fault(rt.settings.testing.fault_injection, step)
-        return body(rt, attempt)
+        return body(rt, attempt, record)
     except SubtaskError as exc:
         return failed(exc.code, exc.message)
     except (TransientError, Superseded, *REDIS_DOWN):
@@ -216,9 +234,8 @@ def _plan(rt: Runtime, task_id: str, index: int, record: TaskRecord | None = Non
 # --- the three step bodies -------------------------------------------------------------------
 
 
-def _decode(rt: Runtime, at: Attempt) -> Step:
+def _decode(rt: Runtime, at: Attempt, record: TaskRecord | None) -> Step:
     task_id, index, part = at.task_id, at.index, at.part
-    record = rt.state.tasks.record(task_id)
     plan = _plan(rt, task_id, index, record)
     if all(rt.storage.exists(work_key(task_id, index, n, part)) for n in FRAME_FILES):
         return OK  # redelivered after the frames were stored
@@ -400,9 +417,9 @@ def _write_faded(
     return tuple(replace(shown, index=k) for k, shown in enumerate(selection))
 
 
-def _select(rt: Runtime, at: Attempt) -> Step:
+def _select(rt: Runtime, at: Attempt, record: TaskRecord | None) -> Step:
     task_id, index, part = at.task_id, at.index, at.part
-    plan = _plan(rt, task_id, index)
+    plan = _plan(rt, task_id, index, record)
     assert plan.template is not None
     scratch = rt.scratch(task_id, str(index), str(part), "select")
     try:
@@ -448,9 +465,9 @@ def _put_text(rt: Runtime, scratch: Path, key: str, text: str) -> None:
     rt.storage.put_file(key, path, move=True)
 
 
-def _encode(rt: Runtime, at: Attempt) -> Step:
+def _encode(rt: Runtime, at: Attempt, record: TaskRecord | None) -> Step:
     task_id, index, part = at.task_id, at.index, at.part
-    plan = _plan(rt, task_id, index)
+    plan = _plan(rt, task_id, index, record)
     template = plan.template
     assert template is not None
     scratch = rt.scratch(task_id, str(index), str(part), "encode")

@@ -20,6 +20,7 @@ from celery.signals import (
     task_received,
     worker_init,
     worker_ready,
+    worker_shutdown,
     worker_shutting_down,
 )
 
@@ -80,7 +81,7 @@ def select(self: Task, prev: Step, task_id: str, index: int, part: int | None = 
 
 @app.task(name=ENCODE, bind=True, **RETRY, ignore_result=False)  # type: ignore[untyped-decorator]
 def encode(self: Task, prev: Step, task_id: str, index: int, part: int | None = None) -> Step:
-    """Encode the selected frames as the template's GIF or WebP (or one slice of it)."""
+    """Encode the selected frames in the template's format (or one slice of it)."""
     return steps.encode(self, prev, task_id, index, part)
 
 
@@ -110,10 +111,18 @@ def _start_reconciler(**_: Any) -> None:
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _start_leases(sender: Any, **_: Any) -> None:
-    """Every worker keeps a heartbeat and sweeps lost workers' messages (main process threads);
-    not on a RabbitMQ broker, which gives a lost consumer's messages back by itself."""
+    """Every worker keeps a heartbeat (what ``animgraph status`` and ``/metrics`` count as
+    online) and sweeps lost workers' messages (main process threads); no sweep on a RabbitMQ
+    broker, which gives a lost consumer's messages back by itself."""
+    holder = leases.start(sender.hostname, leases.describe(sender))
     if leases.needed():
-        restore.start(leases.start(sender.hostname).name)
+        restore.start(holder.name)
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _end_heartbeat(**_: Any) -> None:
+    """Once the worker has stopped (its messages acknowledged or given back)."""
+    leases.stop()
 
 
 @worker_shutting_down.connect  # type: ignore[untyped-decorator]

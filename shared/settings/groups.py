@@ -216,6 +216,12 @@ class WorkerSettings(_Group):
         description="A worker silent this long (no heartbeat) is lost: its steps run again "
         "elsewhere, and a worker cut off from Redis this long stops its own",
     )
+    alive_file: str | None = Field(
+        default=None,
+        validation_alias="ANIMGRAPH_WORKER_ALIVE_FILE",
+        description="File the worker's consumer loop touches every 2 s, removed when it stops "
+        "(`animgraph worker-alive` checks its age); unset: `<data dir>/worker.alive`",
+    )
     shutdown_grace_s: int | None = Field(
         default=None,
         ge=0,

@@ -25,6 +25,7 @@ from animgraph.shared.events import PushRecord
 from animgraph.shared.models import EventConfig, EventContent
 
 from . import keys
+from .metrics import MetricsRepo
 
 __all__ = ["MAX_PULL", "Claim", "EventBus", "Published"]
 
@@ -176,12 +177,14 @@ class EventBus:
     def delivered_seq(self, key: str) -> int:
         return int(cast(str, self._redis.get(keys.push_done(key)) or 0))
 
-    def mark_delivered(self, key: str, seq: int) -> bool:
-        """Record ``seq`` as done (delivered or given up); True if ``seq + 1`` was parked
-        waiting for it, in which case the caller must schedule it (exactly one caller does)."""
+    def mark_delivered(self, key: str, seq: int, outcome: str = "delivered") -> bool:
+        """Record ``seq`` as done (``outcome``: delivered or given_up, counted); True if
+        ``seq + 1`` was parked waiting for it, in which case the caller must schedule it
+        (exactly one caller does)."""
         pipe = self._redis.pipeline()
         pipe.set(keys.push_done(key), seq, ex=self.retention_s)
         pipe.delete(keys.push_record(key, seq))
+        MetricsRepo.count_event(pipe, "push", outcome)
         pipe.execute()
         return bool(self._redis.delete(keys.push_parked(key, seq + 1)))
 
@@ -228,7 +231,15 @@ class EventBus:
             )
             for _, items in cast(list[Any], fresh or []):
                 entries.extend(items)
-        return [self._handed_out(entry_id, fields) for entry_id, fields in entries]
+        events = [self._handed_out(entry_id, fields) for entry_id, fields in entries]
+        if events:
+            again = sum(1 for e in events if not (e.event_handle or "").endswith(".1"))
+            pipe = self._redis.pipeline(transaction=False)
+            for outcome, n in (("handed_out", len(events) - again), ("retried", again)):
+                if n:
+                    MetricsRepo.count_event(pipe, "pull", outcome, n)
+            pipe.execute()
+        return events
 
     def _pending(self, entry_id: str) -> list[dict[str, Any]]:
         return cast(
@@ -247,6 +258,7 @@ class EventBus:
         since) or unknown. A handle already confirmed is accepted again."""
         self._ensure_group()
         refused = []
+        confirmed = 0
         for handle in handles:
             entry_id, _, count = handle.rpartition(".")
             if not entry_id or not count.isdigit():
@@ -262,5 +274,7 @@ class EventBus:
             if int(info[0]["times_delivered"]) != int(count):
                 refused.append(handle)
                 continue
-            self._redis.xack(keys.EVENTS, GROUP, entry_id)
+            confirmed += int(self._redis.xack(keys.EVENTS, GROUP, entry_id))
+        if confirmed:
+            MetricsRepo.count_event(self._redis, "pull", "delivered", confirmed)
         return refused

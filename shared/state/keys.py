@@ -55,6 +55,19 @@ key (below ``animgraph:``)                 type    TTL          written by
                                                                 delivery tag -> holder (pruned
                                                                 once the tag is acknowledged)
 ``leases:sweep``                           string  0.9 period   the lease sweep's lock (holder)
+``workers``                                zset    none         a worker's heartbeat: holders by
+                                                                last beat (pruned past 3 leases)
+``metrics:tasks``                          hash    none         ProcessMedia, the procedure, the
+                                                                notifier: tasks by status reached
+``metrics:subtasks``                       hash    none         a subtask's end, once:
+                                                                ``<format>|<status>|<ErrCodeExt>``
+``metrics:output_bytes``                   hash    none         a subtask's SUCCESS: bytes stored
+                                                                by format
+``metrics:steps``                          hash    none         every media step: its duration
+                                                                bucket ``<step>|<format>|<le>``
+                                                                counted, ``...|sum`` seconds
+``metrics:events``                         hash    none         event delivery, pulls, confirms:
+                                                                ``<mode>|<outcome>`` counted
 ``session:<SessionId>``                    string  7 days       ProcessMedia: SessionId dedup
 ``upload:<VodSessionKey>``                 string  upload       ApplyUpload, PUT, CommitUpload
 ``once:<name>``                            string  grant        one-time upload grants claimed
@@ -85,6 +98,7 @@ in ``CELERY_KEY_PATTERNS``, ours in ``KEY_PATTERNS`` (glob patterns, as Redis ``
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 
 from animgraph.shared.tasknames import QUEUES
@@ -94,11 +108,18 @@ __all__ = [
     "EVENTS",
     "EVENT_CONFIG",
     "KEY_PATTERNS",
+    "KOMBU_PRIORITY_STEPS",
+    "KOMBU_SEP",
     "KOMBU_UNACKED",
     "KOMBU_UNACKED_INDEX",
     "LEASES",
     "LEASE_SWEEP",
     "MEDIA_INDEX",
+    "METRICS_EVENTS",
+    "METRICS_OUTPUT_BYTES",
+    "METRICS_STEPS",
+    "METRICS_SUBTASKS",
+    "METRICS_TASKS",
     "MIGRATED",
     "OPEN_TASKS",
     "PREFIX",
@@ -108,11 +129,13 @@ __all__ = [
     "TASKS",
     "TEMPLATES",
     "TEMPLATE_NEXT",
+    "WORKERS",
     "attempts",
     "console_failures",
     "console_session",
     "file_tasks",
     "handed_back",
+    "kombu_queue",
     "media",
     "media_graphics",
     "media_gseq",
@@ -224,14 +247,34 @@ def handed_back(task_id: str, index: int, part: int | None, step: str) -> str:
 
 LEASES = f"{PREFIX}leases"
 LEASE_SWEEP = f"{PREFIX}leases:sweep"
+WORKERS = f"{PREFIX}workers"
 # kombu's ack emulation (its Redis transport's default names, no ``global_keyprefix``): the
 # messages taken and not yet acknowledged, and the time each was taken (or its lease renewed).
 KOMBU_UNACKED = "unacked"
 KOMBU_UNACKED_INDEX = "unacked_index"
+# kombu's Redis transport keeps one list per priority step of a queue: the queue's own name for
+# step 0, ``<queue><sep><step>`` for the others (``Channel._q_for_pri``). celeryconf sets both.
+KOMBU_SEP = ":"
+KOMBU_PRIORITY_STEPS: tuple[int, ...] = tuple(range(10))
 
 
 def worker(holder: str) -> str:
     return f"{PREFIX}worker:{holder}"
+
+
+def kombu_queue(queue: str, priority: int) -> str:
+    """The list kombu keeps a queue's messages of ``priority`` in (its ``_q_for_pri``)."""
+    step = KOMBU_PRIORITY_STEPS[bisect.bisect(KOMBU_PRIORITY_STEPS, priority) - 1]
+    return f"{queue}{KOMBU_SEP}{step}" if step else queue
+
+
+# --- metrics (counters the workers and the API add to; the API's /metrics reads them) ------------
+
+METRICS_TASKS = f"{PREFIX}metrics:tasks"
+METRICS_SUBTASKS = f"{PREFIX}metrics:subtasks"
+METRICS_OUTPUT_BYTES = f"{PREFIX}metrics:output_bytes"
+METRICS_STEPS = f"{PREFIX}metrics:steps"
+METRICS_EVENTS = f"{PREFIX}metrics:events"
 
 
 # --- sessions and uploads ----------------------------------------------------------------------
@@ -307,6 +350,8 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
         "worker:*",
         "leases",
         "leases:sweep",
+        "workers",
+        "metrics:*",  # metrics:tasks, :subtasks, :output_bytes, :steps, :events
         "session:*",
         "upload:*",
         "once:*",
@@ -324,7 +369,7 @@ KEY_PATTERNS: tuple[str, ...] = tuple(
 # bookkeeping of the visibility timeout, and the result backend's task and chord entries.
 CELERY_KEY_PATTERNS: tuple[str, ...] = (
     *QUEUES,
-    *(f"{q}:[1-9]" for q in QUEUES),
+    *(kombu_queue(q, p) for q in QUEUES for p in KOMBU_PRIORITY_STEPS if p),
     "_kombu.binding*",  # .<exchange>, and kombu 5.7's _permanent.<queue>, _deadlines
     KOMBU_UNACKED,
     KOMBU_UNACKED_INDEX,

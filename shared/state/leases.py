@@ -16,18 +16,22 @@ from .connection import DEFAULT_SENTINEL_MASTER, connect
 __all__ = ["LeaseRepo"]
 
 # One heartbeat, atomically: renew the holder's key (``XX``: a key that lapsed is not revived,
-# its messages may be running elsewhere already), then for each tag it holds, renew its lease
-# and its time in kombu's ``unacked_index`` (so the visibility timeout never takes a live
-# worker's long step), or drop it once it is acknowledged. Returns the tags still held, or nil
-# when the lease was lost. A tag with no lease yet (its write failed) is claimed here.
+# its messages may be running elsewhere already) holding what the worker is (ARGV[5], JSON:
+# its processes and queues, for monitoring), and its time in the ``workers`` index (pruned of
+# holders silent for three leases); then for each tag it holds, renew its lease and its time in
+# kombu's ``unacked_index`` (so the visibility timeout never takes a live worker's long step),
+# or drop it once it is acknowledged. Returns the tags still held, or nil when the lease was
+# lost. A tag with no lease yet (its write failed) is claimed here.
 _BEAT = """
 if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
-elseif not redis.call('SET', KEYS[1], '1', 'PX', ARGV[2], 'XX') then
+  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[2])
+elseif not redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[2], 'XX') then
   return false
 end
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', tonumber(ARGV[3]) - 3 * tonumber(ARGV[2]) / 1000)
 local kept = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local tag = ARGV[i]
   local holder = redis.call('HGET', KEYS[2], tag)
   if redis.call('HEXISTS', KEYS[3], tag) == 1 and (holder == ARGV[1] or not holder) then
@@ -81,15 +85,30 @@ class LeaseRepo:
         self._redis.hset(keys.LEASES, tag, holder)
 
     def beat(
-        self, holder: str, tags: list[str], *, lease_s: float, first: bool
+        self, holder: str, tags: list[str], *, lease_s: float, first: bool, info: str = "{}"
     ) -> list[str] | None:
-        """Renew ``holder``'s heartbeat and its leases on ``tags``; the tags it still holds
-        (the others were acknowledged), or None if its heartbeat had lapsed (``first``: start
-        it)."""
-        argv = [holder, int(lease_s * 1000), repr(time.time()), "1" if first else "0", *tags]
-        keys_ = [keys.worker(holder), keys.LEASES, keys.KOMBU_UNACKED, keys.KOMBU_UNACKED_INDEX]
+        """Renew ``holder``'s heartbeat (its value ``info``: what the worker is, JSON) and its
+        leases on ``tags``; the tags it still holds (the others were acknowledged), or None if
+        its heartbeat had lapsed (``first``: start it)."""
+        now = repr(time.time())
+        argv = [holder, int(lease_s * 1000), now, "1" if first else "0", info, *tags]
+        keys_ = [
+            keys.worker(holder),
+            keys.LEASES,
+            keys.KOMBU_UNACKED,
+            keys.KOMBU_UNACKED_INDEX,
+            keys.WORKERS,
+        ]
         kept = self._beat(keys=keys_, args=argv)
         return None if kept is None else [str(t) for t in kept]
+
+    def end(self, holder: str) -> None:
+        """``holder``'s worker has stopped (its messages acknowledged or given back): its
+        heartbeat goes at once, not a lease later."""
+        pipe = self._redis.pipeline()
+        pipe.delete(keys.worker(holder))
+        pipe.zrem(keys.WORKERS, holder)
+        pipe.execute()
 
     def claim_sweep(self, holder: str, ttl_ms: int) -> bool:
         """True if ``holder`` runs this sweep (one worker at a time; the lock lapses)."""

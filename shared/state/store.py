@@ -14,6 +14,7 @@ from .events import EventBus
 from .flows import FlowRepo
 from .locks import LockRepo
 from .media import MediaRepo
+from .metrics import MetricsRepo
 from .sessions import SessionRepo
 from .tasks import DEFAULT_TTL_S, TaskRepo
 from .templates import TemplateRepo
@@ -48,6 +49,7 @@ class State:
         self.events = EventBus(
             client, redelivery_s=event_redelivery_s, retention_s=event_retention_s
         )
+        self.metrics = MetricsRepo(client)
 
     @classmethod
     def from_url(

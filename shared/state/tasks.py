@@ -11,6 +11,7 @@ import redis
 from redis.typing import EncodableT, FieldT
 
 from animgraph.shared.clock import now_iso
+from animgraph.shared.metrics import SubtaskOutcome
 from animgraph.shared.models import (
     EventContent,
     MediaProcessTaskAnimatedGraphicResult,
@@ -23,12 +24,34 @@ from animgraph.shared.models import (
 from . import keys
 from .events import Claim
 from .media import MediaRepo
+from .metrics import MetricsRepo
 from .records import SubtaskPlan, TaskRecord
 
 __all__ = ["Attempt", "TaskRepo"]
 
 DEFAULT_TTL_S = 7 * 24 * 3600
 
+# FINISH, and the time of the first finish; the first one is counted (``metrics:tasks``).
+_FINISH = """
+redis.call('HSET', KEYS[1], 'status', 'FINISH')
+local first = redis.call('HSETNX', KEYS[1], 'finish', ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+if first == 1 then redis.call('HINCRBY', KEYS[3], 'FINISH', 1) end
+return first
+"""
+# A subtask's end recorded once: its index in the finished set and, the first time only, its
+# outcome counted (ARGV[3], a ``metrics:subtasks`` field, '' for none) with the bytes stored
+# (ARGV[5]) by format (ARGV[4]). Answers {added, subtasks finished}.
+_MARK_FINISHED = """
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+local count = redis.call('SCARD', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if added == 1 and ARGV[3] ~= '' then
+  redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+  if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[3], ARGV[4], ARGV[5]) end
+end
+return {added, count}
+"""
 # The slice counter's fenced INCR: only while ARGV[1] is still the step's latest attempt.
 _COUNT_PART_AS = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -63,6 +86,8 @@ class TaskRepo:
         self._redis = client
         self._media = media  # the file name and metadata of the task views
         self.ttl_s = ttl_s
+        self._finish = client.register_script(_FINISH)
+        self._mark_finished = client.register_script(_MARK_FINISHED)
 
     # --- the record --------------------------------------------------------------------------
 
@@ -80,6 +105,7 @@ class TaskRepo:
         by_file = keys.file_tasks(record.request.file_id)
         pipe.zadd(by_file, {record.task_id: now})
         pipe.expire(by_file, self.ttl_s)
+        MetricsRepo.count_task(pipe, "WAITING")
         pipe.execute()
 
     def ids(
@@ -112,6 +138,7 @@ class TaskRepo:
         pipe.hset(key, mapping=_record_fields(record, "PROCESSING"))
         pipe.hsetnx(key, "begin", now_iso())
         pipe.hsetnx(key, "begin_ts", repr(time.time()))
+        MetricsRepo.count_task(pipe, "PROCESSING")
         pipe.execute()
         return record
 
@@ -124,12 +151,11 @@ class TaskRepo:
             return None
         return status, float(touched or 0)
 
-    def finish(self, task_id: str) -> None:
-        pipe = self._redis.pipeline()
-        pipe.hset(keys.task(task_id), "status", "FINISH")
-        pipe.hsetnx(keys.task(task_id), "finish", now_iso())  # a second finish keeps it
-        pipe.zrem(keys.OPEN_TASKS, task_id)
-        pipe.execute()
+    def finish(self, task_id: str) -> bool:
+        """Mark the task FINISH; True the first time (a second finish keeps the first's time
+        and is not counted again)."""
+        keys_ = [keys.task(task_id), keys.OPEN_TASKS, keys.METRICS_TASKS]
+        return bool(self._finish(keys=keys_, args=[now_iso(), task_id]))
 
     # --- subtasks ----------------------------------------------------------------------------
 
@@ -237,15 +263,17 @@ class TaskRepo:
         pipe.expire(key, self.ttl_s)
         return int(pipe.execute()[0])
 
-    def mark_finished(self, task_id: str, index: int) -> int | None:
-        """Record that subtask ``index`` reached SUCCESS or FAIL; returns how many subtasks have
-        finished now, or None if this one was recorded before (a redelivered step)."""
-        key = keys.task_finished(task_id)
-        pipe = self._redis.pipeline()
-        pipe.sadd(key, index)
-        pipe.scard(key)
-        pipe.expire(key, self.ttl_s)
-        added, count, _ = pipe.execute()
+    def mark_finished(
+        self, task_id: str, index: int, outcome: SubtaskOutcome | None = None
+    ) -> int | None:
+        """Record that subtask ``index`` reached SUCCESS or FAIL, and count its ``outcome``
+        the first time; returns how many subtasks have finished now, or None if this one was
+        recorded before (a redelivered step)."""
+        keys_ = [keys.task_finished(task_id), keys.METRICS_SUBTASKS, keys.METRICS_OUTPUT_BYTES]
+        args: list[str | int] = [index, self.ttl_s, "", "", 0]
+        if outcome is not None:
+            args[2:] = [outcome.field, outcome.format, outcome.output_bytes]
+        added, count = cast(list[int], self._mark_finished(keys=keys_, args=args))
         return int(count) if added else None
 
     def claim_notify(self, task_id: str) -> bool:

@@ -61,6 +61,7 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("ANIMGRAPH_TASK_TTL_S", "task_ttl_s", "300000", 300000),
     ("ANIMGRAPH_WORKER_CONCURRENCY", "worker.concurrency", "2", 2),
     ("ANIMGRAPH_WORKER_LEASE_S", "worker.lease_s", "5", 5.0),
+    ("ANIMGRAPH_WORKER_ALIVE_FILE", "worker.alive_file", "/run/animgraph/worker.alive", "/run/animgraph/worker.alive"),
     ("ANIMGRAPH_WORKER_MAX_MEMORY_PER_CHILD_KIB", "worker.max_memory_per_child_kib", "200000", 200000),
     ("ANIMGRAPH_CONSOLE_PASSWORD", "console.password", "pw", "pw"),
     ("ANIMGRAPH_CONSOLE_SESSION_TTL_S", "console.session_ttl_s", "60", 60),
