@@ -156,7 +156,7 @@ def ffmpeg_codecs(quality: float = QUALITY) -> dict[str, list[str]]:
                  "-preset", str(AVIF_PRESET), "-pix_fmt", "yuv420p", "-loop", "0"],
         "apng": ["-c:v", "apng", "-plays", "0"],
         "mp4": ["-c:v", "libx264", "-crf", str(q.x264_crf(quality)), "-preset", X264_PRESET,
-                "-bf", "0", "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+                "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
         "webm": ["-c:v", "libvpx-vp9", "-crf", str(q.vp9_crf(quality)), "-b:v", "0",
                  "-deadline", "good", "-cpu-used", str(VP9_CPU_USED), "-row-mt", "1",
                  "-pix_fmt", "yuv420p"],
