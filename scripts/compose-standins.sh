@@ -38,7 +38,8 @@ rootfs() {
 
 python_standin() {
     local name=$1 dir=$WORK/python
-    rootfs "$dir" python3,python3-venv,python3-pip,ca-certificates
+    # libpython3.11-dev: the official image has the headers (Python.h) that C extensions build with.
+    rootfs "$dir" python3,python3-venv,python3-pip,libpython3.11-dev,ca-certificates
     # The official image has `python` and `pip` on PATH, writable by root: a venv in /usr/local
     # gives both without touching Debian's externally managed python3 (PEP 668).
     chroot "$dir" python3 -m venv --without-pip /usr/local/python
