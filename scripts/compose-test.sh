@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 PROJECT=animgraph-compose-test
 export ANIMGRAPH_API_PORT=${ANIMGRAPH_API_PORT:-18000}
 export FLOWER_PORT=${FLOWER_PORT:-15555}
+export ANIMGRAPH_PUBLIC_URL=http://127.0.0.1:$ANIMGRAPH_API_PORT
 export ANIMGRAPH_API_KEYS="AKIDcomposetest:$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export FLOWER_BASIC_AUTH="flower:$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 COMPOSE=(docker-compose -p "$PROJECT" -f compose.yaml)

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 from PIL import Image
@@ -89,7 +90,8 @@ def main() -> int:
         print(f"task failed: {sub.get('ErrCodeExt') or sub.get('ErrCode')}: {sub.get('Message')}")
         return 1
     output = sub["Output"]
-    body = httpx.get(output["Url"], timeout=30).content
+    url = urljoin(args.endpoint + "/", output["Url"])  # relative without ANIMGRAPH_PUBLIC_URL
+    body = httpx.get(url, timeout=30).content
     if (len(body), hashlib.md5(body).hexdigest()) != (output["Size"], output["Md5"]):
         print(f"downloaded {len(body)} bytes, not the {output['Size']} reported", file=sys.stderr)
         return 1
@@ -99,7 +101,7 @@ def main() -> int:
         print(f"output is {fmt} with {frames} frame(s), not an animated GIF", file=sys.stderr)
         return 1
     print(
-        f"FINISH in {time.monotonic() - started:.1f} s: {output['Url']} "
+        f"FINISH in {time.monotonic() - started:.1f} s: {url} "
         f"({len(body)} bytes, {fmt} {size[0]}x{size[1]}, {frames} frames)"
     )
     return 0
