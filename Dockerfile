@@ -17,7 +17,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir --no-deps --no-build-isolation . \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 1000 animgraph \
-    && mkdir -p /var/lib/animgraph && chown animgraph /var/lib/animgraph
+    && mkdir -p /var/lib/animgraph/storage && chown -R animgraph /var/lib/animgraph
+# compose.yaml mounts its shared `storage` volume here: a new named volume takes this folder's
+# owner, so the workers and the API (uid 1000) can write to it.
 # Numeric, so Kubernetes can check runAsNonRoot (deploy/ runs it as 1000).
 USER 1000
 CMD ["animgraph", "--help"]

@@ -73,3 +73,10 @@ bench: install
 bench-scale: install
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/memory.py
+
+# compose.yaml run for real (issue 21): a Docker engine (started if none answers), the image,
+# the stack with two workers, one GIF through the official SDK, three workers, down -v. Takes
+# minutes and a Docker engine, so it is not part of `make test`; see README "Containers".
+.PHONY: compose-test
+compose-test: install
+	bash scripts/compose-test.sh
