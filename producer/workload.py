@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from animgraph.shared.formats import FORMATS, format_of
+from animgraph.shared.formats import FORMATS
 from animgraph.shared.metrics import output_frames, subtask_work_s
 from animgraph.shared.models import (
     AnimatedGraphicsTemplate,
@@ -25,7 +25,7 @@ from animgraph.shared.models import (
 from animgraph.shared.state import MediaRecord, TaskRecord
 from animgraph.shared.state.monitor import Monitor, OpenTask
 from animgraph.shared.templates import PRESETS
-from animgraph.workers.media.geometry import even_size, output_size
+from animgraph.workers.media.geometry import template_size
 
 __all__ = ["SubtaskWork", "WorkEstimator", "estimate_item", "estimate_plans"]
 
@@ -69,15 +69,7 @@ def estimate_item(
     src_w, src_h = (
         (meta.height, meta.width) if meta.rotate % 180 == 90 else (meta.width, meta.height)
     )
-    width, height = output_size(
-        src_w,
-        src_h,
-        width=template.width,
-        height=template.height,
-        adaptive=template.resolution_adaptive == "open",
-    )
-    if format_of(template.format).even_size:
-        width, height = even_size(width, height)
+    width, height = template_size(src_w, src_h, template)
     frames = output_frames(
         start_s, end_s, template.fps, loop_mode=template.loop_mode, cap=max_frames
     )

@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -24,6 +23,7 @@ from urllib.parse import unquote, urlparse
 import av
 import numpy as np
 import pytest
+from numbered import number, outputs, run_jobs, write_numbered_clip
 from PIL import Image
 from stack import Stack, StackFactory
 
@@ -32,9 +32,7 @@ from animgraph.shared.models import MediaAnimatedGraphicsItem, ProcedureTask
 
 pytestmark = pytest.mark.e2e
 
-FPS_IN, FRAMES = 30, 90  # 3 s
-WIDTH, HEIGHT = 128, 96
-BITS, STRIPE = 7, 16
+WIDTH, HEIGHT, STRIPE = 128, 96, 16
 # Segments of at least 2 s are split in slices of 0.5 s.
 SPLIT = {"ANIMGRAPH_SPLIT_MIN_S": "2", "ANIMGRAPH_SPLIT_SLICE_S": "0.5"}
 
@@ -44,36 +42,12 @@ def stack(module_stack_factory: StackFactory) -> Stack:
     return module_stack_factory.start("formats", env=SPLIT)
 
 
-def _picture(i: int) -> np.ndarray:
-    rgb = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-    for b in range(BITS):
-        if i >> b & 1:
-            rgb[:, b * STRIPE : (b + 1) * STRIPE] = 255
-    return rgb
-
-
-def _number(rgb: np.ndarray) -> int:
-    return sum(
-        1 << b for b in range(BITS) if rgb[:, b * STRIPE + 4 : (b + 1) * STRIPE - 4].mean() > 128
-    )
-
-
 @pytest.fixture(scope="module")
 def numbered_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """3 s at 30 fps, 128x96, lossless H.264: frame i is ``_picture(i)``."""
-    path = tmp_path_factory.mktemp("clip") / "numbered.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS_IN)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"qp": "0", "preset": "ultrafast", "g": "15", "bf": "0"}
-        for i in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(_picture(i), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS_IN)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    """3 s at 30 fps, 128x96, lossless H.264: frame i shows i (``numbered.picture``)."""
+    return write_numbered_clip(
+        tmp_path_factory.mktemp("clip") / "numbered.mp4", WIDTH, HEIGHT, STRIPE
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +79,14 @@ def _read(output: MediaAnimatedGraphicsItem) -> tuple[list[int], list[int], int 
             starts = [round(float(f.pts * tb) * 1000) for f in frames]
             total = round(float(container.duration or 0) / 1000)  # av.time_base is µs
             ends = [*starts[1:], total]
-            shown = [_number(f.to_ndarray(format="rgb24")) for f in frames]
+            shown = [number(f.to_ndarray(format="rgb24"), STRIPE) for f in frames]
             return shown, [e - s for s, e in zip(starts, ends, strict=True)], None
     with Image.open(path) as im:
         shown, durations = [], []
         for k in range(im.n_frames):
             im.seek(k)
             im.load()
-            shown.append(_number(np.asarray(im.convert("RGB"))))
+            shown.append(number(np.asarray(im.convert("RGB")), STRIPE))
             durations.append(int(im.info["duration"]))
         loop = im.info.get("loop")
         return shown, durations, None if loop is None else int(loop)
@@ -121,26 +95,7 @@ def _read(output: MediaAnimatedGraphicsItem) -> tuple[list[int], list[int], int 
 def _run(
     client: Client, file_id: str, jobs: list[tuple[dict[str, Any], float, float]]
 ) -> ProcedureTask:
-    items = []
-    for fields, start, end in jobs:
-        template = client.create_template(**{"Fps": 10, "Quality": 90, **fields})
-        items.append(
-            {"Definition": template.definition, "StartTimeOffset": start, "EndTimeOffset": end}
-        )
-    task_id = client.process_media(
-        {"FileId": file_id, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
-    )
-    return client.wait(task_id, timeout_s=240)
-
-
-def _outputs(task: ProcedureTask) -> list[MediaAnimatedGraphicsItem]:
-    outputs = []
-    for result in task.media_process_result_set:
-        sub = result.animated_graphic_task
-        assert sub.status == "SUCCESS", sub.message
-        assert sub.output is not None
-        outputs.append(sub.output)
-    return outputs
+    return run_jobs(client, file_id, jobs, {"Fps": 10, "Quality": 90})
 
 
 # 1.0..2.0 s at 10 fps shows the source frames on screen at each slot's middle: 31, 34 ... 58.
@@ -157,7 +112,7 @@ def test_every_format_plays_the_right_frames_for_the_right_time(
         [({"Format": fmt}, 1, 2) for fmt in NEW]
         + [({"Format": "apng", "LoopCount": 3, "LoopMode": "PingPong"}, 1, 2)],
     )
-    *plain, pingpong = _outputs(task)
+    *plain, pingpong = outputs(task)
     for fmt, output in zip(NEW, plain, strict=True):
         path = _path(output)
         assert output.container == fmt and path.suffix == f".{fmt}"
@@ -183,7 +138,7 @@ def test_slices_of_each_new_format_are_joined(client: Client, file_id: str) -> N
     record = client.state.tasks.record(task.task_id)
     assert record is not None
     assert [p.slices for p in record.plans] == [5, 5, 5, 5]
-    for fmt, output in zip(formats, _outputs(task), strict=True):
+    for fmt, output in zip(formats, outputs(task), strict=True):
         shown, durations, _ = _read(output)
         assert (shown, durations) == (forward, [100] * 25), fmt
 
@@ -210,7 +165,7 @@ def test_max_size_is_never_exceeded_and_met_within_ten_percent(
     with what it used reported; a budget that does not bind changes nothing. (1.9 s: below
     this stack's split threshold, so the plain GIF is encoded whole, as a budgeted one is.)"""
     base = {"Width": 320, "Fps": 10, "Quality": 75}
-    plain = _outputs(_run(client, camera_file, [({**base, "Format": "gif"}, 2, 3.9)]))[0]
+    plain = outputs(_run(client, camera_file, [({**base, "Format": "gif"}, 2, 3.9)]))[0]
     budgets = [
         ("gif", plain.size // 2),
         ("gif", plain.size // 8),
@@ -223,18 +178,18 @@ def test_max_size_is_never_exceeded_and_met_within_ten_percent(
         camera_file,
         [({**base, "Format": fmt, "MaxSize": b}, 2, 3.9) for fmt, b in budgets],
     )
-    outputs = _outputs(task)
-    for (fmt, budget), output in zip(budgets[:-1], outputs, strict=False):
+    made = outputs(task)
+    for (fmt, budget), output in zip(budgets[:-1], made, strict=False):
         assert 0.9 * budget <= output.size <= budget, (fmt, budget, output)
         assert output.encodes is not None and 1 <= output.encodes <= 4
         assert output.fps is not None and 5 <= output.fps <= 10
         assert output.width >= 160 and output.quality is not None
     # the order of give-ups: a mild budget costs Quality only, a harsh one more
-    mild, harsh = outputs[0], outputs[1]
+    mild, harsh = made[0], made[1]
     assert (mild.fps, mild.width) == (10, 320) and mild.quality is not None
     assert mild.quality < 75
     assert harsh.size < mild.size
-    unbound = outputs[-1]
+    unbound = made[-1]
     assert unbound.md5 == plain.md5 and unbound.encodes == 1
     assert (unbound.quality, unbound.fps, unbound.width) == (75, 10, 320)
 

@@ -13,15 +13,14 @@ import json
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import av
 import numpy as np
 import pytest
 from loop_clips import BURST_S, PERIOD_S, burst_clip, circle_clip
+from numbered import FPS_IN, number, outputs, run_jobs, write_numbered_clip
 from PIL import Image
 from stack import Stack, StackFactory
 
@@ -31,7 +30,6 @@ from animgraph.workers.media.seam import CROSSFADE_S
 
 pytestmark = pytest.mark.e2e
 
-FPS_IN, FRAMES = 30, 90  # 3 s
 # Segments of at least 2 s are split in slices of 0.5 s: the 2.5 s Forward job below is split,
 # the 1 s jobs are not.
 SPLIT = {"ANIMGRAPH_SPLIT_MIN_S": "2", "ANIMGRAPH_SPLIT_SLICE_S": "0.5"}
@@ -42,41 +40,15 @@ def stack(module_stack_factory: StackFactory) -> Stack:
     return module_stack_factory.start("loops", env=SPLIT)
 
 
-BITS, STRIPE = 7, 8  # stripes of 8 px, bit b of the frame number in stripe b
-
-
-def _picture(i: int) -> np.ndarray:
-    """Source frame ``i``: 64x48, stripe b white where bit b of ``i`` is set, else black."""
-    rgb = np.zeros((48, 64, 3), np.uint8)
-    for b in range(BITS):
-        if i >> b & 1:
-            rgb[:, b * STRIPE : (b + 1) * STRIPE] = 255
-    return rgb
-
-
-def _number(rgb: np.ndarray) -> int:
-    """The source frame a displayed frame shows, from the middles of its stripes."""
-    return sum(
-        1 << b for b in range(BITS) if rgb[:, b * STRIPE + 2 : (b + 1) * STRIPE - 2].mean() > 128
-    )
+WIDTH, HEIGHT, STRIPE = 64, 48, 8  # stripes of 8 px, bit b of the frame number in stripe b
 
 
 @pytest.fixture(scope="module")
 def numbered_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """3 s at 30 fps, 64x48, lossless H.264: frame i is ``_picture(i)``."""
-    path = tmp_path_factory.mktemp("clip") / "numbered.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS_IN)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"qp": "0", "preset": "ultrafast", "g": "15", "bf": "0"}
-        for i in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(_picture(i), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS_IN)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    """3 s at 30 fps, 64x48, lossless H.264: frame i shows i (``numbered.picture``)."""
+    return write_numbered_clip(
+        tmp_path_factory.mktemp("clip") / "numbered.mp4", WIDTH, HEIGHT, STRIPE
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +69,7 @@ def _read(output: MediaAnimatedGraphicsItem) -> tuple[list[int], list[int], int 
         for k in range(im.n_frames):
             im.seek(k)
             im.load()
-            shown.append(_number(np.asarray(im.convert("RGB"))))
+            shown.append(number(np.asarray(im.convert("RGB")), STRIPE))
             durations.append(int(im.info["duration"]))
         loop = im.info.get("loop")
         return shown, durations, None if loop is None else int(loop)
@@ -106,26 +78,7 @@ def _read(output: MediaAnimatedGraphicsItem) -> tuple[list[int], list[int], int 
 def _run(
     client: Client, file_id: str, jobs: list[tuple[dict[str, Any], float, float]]
 ) -> ProcedureTask:
-    items = []
-    for fields, start, end in jobs:
-        template = client.create_template(Fps=10, Quality=100, **fields)
-        items.append(
-            {"Definition": template.definition, "StartTimeOffset": start, "EndTimeOffset": end}
-        )
-    task_id = client.process_media(
-        {"FileId": file_id, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
-    )
-    return client.wait(task_id, timeout_s=180)
-
-
-def _outputs(task: ProcedureTask) -> list[MediaAnimatedGraphicsItem]:
-    outputs = []
-    for result in task.media_process_result_set:
-        sub = result.animated_graphic_task
-        assert sub.status == "SUCCESS", sub.message
-        assert sub.output is not None
-        outputs.append(sub.output)
-    return outputs
+    return run_jobs(client, file_id, jobs, {"Fps": 10, "Quality": 100})
 
 
 # 1.0..2.0 s at 10 fps shows the source frames on screen at each slot's middle: 31, 34 ... 58.
@@ -145,7 +98,7 @@ def test_reverse_and_ping_pong_frame_order_delays_and_loop_counts(
             ({"Format": "webp", "Width": 128, "LoopMode": "Reverse"}, 1, 2),
         ],
     )
-    gif_pp, webp_pp, gif_rev, webp_rev = _outputs(task)
+    gif_pp, webp_pp, gif_rev, webp_rev = outputs(task)
     ping_pong = [*FORWARD, *FORWARD[-2:0:-1]]  # the turnaround frames once each
     assert _read(gif_pp) == (ping_pong, [100] * 18, 2)  # 3 plays: NETSCAPE repeat count 2
     assert _read(webp_pp) == (ping_pong, [100] * 18, 1)  # WebP: the plays themselves
@@ -185,7 +138,7 @@ def test_split_forward_keeps_its_loop_count_and_other_modes_run_whole(
     record = client.state.tasks.record(task.task_id)
     assert record is not None
     assert [p.slices for p in record.plans] == [5, 5, 1]  # Reverse is not split
-    gif, webp, reverse = _outputs(task)
+    gif, webp, reverse = outputs(task)
     assert _read(gif) == (forward, [100] * 25, 2)
     assert _read(webp) == (forward, [100] * 25, 3)
     assert _read(reverse) == (forward[::-1], [100] * 25, 2)
@@ -204,7 +157,7 @@ def test_seamless_finds_the_period_of_a_circular_path(
         file_id,
         [({"Format": "gif"}, 1.0, 3.4), ({"Format": "gif", "LoopMode": "Seamless"}, 1.0, 3.4)],
     )
-    forward, seamless = _outputs(task)
+    forward, seamless = outputs(task)
     assert (forward.loop_mode, seamless.loop_mode) == ("Forward", "Seamless")
     assert forward.seam_score is None  # measured for Seamless only (contract §6.2)
     length = seamless.end_time_offset - seamless.start_time_offset
@@ -222,7 +175,7 @@ def test_seamless_without_a_seam_cross_fades_the_jump(client: Client, corpus_dir
     file_id = client.register_media(corpus_dir / "cockatoo.mp4").file_id
     jobs = [({"Format": "gif", "Width": 320}, 2.0, 5.0)]
     jobs.append(({"Format": "gif", "Width": 320, "LoopMode": "Seamless"}, 2.0, 5.0))
-    forward, seamless = _outputs(_run(client, file_id, jobs))
+    forward, seamless = outputs(_run(client, file_id, jobs))
     assert (seamless.start_time_offset, seamless.end_time_offset) == (2.0, 5.0)
     assert seamless.seam_score is not None and 0 < seamless.seam_score < 3
     plain, faded = _frames(forward), _frames(seamless)
@@ -256,14 +209,14 @@ def test_highlight_picks_the_moment_with_motion(
     """A clip still but for 2 s of motion, no offsets, HighlightDuration 2: those 2 s."""
     clip = burst_clip(tmp_path_factory.mktemp("burst") / "burst.mp4")
     file_id = client.register_media(clip).file_id
-    [output] = _outputs(_run(client, file_id, [({"Format": "gif", "HighlightDuration": 2}, 0, 0)]))
+    [output] = outputs(_run(client, file_id, [({"Format": "gif", "HighlightDuration": 2}, 0, 0)]))
     assert output.start_time_offset == pytest.approx(BURST_S[0], abs=0.2)
     assert output.end_time_offset == pytest.approx(BURST_S[1], abs=0.2)
 
 
 def test_highlight_reports_the_offsets_it_used(client: Client, file_id: str) -> None:
     task = _run(client, file_id, [({"Format": "gif", "HighlightDuration": 0.5}, 0, 0)])
-    [output] = _outputs(task)
+    [output] = outputs(task)
     start, end = output.start_time_offset, output.end_time_offset
     assert start >= 0 and end <= 3.0 and end - start == pytest.approx(0.5)
     shown, durations, _ = _read(output)

@@ -11,7 +11,6 @@ import math
 from collections.abc import Callable
 
 from animgraph.shared.errors import InvalidInputError
-from animgraph.shared.formats import format_of
 from animgraph.shared.models import (
     AnimatedGraphicsTemplate,
     AnimatedGraphicTaskInput,
@@ -19,7 +18,7 @@ from animgraph.shared.models import (
 )
 from animgraph.shared.state import SubtaskPlan
 from animgraph.workers.media.encode import can_join
-from animgraph.workers.media.geometry import even_size, output_size
+from animgraph.workers.media.geometry import template_size
 from animgraph.workers.media.seam import CROSSFADE_S
 
 __all__ = ["display_size", "loop_window", "plan_subtasks", "resolve_offsets", "slicing"]
@@ -141,15 +140,7 @@ def plan_subtasks(
                 )
             )
             continue
-        width, height = output_size(
-            src_w,
-            src_h,
-            width=template.width,
-            height=template.height,
-            adaptive=template.resolution_adaptive == "open",
-        )
-        if format_of(template.format).even_size:
-            width, height = even_size(width, height)
+        width, height = template_size(src_w, src_h, template)
         start_s, end_s, decode_start_s, decode_end_s, highlight_s = loop_window(
             template, start_s, end_s, duration_s
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["even_size", "output_size"]
+from animgraph.shared.formats import format_of
+from animgraph.shared.models import AnimatedGraphicsTemplate
+
+__all__ = ["even_size", "output_size", "template_size"]
 
 
 def output_size(
@@ -44,3 +47,18 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     """``width`` x ``height`` rounded down to even numbers (at least 2): what 4:2:0 video
     (MP4, WebM) needs. The aspect ratio moves by less than one pixel."""
     return max(2, width - width % 2), max(2, height - height % 2)
+
+
+def template_size(src_w: int, src_h: int, template: AnimatedGraphicsTemplate) -> tuple[int, int]:
+    """The output size a template gives a source displayed at ``src_w`` x ``src_h``: its
+    Width/Height/ResolutionAdaptive (``output_size``), even for video formats."""
+    width, height = output_size(
+        src_w,
+        src_h,
+        width=template.width,
+        height=template.height,
+        adaptive=template.resolution_adaptive == "open",
+    )
+    if format_of(template.format).even_size:
+        width, height = even_size(width, height)
+    return width, height
