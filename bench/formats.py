@@ -100,7 +100,7 @@ From the run above and, where said, from encodes of the same frames by hand (202
   on city.mpg and cockatoo.mp4; Quality 62 alone on vtest.avi), 2 MB on city.mpg and
   cockatoo.mp4 (Quality alone), 10 MB on none; at 500 KB WebP binds on every clip and MP4 on
   city.mpg only. A budget that does not bind costs a probe over the plain encode (0.9-1.4x its
-  time, the same bytes); a binding one 1.9 full encodes on average (1.5-5.5x the time; 5.5x on
+  time, the same bytes); a binding one 1.9 full encodes on average (1.8-6.3x the time; 6.3x on
   vtest.avi, whose plain GIF encode is the fastest). The outputs land at 0.925-0.992 of the
   budget (an MP4 landed at 0.864 before `quality.x264_crf` went to tenths of a crf: a whole
   crf step moved it 12-18 %).
@@ -109,14 +109,14 @@ From the run above and, where said, from encodes of the same frames by hand (202
   queue output against the bare encode), while six in a row on an idle machine were identical.
   The budget's "the plain encode, byte for byte" holds for GIF (the queue row above) but not
   always for MP4.
-- Times: our AVIF encodes in about half ffmpeg's time (decode plus encode 0.43-0.75x): PyAV
+- Times (geometric means): our AVIF in about 0.55x ffmpeg's time (decode plus encode): PyAV
   bundles its own FFmpeg 8 and SVT-AV1, newer than Debian's ffmpeg 5.1 with SVT-AV1 1.4.1
-  (libx264 and libvpx differ by version too). Decode plus the bare encode is 0.9-1.05x ffmpeg
-  for MP4 and WebM; through the queue MP4 is 1.1-1.5x: the queue's fixed cost (register,
-  three steps, polling; about 0.2 s) on a 0.3-0.5 s job. APNG is about 0.5x, but 1.1x on
-  city.mpg, whose palette mapping and deflate of 2.9 MB take 1.4 s. Other agents' tests ran
-  on the machine during the run (the load averages above): absolute times are slower than on
-  an idle machine, the ratios less so."""
+  (libx264 and libvpx differ by version too). Decode plus the bare encode is 0.92x ffmpeg for
+  MP4 (the same preset, B-frames, crf) and 1.15x for WebM; through the queue MP4 is 1.15x and
+  WebM 1.19x: the queue's fixed cost (register, three steps, polling; about 0.2 s) on a
+  0.3-0.9 s job. APNG is about 0.65x. Load average 0.6 to 3.1 over the last run (no other
+  jobs); earlier runs under load 5-19 gave the same ratios within about 0.2 but budget-time
+  outliers."""
 
 
 @dataclass(frozen=True)
