@@ -11,6 +11,7 @@ from typing import Any
 
 import av
 import numpy as np
+from PIL import Image
 
 from animgraph.producer import Client
 from animgraph.shared.models import MediaAnimatedGraphicsItem, ProcedureTask
@@ -52,6 +53,20 @@ def write_numbered_clip(path: Path, width: int, height: int, stripe: int) -> Pat
         for packet in stream.encode(None):
             out.mux(packet)
     return path
+
+
+def read_image(path: Path, stripe: int) -> tuple[list[int], list[int], int | None]:
+    """An animated image read with Pillow: the source frame each displayed frame shows, the
+    durations (ms) and Pillow's loop value (None where the file stores none)."""
+    with Image.open(path) as im:
+        shown, durations = [], []
+        for k in range(im.n_frames):
+            im.seek(k)
+            im.load()
+            shown.append(number(np.asarray(im.convert("RGB")), stripe))
+            durations.append(int(im.info["duration"]))
+        loop = im.info.get("loop")
+        return shown, durations, None if loop is None else int(loop)
 
 
 def run_jobs(

@@ -21,10 +21,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import av
-import numpy as np
 import pytest
-from numbered import number, outputs, run_jobs, write_numbered_clip
-from PIL import Image
+from numbered import number, outputs, read_image, run_jobs, write_numbered_clip
 from stack import Stack, StackFactory
 
 from animgraph.producer import Client
@@ -81,15 +79,7 @@ def _read(output: MediaAnimatedGraphicsItem) -> tuple[list[int], list[int], int 
             ends = [*starts[1:], total]
             shown = [number(f.to_ndarray(format="rgb24"), STRIPE) for f in frames]
             return shown, [e - s for s, e in zip(starts, ends, strict=True)], None
-    with Image.open(path) as im:
-        shown, durations = [], []
-        for k in range(im.n_frames):
-            im.seek(k)
-            im.load()
-            shown.append(number(np.asarray(im.convert("RGB")), STRIPE))
-            durations.append(int(im.info["duration"]))
-        loop = im.info.get("loop")
-        return shown, durations, None if loop is None else int(loop)
+    return read_image(path, STRIPE)
 
 
 def _run(

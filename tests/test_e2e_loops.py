@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import pytest
 from loop_clips import BURST_S, PERIOD_S, burst_clip, circle_clip
-from numbered import FPS_IN, number, outputs, run_jobs, write_numbered_clip
+from numbered import FPS_IN, outputs, read_image, run_jobs, write_numbered_clip
 from PIL import Image
 from stack import Stack, StackFactory
 
@@ -64,15 +64,7 @@ def file_id(client: Client, numbered_clip: Path) -> str:
 
 def _read(output: MediaAnimatedGraphicsItem) -> tuple[list[int], list[int], int | None]:
     """The source frame each displayed frame shows, the durations (ms), Pillow's loop value."""
-    with Image.open(Path(unquote(urlparse(output.url).path))) as im:
-        shown, durations = [], []
-        for k in range(im.n_frames):
-            im.seek(k)
-            im.load()
-            shown.append(number(np.asarray(im.convert("RGB")), STRIPE))
-            durations.append(int(im.info["duration"]))
-        loop = im.info.get("loop")
-        return shown, durations, None if loop is None else int(loop)
+    return read_image(Path(unquote(urlparse(output.url).path)), STRIPE)
 
 
 def _run(
