@@ -26,6 +26,7 @@ from animgraph.producer import Client
 from animgraph.shared.celeryconf import AMQP_HEARTBEAT_S
 from animgraph.shared.models import ProcedureTask
 from animgraph.shared.state import keys
+from animgraph.shared.state.monitor import Monitor
 from animgraph.shared.tasknames import AMQP_MAX_PRIORITY, QUEUES
 
 pytestmark = pytest.mark.e2e
@@ -161,6 +162,8 @@ def test_gif_and_webp_presets_through_rabbitmq(
     assert _kombu_keys_in(s) == []
     with _raw(s) as raw:
         assert not raw.exists(keys.LEASES)
+        # The heartbeat is kept all the same: what monitoring counts as online.
+        assert len(Monitor(raw, None).workers()) == 1
     # The queues are RabbitMQ's: durable, with the ten priority levels.
     for name in QUEUES:
         wanted = {"x-max-priority": AMQP_MAX_PRIORITY}

@@ -124,11 +124,12 @@ def _print(report: dict[str, Any], redis_url: str) -> None:
             )
     workers = report["workers"]
     processes = sum(w["processes"] for w in workers)
-    lines.append(f"Workers  {len(workers)} online, {processes} processes")
+    lines.append(f"Workers  {len(workers)} online, {_processes(processes)}")
     for w in workers:
         lines.append(
-            f"         {w['worker']}  host {w['host']}  pid {w['pid']}  {w['processes']} "
-            f"processes  queues {','.join(w['queues'])}  beat {w['beat_s_ago']:.1f} s ago"
+            f"         {w['worker']}  host {w['host']}  pid {w['pid']}  "
+            f"{_processes(w['processes'])}  queues {','.join(w['queues'])}  "
+            f"beat {w['beat_s_ago']:.1f} s ago"
         )
         lines += [f"           {_step_line(s)}" for s in w["steps"]]
     if report["orphaned"]:
@@ -144,6 +145,10 @@ def _print(report: dict[str, Any], redis_url: str) -> None:
     lines.append(f"Tasks    {tasks['WAITING']} waiting, {tasks['PROCESSING']} processing")
     lines.append(f"Work     about {total:.1f} worker seconds left ({parts})")
     typer.echo("\n".join(lines))
+
+
+def _processes(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
 
 
 def _step_line(step: dict[str, Any]) -> str:
