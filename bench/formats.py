@@ -51,15 +51,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import metrics, report
-from bench.corpus import clip_path
+from bench.corpus import BY_NAME, FIRST, clip_path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "formats.json"
 
 QUALITY = 75  # the default template Quality (shared.models)
-CLIPS = ("city.mpg", "cockatoo.mp4", "vtest.avi")
+CLIPS = FIRST
 QUICK_CLIP = "cockatoo.mp4"
-START_S = {"city.mpg": 1.0, "cockatoo.mp4": 2.0, "vtest.avi": 2.0}  # as bench/run.py
+START_S = {name: clip.start_s for name, clip in BY_NAME.items()}  # as bench/run.py
 # The search over a Quality: from QUALITY in steps of STEP until the reference FLIP is
 # bracketed, then the bracket halved while wider than TOLERANCE, at most MAX_POINTS outputs.
 STEP = 25

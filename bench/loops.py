@@ -61,12 +61,12 @@ from animgraph.workers.media.select import Selection, Shown, select_frames
 from animgraph.workers.media.shots import detect_cuts, runs
 from animgraph.workers.media.thumbs import thumbnail
 from bench import metrics
-from bench.corpus import CLIPS, clip_path
+from bench.corpus import BY_NAME, FIRST, clip_path
 
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 DATA = HERE.parent / "tests" / "data"
-START_S = {"city.mpg": 1.0, "cockatoo.mp4": 2.0, "vtest.avi": 2.0}  # as bench/run.py
+START_S = {name: BY_NAME[name].start_s for name in FIRST}  # as bench/run.py
 CIRCLE = "circle (synthetic, 2.0 s period, noise +-3)"
 CLEAN_CIRCLE = "circle (synthetic, 2.0 s period, no noise, lossless H.264)"
 START_S[CIRCLE] = START_S[CLEAN_CIRCLE] = 0.5
@@ -126,10 +126,10 @@ def clips(work: Path) -> list[tuple[str, Path]]:
     synthetic circular path."""
     out: list[tuple[str, Path]] = []
     seen: dict[str, str] = {}
-    for clip in CLIPS:
-        path = clip_path(clip.name)
-        seen[_digest(path)] = clip.name
-        out.append((clip.name, path))
+    for name in FIRST:
+        path = clip_path(name)
+        seen[_digest(path)] = name
+        out.append((name, path))
     for path in sorted(DATA.glob("*.*")):
         if path.suffix in {".md"} or _digest(path) in seen:
             continue

@@ -39,9 +39,9 @@ from animgraph.workers.media.encode import ENCODERS
 from animgraph.workers.media.geometry import even_size, output_size
 from animgraph.workers.media.probe import probe
 from animgraph.workers.media.select import select_frames
-from bench.corpus import clip_path
+from bench.corpus import CLIPS, clip_path
 
-START_S = {"city.mpg": 1.0, "cockatoo.mp4": 2.0, "vtest.avi": 2.0}  # as bench/run.py
+START_S = {clip.name: clip.start_s for clip in CLIPS}  # as bench/run.py
 Row = dict[str, float | str | int]
 
 
