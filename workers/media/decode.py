@@ -324,6 +324,12 @@ def decoded_frames(container: Any, stream: Any, *, strict: bool = True) -> Itera
             return
         except av.error.FFmpegError:
             return  # a truncated or garbled tail ends the stream like EOF would
+        if packet.size == 0 and packet.dts is not None:
+            # An empty timed packet repeats the previous frame (Ogg Theora writes one per
+            # dropped frame of a screen recording); the decoder refuses it (EINVAL). The frame
+            # on screen simply lasts until the next one. The untimed empty packet at the end
+            # is the flush, which the decoder needs.
+            continue
         try:
             yield from packet.decode()
         except av.error.InvalidDataError as exc:

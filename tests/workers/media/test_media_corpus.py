@@ -73,3 +73,26 @@ def test_vtest_avi_msmpeg4(corpus: Path, tmp_path: Path) -> None:
     frames = decode_segment(src, tmp_path, start_s=start, end_s=start + 1.0, width=384, height=288)
     assert len(frames) == 10
     assert frames.pts_s[0] == pytest.approx(start)
+
+
+def test_theora_screen_recording_with_repeat_packets_decodes(corpus: Path, tmp_path: Path) -> None:
+    """game-screen.ogv (the first 160 kB of GNOME's five-or-more help video, a Theora screen
+    recording) holds an empty packet for every frame the recorder dropped (116 of them in
+    these 6 s): each repeats the previous frame, which stays on screen until the next one."""
+    src = clip(corpus, "game-screen.ogv")
+    info = probe(src)
+    assert (info.meta.width, info.meta.height) == (320, 320)
+    frames = decode_segment(src, tmp_path / "f", start_s=1.0, end_s=3.0, width=320, height=320)
+    assert 20 <= len(frames) <= 100
+    assert 0.5 < frames.pts_s[0] <= 1.0  # the frame on screen at the start: a repeat ran on
+    assert max(frames.pts_s) < 3.0 and max(frames.pts_s) > 2.5
+    selection = select_frames(frames.pts_s, start_s=1.0, end_s=3.0, fps=10)
+    encode_gif(frames, selection, tmp_path / "a.gif", quality=75)
+    with Image.open(tmp_path / "a.gif") as image:
+        assert image.size == (320, 320)
+        assert 10 <= image.n_frames <= 20  # a frame repeated over slots is stored once
+        shown = 0
+        for k in range(image.n_frames):
+            image.seek(k)
+            shown += image.info["duration"]
+        assert shown == 2000
