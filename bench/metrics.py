@@ -180,13 +180,16 @@ def _source_frames(video: Path, start_s: float, end_s: float) -> Iterator[tuple[
         seek = start_s - 1.0
         if seek > 0:
             container.seek(int((origin + seek) / stream.time_base), stream=stream, backward=True)
-        for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
-            t = float(frame.pts * stream.time_base) - origin
-            yield t, frame
-            if t > end_s:
-                return
+        for packet in container.demux(stream):
+            if packet.size == 0 and packet.dts is not None:
+                continue  # Ogg Theora's "the previous frame again" (the decoder refuses it)
+            for frame in packet.decode():
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * stream.time_base) - origin
+                yield t, frame
+                if t > end_s:
+                    return
 
 
 def reference_frames(

@@ -574,27 +574,36 @@ def main() -> None:
     t0 = time.perf_counter()
     ag = Animgraph(WORK / "animgraph")
     results: list[Result] = []
+    checked: list[Any] = []
+
+    def save() -> dict[str, Any]:
+        """results.json as it stands: written after every job and clip, so an interrupted run
+        keeps what it measured."""
+        data = {
+            "environment": environment(),
+            "runs": runs,
+            "wall_s": time.perf_counter() - t0,
+            "jobs": [asdict(j) for j in jobs],
+            "start_s": START_S,
+            "default_quality": DEFAULT_QUALITY,
+            "baseline": BASELINE,
+            "results": [{**asdict(r), "time_s": r.time_s} for r in results],
+            "colour_checks": checked,
+        }
+        args.results.write_text(json.dumps(data, indent=1) + "\n")
+        return data
+
     try:
         for job in jobs:
             for clip in job.clips:
                 if args.clips and clip not in args.clips.split(","):
                     continue
                 results += run_job(job, clip, ag, runs, sweep, search=not args.defaults)
+                save()
         checked = colour_checks(ag)
     finally:
         ag.close()
-    data = {
-        "environment": environment(),
-        "runs": runs,
-        "wall_s": time.perf_counter() - t0,
-        "jobs": [asdict(j) for j in jobs],
-        "start_s": START_S,
-        "default_quality": DEFAULT_QUALITY,
-        "baseline": BASELINE,
-        "results": [{**asdict(r), "time_s": r.time_s} for r in results],
-        "colour_checks": checked,
-    }
-    args.results.write_text(json.dumps(data, indent=1) + "\n")
+    data = save()
     print(f"wrote {args.results} ({data['wall_s']:.0f} s)")
     if not args.quick:
         report.render(data)
