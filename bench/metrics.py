@@ -30,6 +30,8 @@ import numpy.typing as npt
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from PIL import Image
 
+from animgraph.workers.media.probe import clockwise_rotation
+
 Rgb = npt.NDArray[np.uint8]
 # 12 times were measured to be off the mean over every phase of every slot by up to 13% on one
 # output (gif-10fps city), more than the gaps the targets judge; 24 narrow that spread.
@@ -216,16 +218,20 @@ def reference_frames(
 
 
 def _rgb(frame: Any, width: int, height: int) -> Rgb:
+    """The frame as shown (its display rotation applied) at ``width`` x ``height``."""
+    turn = clockwise_rotation(frame.rotation)
+    w, h = (height, width) if turn in (90, 270) else (width, height)
     rgb = frame.reformat(
-        width=width,
-        height=height,
+        width=w,
+        height=h,
         format="rgb24",
         src_colorspace=_colorspace(frame),
         src_color_range=_range(frame),
         dst_color_range=ColorRange.JPEG,
         interpolation=REFERENCE_INTERPOLATION,
     )
-    return np.asarray(rgb.to_ndarray(), dtype=np.uint8)
+    shown = np.asarray(rgb.to_ndarray(), dtype=np.uint8)
+    return np.ascontiguousarray(np.rot90(shown, k=-turn // 90)) if turn else shown
 
 
 # --- measures ----------------------------------------------------------------------------------
