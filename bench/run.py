@@ -420,9 +420,13 @@ def run_job(
 
 
 def segment_job(job: Job, src: Path, start: float) -> Job:
-    """``job`` with its duration cut to what the clip has after ``start`` (a short clip)."""
-    left = probe(src).meta.video_duration - start
-    return job if left >= job.duration_s else replace(job, duration_s=round(left, 3))
+    """``job`` fitted to the clip: its duration cut to what the clip has after ``start`` (a
+    short clip), its width to the source's shown width (animgraph does not enlarge a picture;
+    the reference tools get the same width)."""
+    meta = probe(src).meta
+    shown_w = meta.height if meta.rotate % 180 == 90 else meta.width
+    left = round(meta.video_duration - start, 3)
+    return replace(job, duration_s=min(job.duration_s, left), width=min(job.width, shown_w))
 
 
 def beating_quality(
