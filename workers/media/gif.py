@@ -22,7 +22,12 @@ import numpy.typing as npt
 from animgraph.workers.media.atomic import atomic_path
 from animgraph.workers.media.framestore import FrameReader, FrameSet
 from animgraph.workers.media.gifwriter import TRANSPARENT, GifWriter
-from animgraph.workers.media.palette import ColourHistogram, refine_palette
+from animgraph.workers.media.palette import (
+    ColourHistogram,
+    FlatColours,
+    pin_colours,
+    refine_palette,
+)
 from animgraph.workers.media.progress import Progress, ignore_progress
 from animgraph.workers.media.quality import (
     gif_hold_levels,
@@ -43,6 +48,11 @@ __all__ = ["GIF_SEARCH", "GIF_THREADS", "PALETTE_ITERATIONS", "PALETTE_STEP", "e
 PALETTE_STEP = 2
 # Lloyd iterations on palettegen's median cut (``palette.refine_palette``).
 PALETTE_ITERATIONS = 10
+# Exact colours covering at least this share of the sampled pixels are flat colours
+# (``palette.FlatColours``): the palette holds them exactly, at most a FLAT_PALETTE_PART-th of
+# its entries.
+FLAT_MIN_SHARE = 0.002
+FLAT_PALETTE_PART = 4
 # palettegen keeps one entry per distinct colour it is fed, so it is fed 7 bits a channel (the
 # bin's middle): half the memory; the k-means that follows works on exact colour means.
 PALETTE_MASK = np.uint8(0xFE)
@@ -87,10 +97,12 @@ def encode_gif(
     hold = TemporalHold(gif_hold_levels(quality))
     with frames.reader() as reader:
         colors = gif_max_colors(quality) if max_colors is None else max_colors
-        palette = _gif_palette(reader, delays, frames, colors, report)
+        palette, flat = _gif_palette(reader, delays, frames, colors, report)
         with atomic_path(dest) as tmp:
             lossy, carry = gif_lossy(quality), gif_lossy_carry(quality)
-            _write_gif(reader, delays, frames, palette, hold, lossy, carry, tmp, report, loop_count)
+            _write_gif(
+                reader, delays, frames, palette, flat, hold, lossy, carry, tmp, report, loop_count
+            )
     report(1.0)
 
 
@@ -100,10 +112,12 @@ def _gif_palette(
     frames: FrameSet,
     max_colors: int,
     progress: Progress,
-) -> Any:
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
     """Pass 1: one palette for the animation from every shown frame, each point-sampled every
-    ``PALETTE_STEP`` pixels: libavfilter's median cut (palettegen, diff stats), then
-    ``PALETTE_ITERATIONS`` k-means steps over the same samples."""
+    ``PALETTE_STEP`` pixels: libavfilter's median cut (palettegen, diff stats), the flat
+    colours (``palette.FlatColours``) put in exactly, then ``PALETTE_ITERATIONS`` k-means steps
+    over the same samples that leave those in place. Returns the palette and the flat
+    colours it holds."""
     graph = av.filter.Graph()
     step = PALETTE_STEP
     source = _rgb_buffer(graph, -(-frames.width // step), -(-frames.height // step))
@@ -113,19 +127,23 @@ def _gif_palette(
     palettegen.link_to(sink)
     graph.configure()
     hist = ColourHistogram()
+    flat = FlatColours(FLAT_MIN_SHARE)
     for k, delay in enumerate(delays):
         sampled = np.ascontiguousarray(reader.frame(delay.index)[::step, ::step])
         hist.add(sampled)
+        flat.add(sampled)
         source.push(_rgb_frame(sampled & PALETTE_MASK | PALETTE_MASK_MID, delay))
         # A pull makes the graph consume the pushed frame now; without it libavfilter queues
         # every frame until EOF and memory grows with the clip.
         _drain(sink)
         progress(0.3 * (k + 1) / len(delays))
     source.push(None)
-    return _refined(sink.pull(), hist, max_colors)
+    return _refined(sink.pull(), hist, flat, max_colors)
 
 
-def _refined(palette: Any, hist: ColourHistogram, max_colors: int) -> npt.NDArray[np.uint8]:
+def _refined(
+    palette: Any, hist: ColourHistogram, flat: FlatColours, max_colors: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
     """palettegen's palette (16x16 BGRA) with its colours moved by k-means, as RGB entries.
 
     palettegen reserves the last entry for transparency and pads a palette of fewer than 256
@@ -137,8 +155,10 @@ def _refined(palette: Any, hist: ColourHistogram, max_colors: int) -> npt.NDArra
     entries = palette.to_ndarray().reshape(-1, 4)
     opaque = int(np.count_nonzero(entries[:, 3] == 255))
     count = max(1, min(max_colors - 1, opaque, TRANSPARENT))
-    refined = refine_palette(hist, entries[:count, 2::-1].astype(np.float32), PALETTE_ITERATIONS)
-    return np.clip(np.rint(refined), 0, 255).astype(np.uint8)
+    exact = flat.colours(count // FLAT_PALETTE_PART)
+    start, pinned = pin_colours(entries[:count, 2::-1].astype(np.float32), exact)
+    refined = refine_palette(hist, start, PALETTE_ITERATIONS, pinned)
+    return np.clip(np.rint(refined), 0, 255).astype(np.uint8), exact
 
 
 def _write_gif(
@@ -146,6 +166,7 @@ def _write_gif(
     delays: Sequence[Delay],
     frames: FrameSet,
     palette: npt.NDArray[np.uint8],
+    flat: npt.NDArray[np.uint8],
     hold: TemporalHold,
     lossy: int,
     carry: int,
@@ -169,6 +190,7 @@ def _write_gif(
             search=GIF_SEARCH,
             threads=GIF_THREADS,
             loop_count=loop_count,
+            exact=flat,
         )
         try:
             for k, delay in enumerate(delays):

@@ -87,6 +87,7 @@ class GifWriter:
         search: int = 0,
         threads: int = 1,
         loop_count: int = 0,
+        exact: Rgb | None = None,
     ) -> None:
         if not (1 <= width <= 0xFFFF and 1 <= height <= 0xFFFF):
             raise ValueError(f"GIF size {width}x{height} out of range")
@@ -118,6 +119,8 @@ class GifWriter:
         # What the C coder keeps across frames: its nearest-entry cache (entry + 1, 0 for
         # unknown: np.zeros maps zero pages, resident only once written).
         self._cache = np.zeros(_CACHE_SLOTS, dtype=np.int16)
+        if exact is not None:
+            self._pin(np.asarray(exact, dtype=np.uint8).reshape(-1, 3))
         out.write(b"GIF89a")
         # Logical screen: global table of 2^(7+1) entries, 8 bits a channel, background 0.
         out.write(struct.pack("<HHBBB", width, height, 0xF7, 0, 0))
@@ -130,6 +133,18 @@ class GifWriter:
         """The indexes on screen after the last frame (None before the first)."""
         self._drain(0)
         return self._screen if self._started else None
+
+    def _pin(self, exact: Rgb) -> None:
+        """Map the cache cell of each ``exact`` colour (a flat colour the palette holds
+        exactly) to its entry: the coder looks a cell up at its odd corner, which for black
+        is (1, 1, 1), and would take an entry there instead of the exact one. Where two share
+        a cell, the first (``FlatColours`` ranks the largest share first) keeps it."""
+        table = self._palette[: self._colours].astype(np.int32)
+        for r, g, b in exact.astype(np.int32).tolist():
+            hits = np.flatnonzero((table == (r, g, b)).all(axis=1))
+            cell = ((r >> 1) << 14) | ((g >> 1) << 7) | (b >> 1)
+            if len(hits) and not self._cache[cell]:
+                self._cache[cell] = hits[0] + 1
 
     def add(
         self,

@@ -33,6 +33,10 @@ Map = npt.NDArray[np.float32]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 TEXTURE_WIDTH_PER_RADIUS = 320
+# ``TemporalHold`` on a noisy source: a pixel is redrawn when its own change is over this many
+# times the noise, or the mean change of its 3x3 neighbourhood over NOISE_AREA times it.
+NOISE_PIXEL = 3.0
+NOISE_AREA = 1.0
 
 
 def texture(rgb: Rgb) -> Map:
@@ -66,10 +70,11 @@ def _box(a: Map, radius: int) -> Map:
 class TemporalHold:
     """Per-pixel hold state across the frames of one animation."""
 
-    def __init__(self, levels: float) -> None:
-        if levels < 0:
-            raise ValueError(f"levels must be >= 0, got {levels}")
+    def __init__(self, levels: float, noise: float = 0.0) -> None:
+        if levels < 0 or noise < 0:
+            raise ValueError(f"levels and noise must be >= 0, got {levels}, {noise}")
         self.levels = levels
+        self.noise = noise
         # Source changes are whole levels: "moved by more than levels" is "more than floor(levels)".
         self._threshold = np.uint8(min(math.floor(levels), 255))
         self._source: Rgb | None = None
@@ -88,9 +93,27 @@ class TemporalHold:
         moved = np.maximum(rgb, self._source)
         moved -= np.minimum(rgb, self._source)
         largest = np.maximum(np.maximum(moved[..., 0], moved[..., 1]), moved[..., 2])
+        if self.noise > 0:
+            return self._redraw_noisy(rgb, largest, scale)
         if scale is None:
             return largest > self._threshold
         return np.asarray(largest > np.floor(self.levels * scale), dtype=np.bool_)
+
+    def _redraw_noisy(
+        self, rgb: Rgb, largest: npt.NDArray[np.uint8], scale: Map | None
+    ) -> npt.NDArray[np.bool_]:
+        """On a noisy source a pixel's own change says little: redraw where it is beyond what
+        the noise makes (NOISE_PIXEL x ``noise``), or where the change over its 3x3
+        neighbourhood, in which noise averages out, is beyond ``levels`` (x ``scale``) or
+        the noise left in such a mean."""
+        assert self._source is not None
+        limit = np.float32(self.levels) if scale is None else self.levels * scale
+        pixel = np.maximum(limit, np.float32(NOISE_PIXEL * self.noise))
+        change = rgb.astype(np.float32) - self._source
+        mean = np.abs(np.stack([_box(change[..., c], 1) for c in range(3)], axis=-1)).max(axis=-1)
+        area = np.maximum(limit, np.float32(NOISE_AREA * self.noise))
+        small = largest > np.floor(limit)
+        return np.asarray((largest > np.floor(pixel)) | (small & (mean > area)), dtype=np.bool_)
 
     def wrote(self, written: npt.NDArray[np.bool_], rgb: Rgb) -> None:
         """Record that the pixels of ``written`` now show ``rgb`` (the source they came from)."""

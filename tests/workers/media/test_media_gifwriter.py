@@ -282,3 +282,20 @@ def test_writer_refuses_bad_input() -> None:
         GifWriter(io.BytesIO(), W, H, _palette(), threads=3)
     with pytest.raises(ValueError, match="colours"):
         GifWriter(io.BytesIO(), W, H, _palette()[:4], colours=5)
+
+
+def test_exact_colours_are_drawn_with_their_own_entry() -> None:
+    """The coder looks colours up by 7-bit cell at the cell's odd corner: black's cell is
+    looked up as (1, 1, 1). A flat colour given as ``exact`` maps its cell to its own entry."""
+    palette = np.array([[255, 255, 255], [1, 1, 1], [0, 0, 0], [128, 0, 0]], dtype=np.uint8)
+    black = np.zeros((8, 8, 3), dtype=np.uint8)
+    shown = []
+    for exact in (None, np.array([[0, 0, 0], [1, 1, 1]], dtype=np.uint8)):
+        out = io.BytesIO()
+        writer = GifWriter(out, 8, 8, palette, exact=exact)
+        writer.add(black, np.ones((8, 8), dtype=bool), 10, None)
+        writer.close()
+        out.seek(0)
+        with Image.open(out) as image:
+            shown.append(np.asarray(image.convert("RGB"))[0, 0].tolist())
+    assert shown == [[1, 1, 1], [0, 0, 0]]  # the first exact colour of a cell keeps it

@@ -6,7 +6,13 @@ import itertools
 
 import numpy as np
 
-from animgraph.workers.media.palette import ColourHistogram, refine_palette, weighted_error
+from animgraph.workers.media.palette import (
+    ColourHistogram,
+    FlatColours,
+    pin_colours,
+    refine_palette,
+    weighted_error,
+)
 
 
 def _clusters(seed: int = 1) -> np.ndarray:
@@ -62,3 +68,46 @@ def test_an_entry_no_colour_is_near_stays_put_and_empty_input_is_a_no_op() -> No
     np.testing.assert_allclose(refined[0], [10, 10, 10])
     np.testing.assert_allclose(refined[1], [250, 0, 0])
     np.testing.assert_array_equal(refine_palette(ColourHistogram(), palette), palette)
+
+
+def _screen() -> np.ndarray:
+    """A screen recording's frame: half pure black, a quarter one exact grey, the rest a
+    noisy camera picture."""
+    rng = np.random.default_rng(3)
+    frame = np.zeros((100, 200, 3), dtype=np.uint8)
+    frame[:, 100:150] = (187, 187, 187)
+    frame[:, 150:] = np.clip(rng.normal(90, 20, (100, 50, 3)), 0, 255).astype(np.uint8)
+    return frame
+
+
+def test_flat_colours_are_the_exact_colours_of_large_areas() -> None:
+    flat = FlatColours(min_share=0.002)
+    for _ in range(3):
+        flat.add(_screen())
+    colours = flat.colours(8)
+    assert colours[:2].tolist() == [[0, 0, 0], [187, 187, 187]]  # the largest area first
+    assert len(colours) == 2  # no colour of the noisy picture covers 0.2 % of the frame
+    assert flat.share() == 0.75
+    assert flat.colours(1).tolist() == [[0, 0, 0]]
+    assert FlatColours().colours(4).shape == (0, 3)  # nothing counted, nothing flat
+
+
+def test_camera_footage_has_no_flat_colours() -> None:
+    rng = np.random.default_rng(5)
+    flat = FlatColours()
+    flat.add(np.clip(rng.normal(128, 12, (100, 200, 3)), 0, 255).astype(np.uint8))
+    assert len(flat.colours(64)) == 0 and flat.share() == 0.0
+
+
+def test_pinned_colours_are_held_exactly_through_refinement() -> None:
+    frame = _screen()
+    hist = ColourHistogram()
+    hist.add(frame)
+    # a start palette near, not at, the flat colours: k-means alone pulls black's entry away
+    start = np.array([[3, 4, 16], [180, 180, 180], [90, 90, 90], [60, 90, 120]], np.float32)
+    pinned_start, pinned = pin_colours(start, np.array([[0, 0, 0], [187, 187, 187]], np.uint8))
+    assert pinned.tolist() == [True, True, False, False]
+    assert pinned_start[:2].tolist() == [[0, 0, 0], [187, 187, 187]]
+    refined = refine_palette(hist, pinned_start, iterations=10, pinned=pinned)
+    assert refined[:2].tolist() == [[0, 0, 0], [187, 187, 187]]
+    assert not np.allclose(refined[2:], start[2:])  # the others still move
