@@ -35,6 +35,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from animgraph.workers.media.geometry import output_size
 from animgraph.workers.media.probe import probe
 from bench import metrics, report
 from bench.corpus import CLIPS, FIRST, clip_path
@@ -62,6 +63,11 @@ class Job:
     duration_s: float
     clips: tuple[str, ...]
     default_sweep: tuple[int, ...] = DEFAULT_SWEEP
+    asked_width: int = 0  # the template Width animgraph is given (0: ``width``)
+
+    @property
+    def template_width(self) -> int:
+        return self.asked_width or self.width
 
 
 ALL_CLIPS = tuple(clip.name for clip in CLIPS)
@@ -165,7 +171,14 @@ def extract(c: Ctx, ext: str) -> tuple[float, list[Path]]:
 def gifski(*flags: str) -> Runner:
     def runner(c: Ctx) -> float:
         rss, files = extract(c, "png")
-        cmd = [str(TOOLS / "gifski"), *flags, "--fps", str(c.job.fps), "--width", str(c.job.width)]
+        cmd = [
+            str(TOOLS / "gifski"),
+            *flags,
+            "--fps",
+            str(c.job.fps),
+            "--width",
+            str(c.job.template_width),
+        ]
         cmd += ["--quiet", "-o", str(c.out), *map(str, files)]
         return max(rss, run_cmd(cmd))
 
@@ -272,7 +285,11 @@ class Animgraph:
         key = (c.job.fmt, c.job.fps, c.job.width, quality)
         if key not in self.templates:
             template = self.client.create_template(
-                Format=c.job.fmt, Fps=c.job.fps, Width=c.job.width, Quality=quality, Name="bench"
+                Format=c.job.fmt,
+                Fps=c.job.fps,
+                Width=c.job.template_width,
+                Quality=quality,
+                Name="bench",
             )
             self.templates[key] = template.definition
         self._reset_peaks()
@@ -308,7 +325,14 @@ class Animgraph:
             "ANIMGRAPH_DATA_DIR": str(self.data_dir),
         }
         cmd = [str(Path(sys.executable).parent / "animgraph"), "run", str(c.src)]
-        cmd += ["--format", c.job.fmt, "--fps", str(c.job.fps), "--width", str(c.job.width)]
+        cmd += [
+            "--format",
+            c.job.fmt,
+            "--fps",
+            str(c.job.fps),
+            "--width",
+            str(c.job.template_width),
+        ]
         cmd += ["--start", f"{c.start:g}", "--end", f"{c.start + c.job.duration_s:g}"]
         cmd += ["--quality", f"{quality:g}", "--output", str(c.out)]
         t0 = time.perf_counter()
@@ -421,12 +445,16 @@ def run_job(
 
 def segment_job(job: Job, src: Path, start: float) -> Job:
     """``job`` fitted to the clip: its duration cut to what the clip has after ``start`` (a
-    short clip), its width to the source's shown width (animgraph does not enlarge a picture;
-    the reference tools get the same width)."""
+    short clip), its width to the one animgraph gives this source (Width is the long side of
+    a portrait source, as ResolutionAdaptive "open", the default, says; no enlargement), so
+    that the reference tools make the same size."""
     meta = probe(src).meta
-    shown_w = meta.height if meta.rotate % 180 == 90 else meta.width
+    shown = (meta.height, meta.width) if meta.rotate % 180 == 90 else (meta.width, meta.height)
+    width, _ = output_size(*shown, width=job.width, height=0, adaptive=True)
     left = round(meta.video_duration - start, 3)
-    return replace(job, duration_s=min(job.duration_s, left), width=min(job.width, shown_w))
+    return replace(
+        job, duration_s=min(job.duration_s, left), width=width, asked_width=job.template_width
+    )
 
 
 def beating_quality(
