@@ -30,6 +30,7 @@ from animgraph.workers.media.palette import (
 )
 from animgraph.workers.media.progress import Progress, ignore_progress
 from animgraph.workers.media.quality import (
+    gif_hold_boost,
     gif_hold_levels,
     gif_lossy,
     gif_lossy_carry,
@@ -38,7 +39,7 @@ from animgraph.workers.media.quality import (
     lossy_scale,
 )
 from animgraph.workers.media.select import Selection
-from animgraph.workers.media.temporal import TemporalHold, texture
+from animgraph.workers.media.temporal import NoiseMeter, TemporalHold, texture
 from animgraph.workers.media.timing import GIF_MIN_DELAY_CS, Delay, display_delays
 
 __all__ = ["GIF_SEARCH", "GIF_THREADS", "PALETTE_ITERATIONS", "PALETTE_STEP", "encode_gif"]
@@ -94,10 +95,12 @@ def encode_gif(
     """
     delays = display_delays(selection, 100, GIF_MIN_DELAY_CS)
     report = progress or ignore_progress
-    hold = TemporalHold(gif_hold_levels(quality))
+    meter = NoiseMeter()
     with frames.reader() as reader:
         colors = gif_max_colors(quality) if max_colors is None else max_colors
-        palette, flat = _gif_palette(reader, delays, frames, colors, report)
+        palette, flat = _gif_palette(reader, delays, frames, colors, meter, report)
+        levels = gif_hold_levels(quality) * gif_hold_boost(meter.noise, meter.moving)
+        hold = TemporalHold(levels, noise=meter.noise)
         with atomic_path(dest) as tmp:
             lossy, carry = gif_lossy(quality), gif_lossy_carry(quality)
             _write_gif(
@@ -111,6 +114,7 @@ def _gif_palette(
     delays: Sequence[Delay],
     frames: FrameSet,
     max_colors: int,
+    meter: NoiseMeter,
     progress: Progress,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
     """Pass 1: one palette for the animation from every shown frame, each point-sampled every
@@ -129,7 +133,9 @@ def _gif_palette(
     hist = ColourHistogram()
     flat = FlatColours(FLAT_MIN_SHARE)
     for k, delay in enumerate(delays):
-        sampled = np.ascontiguousarray(reader.frame(delay.index)[::step, ::step])
+        rgb = reader.frame(delay.index)
+        meter.add(rgb)
+        sampled = np.ascontiguousarray(rgb[::step, ::step])
         hist.add(sampled)
         flat.add(sampled)
         source.push(_rgb_frame(sampled & PALETTE_MASK | PALETTE_MASK_MID, delay))

@@ -22,6 +22,7 @@ __all__ = [
     "X264_CRF_AT_DEFAULT",
     "apng_max_colors",
     "avif_crf",
+    "gif_hold_boost",
     "gif_hold_levels",
     "gif_lossy",
     "gif_lossy_carry",
@@ -39,6 +40,11 @@ GIF_LOSSY_AT_DEFAULT = 60  # lossy LZW tolerance at Quality 75 (``gif_lossy``)
 HOLD_PER_QUALITY = 0.76 / 25  # hold levels a step of Quality below 100 (``gif_hold_levels``)
 HOLD_MAX = 2.0  # the most hold levels, from Quality 34 down
 LOSSY_CARRY_LOW_QUALITY = 50.0  # half of a lossy match's change diffused at and below this
+HOLD_BOOST_MAX = 3.0  # ``gif_hold_boost``: at most this many times the hold ...
+HOLD_STILL_FULL = 0.10  # ... on a scene with at most this share moving ...
+HOLD_STILL_NONE = 0.25  # ... none from this share up ...
+HOLD_WOBBLE_FULL = 0.25  # ... all of it from this much noise (levels) up ...
+HOLD_NOISY = 2.0  # ... to a level below this, and none from this up
 HOLD_TEXTURE_GAIN = 3.0  # ``hold_scale``: 1 + gain x texture ...
 HOLD_TEXTURE_MAX = 12.0  # ... up to this
 LOSSY_SMOOTH = 0.4  # ``lossy_scale``: smooth + gain x texture ...
@@ -72,6 +78,22 @@ def gif_hold_levels(quality: float) -> float:
     """Source change (0..255, largest channel) below which a smooth pixel keeps its shown index:
     0 at Quality 100, 0.76 at 75, 2 from 34 down (``hold_scale`` raises it on texture)."""
     return min(HOLD_PER_QUALITY * (100 - min(max(quality, 1.0), 100.0)), HOLD_MAX)
+
+
+def gif_hold_boost(noise: float, moving: float) -> float:
+    """How much a clip's hold goes beyond ``gif_hold_levels``, from what ``NoiseMeter``
+    measured: up to HOLD_BOOST_MAX times for a still scene (at most HOLD_STILL_FULL of the
+    picture moving, falling to 1 at HOLD_STILL_NONE) whose still parts wobble by a level or
+    so (a clean camera's noise or a codec's drift: ``noise`` from 0 up to HOLD_WOBBLE_FULL,
+    back down to none at HOLD_NOISY, where ``TemporalHold``'s own noise rule takes over: a
+    boost on top of it held the low-light clip's real changes, FLIP 1.05x two-pass). A pixel
+    of such a scene that moved a level or two is redrawn with another dither pattern each time: the
+    fixed-camera clips flickered 2.6-6.4x gifski --fast's. Material whose still parts are
+    exactly still (screens, animation: noise 0) keeps the plain hold, as does a moving camera,
+    where a stronger hold smears (city.mpg: FLIP +6.6 % at 1.5x)."""
+    still = min(max((HOLD_STILL_NONE - moving) / (HOLD_STILL_NONE - HOLD_STILL_FULL), 0.0), 1.0)
+    wobble = min(max(noise / HOLD_WOBBLE_FULL, 0.0), 1.0, max(HOLD_NOISY - noise, 0.0))
+    return 1.0 + (HOLD_BOOST_MAX - 1.0) * still * wobble
 
 
 def hold_scale(busy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

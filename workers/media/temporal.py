@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BlockHold", "TemporalHold", "texture"]
+__all__ = ["BlockHold", "NoiseMeter", "TemporalHold", "texture"]
 
 Rgb = npt.NDArray[np.uint8]
 Map = npt.NDArray[np.float32]
@@ -35,8 +35,12 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 TEXTURE_WIDTH_PER_RADIUS = 320
 # ``TemporalHold`` on a noisy source: a pixel is redrawn when its own change is over this many
 # times the noise, or the mean change of its 3x3 neighbourhood over NOISE_AREA times it.
-NOISE_PIXEL = 3.0
-NOISE_AREA = 1.0
+NOISE_PIXEL = 4.0
+NOISE_AREA = 1.5
+# ``NoiseMeter``: blocks of this size, the stillest NOISE_QUANTILE of them.
+NOISE_BLOCK = 8
+NOISE_QUANTILE = 0.1
+MOVING_LEVELS = 8.0  # a luma change that is motion, not noise or a codec's wobble
 
 
 def texture(rgb: Rgb) -> Map:
@@ -65,6 +69,57 @@ def _box(a: Map, radius: int) -> Map:
         out += rows[:, d : rows.shape[1] - 2 * radius + d]
     out *= np.float32(1 / (k * k))
     return out
+
+
+class NoiseMeter:
+    """How a clip changes from frame to frame, measured on consecutive frames as they go by:
+    its temporal ``noise`` and the share of the picture that ``moving`` changes visibly.
+
+    ``noise`` is in levels: the standard deviation of a still pixel's luma from frame to frame.
+    Between two frames, the luma difference of each NOISE_BLOCK x NOISE_BLOCK block has a
+    spread: noise alone in a still block, noise plus motion elsewhere. The NOISE_QUANTILE-th
+    quantile of the blocks' spreads is the stillest part of the picture, whatever moves
+    around it (a tenth of the picture still is enough); over sqrt(2) (a difference of two
+    noisy frames), it is the noise. ``moving`` is the share of pixels whose luma changed by
+    more than MOVING_LEVELS. Each is the median over the frame pairs. Measured on the bench
+    corpus at 480 px (``bench/README.md``): noise 0 on screen recordings, animation and the
+    MPEG-4 vtest.avi (their still parts are exactly still), 0.3-0.6 on clean H.264 camera
+    footage, 1.6 on the MJPEG underwater clip, 3.6 on the low-light clip; moving 0.01-0.05 for
+    a fixed camera, 0.4-0.6 for a pan or a hand-held camera.
+    """
+
+    def __init__(self) -> None:
+        self._previous: npt.NDArray[np.float32] | None = None
+        self._noise: list[float] = []
+        self._moving: list[float] = []
+
+    def add(self, rgb: Rgb) -> None:
+        """The next frame (H, W, 3) of the clip (all frames at the same size)."""
+        y = np.asarray(rgb, dtype=np.float32) @ _LUMA
+        if self._previous is not None and self._previous.shape == y.shape:
+            change = y - self._previous
+            spread = _block_spread(change, NOISE_BLOCK)
+            if spread.size:
+                self._noise.append(float(np.quantile(spread, NOISE_QUANTILE)) / math.sqrt(2))
+            self._moving.append(float(np.count_nonzero(np.abs(change) > MOVING_LEVELS)) / y.size)
+        self._previous = y
+
+    @property
+    def noise(self) -> float:
+        """The clip's noise in levels (0 before two frames)."""
+        return float(np.median(self._noise)) if self._noise else 0.0
+
+    @property
+    def moving(self) -> float:
+        """The share (0..1) of the picture that changes visibly a frame (0 before two)."""
+        return float(np.median(self._moving)) if self._moving else 0.0
+
+
+def _block_spread(a: Map, block: int) -> Map:
+    """The standard deviation within each whole ``block`` x ``block`` block of ``a``."""
+    h, w = a.shape[0] // block * block, a.shape[1] // block * block
+    tiles = a[:h, :w].reshape(h // block, block, w // block, block).swapaxes(1, 2)
+    return np.asarray(tiles.reshape(h // block, w // block, -1).std(axis=-1), dtype=np.float32)
 
 
 class TemporalHold:

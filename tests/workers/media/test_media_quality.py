@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from animgraph.workers.media import quality
 from animgraph.workers.media.quality import (
     WEBP_STILL_PEAK,
     WEBP_STILL_SHIFT,
+    gif_hold_boost,
     gif_hold_levels,
     gif_lossy_carry,
     gif_max_colors,
@@ -45,3 +48,12 @@ def test_webp_hold_scales_with_quality() -> None:
     shifts = [webp_hold(q)[0] for q in range(1, 101)]
     assert all(a >= b for a, b in itertools.pairwise(shifts))
     assert webp_hold(1) == webp_hold(40) == (2 * WEBP_STILL_SHIFT, 2 * WEBP_STILL_PEAK)
+
+
+def test_gif_hold_boost_only_for_still_scenes_that_wobble() -> None:
+    assert gif_hold_boost(0.0, 0.01) == 1.0  # exactly still parts: screens, animation
+    assert gif_hold_boost(0.5, 0.02) == pytest.approx(3.0)  # a fixed camera, clean H.264
+    assert gif_hold_boost(0.5, 0.45) == 1.0  # a pan: a stronger hold smears
+    assert gif_hold_boost(3.6, 0.02) == 1.0  # noisy: TemporalHold's noise rule instead
+    assert 1.0 < gif_hold_boost(0.5, 0.175) < 3.0  # between still and moving
+    assert 1.0 < gif_hold_boost(1.5, 0.02) < 3.0  # between wobble and noise
