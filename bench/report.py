@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import statistics
@@ -610,6 +611,7 @@ def render(data: R) -> None:
     lines += ["|---|---|---|---|"]
     for name, where, measured, ok in targets(data):
         lines.append(f"| {name} | {where} | {measured} | {'yes' if ok else '**no**'} |")
+    lines += clip_lines(data, load_before())
     lines += ["", NOTES.read_text(), "## Ratios"]
     lines += summary(data)
     lines += ["", "## Size and quality", ""]
@@ -620,3 +622,101 @@ def render(data: R) -> None:
     lines += _formats_section()
     README.write_text("\n".join(lines) + "\n")
     print(f"wrote {README}")
+
+
+# --- every clip at the default Quality (issue 22) -----------------------------------------------
+
+BEFORE = HERE / "defaults_before.json"  # the same jobs on the code before issue 22
+
+
+def _default_rows(data: R, job: str) -> dict[str, dict[str, R]]:
+    """clip -> contestant -> result, for ``job``."""
+    out: dict[str, dict[str, R]] = defaultdict(dict)
+    for r in data.get("results", []):
+        if r["job"] == job:
+            out[r["clip"]][r["contestant"]] = r
+    return out
+
+
+def _gif_cells(rows: dict[str, R], main: str) -> tuple[str, str, str, bool] | None:
+    if main not in rows or "ffmpeg two-pass" not in rows or "gifski --fast" not in rows:
+        return None
+    ag, base, fast = rows[main], rows["ffmpeg two-pass"], rows["gifski --fast"]
+    br, fr = _ratio(ag["bytes"], base["bytes"]), _ratio(ag["flip"], base["flip"])
+    fl = f"{ag['flicker']:.3f} vs {fast['flicker']:.3f}"
+    return (
+        f"{br:.3f}x",
+        f"{fr:.3f}x",
+        fl,
+        br <= 0.7 and fr <= 1 and ag["flicker"] <= fast["flicker"],
+    )
+
+
+def _webp_cells(rows: dict[str, R], main: str) -> tuple[str, str, bool] | None:
+    base_name = "ffmpeg libwebp_anim q75"
+    if main not in rows or base_name not in rows:
+        return None
+    ag, base = rows[main], rows[base_name]
+    br, fr = _ratio(ag["bytes"], base["bytes"]), _ratio(ag["flip"], base["flip"])
+    return f"{br:.3f}x", f"{fr:.3f}x", br <= 0.9 and fr <= 1
+
+
+def clip_lines(data: R, before: R | None) -> list[str]:
+    """The corpus and, per clip, the default-Quality targets of issue 22, before and after."""
+    from bench.corpus import CLIPS
+
+    main = f"animgraph q{data['default_quality']:g}"
+    lines = [
+        "",
+        "## Every clip at the default Quality",
+        "",
+        "The corpus (`bench/corpus.py`: each clip from a Debian package, two derived by one",
+        "ffmpeg command written there):",
+        "",
+        "| clip | footage | why it is here |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{c.name}` | {c.kind} | {c.why} |" for c in CLIPS]
+
+    def cell(pair: tuple[Any, ...] | None, k: int) -> str:
+        return "-" if pair is None else str(pair[k])
+
+    after_gif = _default_rows(data, "gif-10fps-480px-3s")
+    before_gif = _default_rows(before or {}, "gif-10fps-480px-3s")
+    lines += [
+        "",
+        "GIF, 10 fps, 480 px, 3 s, Quality 75. Targets: bytes <= 0.7x ffmpeg two-pass, FLIP <=",
+        "two-pass, flicker <= gifski --fast. *Before* is the code before issue 22 (its run is",
+        "`bench/defaults_before.json`); a dash: no run (the Theora clip failed to decode before).",
+        "",
+        "| clip | bytes x two-pass (before -> now) | FLIP x two-pass | flicker vs gifski --fast "
+        "| met |",
+        "|---|---|---|---|---|",
+    ]
+    for clip in after_gif:
+        now, was = _gif_cells(after_gif[clip], main), _gif_cells(before_gif.get(clip, {}), main)
+        lines.append(
+            f"| `{clip}` | {cell(was, 0)} -> {cell(now, 0)} | {cell(was, 1)} -> {cell(now, 1)} "
+            f"| {cell(was, 2)} -> {cell(now, 2)} | {_met(bool(now and now[3]))} |"
+        )
+    after_webp = _default_rows(data, "webp-15fps-480px-3s")
+    before_webp = _default_rows(before or {}, "webp-15fps-480px-3s")
+    lines += [
+        "",
+        "WebP, 15 fps, 480 px, 3 s, Quality 75. Target: bytes <= 0.9x ffmpeg `libwebp_anim -q:v",
+        "75` with FLIP <= its FLIP.",
+        "",
+        "| clip | bytes x libwebp_anim (before -> now) | FLIP x libwebp_anim | met |",
+        "|---|---|---|---|",
+    ]
+    for clip in after_webp:
+        now, was = _webp_cells(after_webp[clip], main), _webp_cells(before_webp.get(clip, {}), main)
+        lines.append(
+            f"| `{clip}` | {cell(was, 0)} -> {cell(now, 0)} | {cell(was, 1)} -> {cell(now, 1)} "
+            f"| {_met(bool(now and now[2]))} |"
+        )
+    return lines
+
+
+def load_before() -> R | None:
+    return json.loads(BEFORE.read_text()) if BEFORE.is_file() else None
