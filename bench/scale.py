@@ -16,11 +16,12 @@ orchestration overhead of one procedure against a bare Celery chord of the same 
 (c) Scaling efficiency (issue 22, item 5): ``--efficiency-procedures`` (12) GIF procedures (3 s
     segments, 10 fps, 480 px) of a 640x480 clip (vtest.avi scaled to 640x480, H.264, made once
     with ffmpeg and cached in bench/.cache/), file storage, through one worker process, then
-    N (2) as one worker of ``--concurrency N`` and as N workers of concurrency 1; each with the
-    threads per job of the rule (``workers/media/threads.py``) and, as before it, fixed at 2
-    (``ANIMGRAPH_WORKER_THREADS=2``). From the workers' CPU time: the cores one process keeps
-    busy on average (u1 = CPU / wall), the ideal speed-up min(cores, N * u1) / u1, the
-    efficiency (T1 / TN) / ideal (target >= 0.95) and CPU-seconds per procedure.
+    N = 2 as one worker of ``--concurrency 2`` and as 2 workers of concurrency 1
+    (``--efficiency-runs``); with the threads per job of the rule (``workers/media/threads.py``)
+    and, as before it, fixed at 2 (``ANIMGRAPH_WORKER_THREADS=2``). From the workers' CPU time:
+    the cores one process keeps busy on average (u1 = CPU / wall), the ideal speed-up
+    min(cores, N * u1) / u1, the efficiency (T1 / TN) / ideal (target >= 0.95) and
+    CPU-seconds per procedure.
 """
 
 from __future__ import annotations
@@ -380,6 +381,13 @@ EFFICIENCY_TARGET = 0.95
 # The worker setting the "before" rows use: the thread counts the tree had before the rule (two
 # GIF coder threads, two WebP runs, FFmpeg's own decode thread count) on every pool process.
 BEFORE_THREADS = "2"
+# Rounds in which other processes used at most this many cores count as quiet (summarised apart:
+# on a shared machine another's load is taken from the workers' wall time).
+QUIET_CORES = 0.25
+# Each round: one process and one worker of -c 2 by the rule and as before (threads fixed at
+# 2), two workers of -c 1 on one host (each takes every core by the rule: they do not know of
+# each other) and the same with ANIMGRAPH_WORKER_THREADS=1, as the README advises.
+EFFICIENCY_RUNS = "rule:1x1,rule:1x2,2:1x1,2:1x2,rule:2x1,1:2x1"
 
 
 def clip_640x480() -> Path:
@@ -498,70 +506,87 @@ def efficiency_round(
     }
 
 
-def efficiency_summary(rows: list[dict[str, Any]], cores: int) -> list[dict[str, Any]]:
-    """Per setting and layout: the median round, against the one-process rows of the same
-    setting: u1 = CPU / wall of one process, ideal = min(cores, N u1) / u1, efficiency =
-    (T1 / TN) / ideal; CPU per procedure against one process's (oversubscription costs CPU)."""
+def efficiency_summary(
+    rows: list[dict[str, Any]], cores: int, quiet: float | None = None
+) -> list[dict[str, Any]]:
+    """Per threads setting and layout, the median round, against one process of the rule (a
+    job with every core; the 1-process rows of any setting that gave the same threads per job
+    count too): u1 = CPU / wall of one process, ideal = min(cores, N u1) / u1, efficiency =
+    (T1 / TN) / ideal; CPU per procedure against one process's (oversubscription costs CPU).
+    ``quiet``: only the rounds in which other processes used at most that many cores."""
+    if quiet is not None:
+        rows = [r for r in rows if r["other_cores"] <= quiet]
+    single = [r for r in rows if r["processes"] == 1]
+    rule = [r for r in single if r["threads_setting"] is None] or single
+    if not rule:
+        return []
+    base = [r for r in single if r["threads_per_job"] == rule[0]["threads_per_job"]]
+    t1 = statistics.median(r["seconds"] for r in base)
+    cpu1 = statistics.median(r["worker_cpu_s"] for r in base)
+    u1 = cpu1 / t1
     out: list[dict[str, Any]] = []
     keys = sorted({(r["threads_setting"] or "", r["workers"], r["concurrency"]) for r in rows})
-    for setting in sorted({k[0] for k in keys}):
-        mine = [r for r in rows if (r["threads_setting"] or "") == setting]
-
-        def median(workers: int, conc: int, field: str, mine: list[dict[str, Any]] = mine) -> float:
-            values = [r[field] for r in mine if (r["workers"], r["concurrency"]) == (workers, conc)]
-            return statistics.median(values)
-
-        t1, cpu1 = median(1, 1, "seconds"), median(1, 1, "worker_cpu_s")
-        u1 = cpu1 / t1
-        for _, workers, conc in (k for k in keys if k[0] == setting):
-            n = workers * conc
-            tn, cpun = median(workers, conc, "seconds"), median(workers, conc, "worker_cpu_s")
-            same = [r for r in mine if (r["workers"], r["concurrency"]) == (workers, conc)]
-            ideal = min(cores, n * u1) / u1
-            out.append({
-                "threads_setting": setting or "rule",
-                "threads_per_job": same[0]["threads_per_job"],
-                "layout": Layout(workers, conc).label,
-                "processes": n,
-                "rounds": len(same),
-                "seconds": tn,
-                "seconds_all": [round(r["seconds"], 2) for r in same],
-                "cores_used": cpun / tn,
-                "cpu_s_per_procedure": cpun / same[0]["procedures"],
-                "cpu_vs_one_process": cpun / cpu1,
-                "speedup": t1 / tn,
-                "ideal": ideal,
-                "efficiency": (t1 / tn) / ideal,
-                "other_cores": statistics.median(r["other_cores"] for r in same),
-                "loadavg_1m": [r["loadavg_1m"][0] for r in same],
-            })  # fmt: skip
+    for setting, workers, conc in keys:
+        same = [r for r in rows if ((r["threads_setting"] or ""), r["workers"], r["concurrency"])
+                == (setting, workers, conc)]  # fmt: skip
+        n = workers * conc
+        tn = statistics.median(r["seconds"] for r in same)
+        cpun = statistics.median(r["worker_cpu_s"] for r in same)
+        ideal = min(cores, n * u1) / u1
+        out.append({
+            "threads_setting": setting or "rule",
+            "threads_per_job": same[0]["threads_per_job"],
+            "layout": Layout(workers, conc).label,
+            "processes": n,
+            "rounds": len(same),
+            "seconds": tn,
+            "seconds_all": [round(r["seconds"], 2) for r in same],
+            "cores_used": cpun / tn,
+            "cpu_s_per_procedure": cpun / same[0]["procedures"],
+            "cpu_vs_one_process": cpun / cpu1,
+            "speedup": t1 / tn,
+            "ideal": ideal,
+            "efficiency": (t1 / tn) / ideal,
+            "other_cores": statistics.median(r["other_cores"] for r in same),
+            "loadavg_1m": [r["loadavg_1m"][0] for r in same],
+        })  # fmt: skip
     return out
 
 
+def parse_runs(text: str) -> list[tuple[str | None, Layout]]:
+    """``rule:1x1,2:1x2,1:2x1``: ANIMGRAPH_WORKER_THREADS (``rule``: unset), workers x
+    concurrency."""
+    runs: list[tuple[str | None, Layout]] = []
+    for item in text.split(","):
+        setting, _, layout = item.strip().partition(":")
+        workers, _, conc = layout.partition("x")
+        runs.append((None if setting == "rule" else setting, Layout(int(workers), int(conc))))
+    return runs
+
+
 def efficiency(
-    procedures: int, rounds: int, n: int, settings: list[str | None], two_workers: bool,
-    quiet_s: float,
-) -> dict[str, Any]:  # fmt: skip
+    procedures: int, rounds: int, runs: list[tuple[str | None, Layout]], quiet_s: float
+) -> dict[str, Any]:
     clip = clip_640x480()
-    layouts = [Layout(1, 1), Layout(1, n)] + ([Layout(n, 1)] if two_workers else [])
     rows = []
     for round_ in range(rounds):
-        for threads in settings:
-            for layout in layouts:
-                row = efficiency_round(layout, threads, procedures, clip, quiet_s)
-                row["round"] = round_
-                rows.append(row)
-                print(
-                    f"  round {round_}, threads {threads or 'rule'}, {layout.label}: "
-                    f"{row['seconds']:.2f} s, {row['worker_cores']:.2f} cores, "
-                    f"{row['cpu_s_per_procedure']:.3f} CPU s/procedure, threads per job "
-                    f"{row['threads_per_job']}, other {row['other_cores']:.2f} cores, load "
-                    f"{row['loadavg_1m'][0]:.2f}",
-                    flush=True,
-                )
+        for threads, layout in runs:
+            row = efficiency_round(layout, threads, procedures, clip, quiet_s)
+            row["round"] = round_
+            rows.append(row)
+            print(
+                f"  round {round_}, threads {threads or 'rule'}, {layout.label}: "
+                f"{row['seconds']:.2f} s, {row['worker_cores']:.2f} cores, "
+                f"{row['cpu_s_per_procedure']:.3f} CPU s/procedure, threads per job "
+                f"{row['threads_per_job']}, other {row['other_cores']:.2f} cores, load "
+                f"{row['loadavg_1m'][0]:.2f}",
+                flush=True,
+            )
     cores = len(os.sched_getaffinity(0))
     return {"cores": cores, "clip": EFFICIENCY_CLIP.name, "rows": rows,
-            "summary": efficiency_summary(rows, cores)}  # fmt: skip
+            "summary": efficiency_summary(rows, cores),
+            "quiet_cores": QUIET_CORES,
+            "summary_quiet": efficiency_summary(rows, cores, QUIET_CORES)}  # fmt: skip
 
 
 def print_efficiency(e: dict[str, Any], procedures: int) -> None:
@@ -569,12 +594,18 @@ def print_efficiency(e: dict[str, Any], procedures: int) -> None:
         f"\n(c) scaling efficiency: {procedures} GIF procedures of 3 s of {e['clip']} (640x480), "
         f"10 fps, 480 px, file storage, {e['cores']} cores; median of rounds"
     )
+    _efficiency_table(e["summary"])
+    print(f"\nthe same, rounds with other load <= {e['quiet_cores']} cores only:")
+    _efficiency_table(e["summary_quiet"])
+
+
+def _efficiency_table(summary: list[dict[str, Any]]) -> None:
     print(
         "| threads setting | threads per job | layout | T s | cores used | CPU s/procedure "
         "| CPU vs 1 process | speed-up | ideal | efficiency | other load (cores) | load avg 1 min |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for s in e["summary"]:
+    for s in summary:
         ok = "" if s["processes"] == 1 else f" ({verdict(s['efficiency'] >= EFFICIENCY_TARGET)})"
         loads = "/".join(f"{x:.1f}" for x in s["loadavg_1m"])
         print(
@@ -603,17 +634,14 @@ def main() -> None:
     parser.add_argument("--only-efficiency", action="store_true", help="(c) alone")
     parser.add_argument("--efficiency-procedures", type=int, default=12)
     parser.add_argument("--efficiency-rounds", type=int, default=3)
-    parser.add_argument("--efficiency-processes", type=int, default=2, help="N")
     parser.add_argument(
-        "--efficiency-threads",
-        default="rule,2",
-        help="comma-separated ANIMGRAPH_WORKER_THREADS values ('rule': unset); 2: as before",
+        "--efficiency-runs",
+        default=EFFICIENCY_RUNS,
+        help="per round, setting:WORKERSxCONCURRENCY (setting: ANIMGRAPH_WORKER_THREADS, "
+        "'rule' for unset; 2 is the count before the rule)",
     )
     parser.add_argument(
         "--efficiency-quiet-s", type=float, default=20.0, help="longest wait for an idle machine"
-    )
-    parser.add_argument(
-        "--no-separate-workers", action="store_true", help="skip N workers of concurrency 1"
     )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
@@ -686,10 +714,9 @@ def main() -> None:
         results["overhead"]["ratios"] = ratios
 
     if not args.skip_efficiency:
-        modes = [None if m == "rule" else m for m in args.efficiency_threads.split(",")]
         e = efficiency(
-            args.efficiency_procedures, args.efficiency_rounds, args.efficiency_processes,
-            modes, not args.no_separate_workers, args.efficiency_quiet_s,
+            args.efficiency_procedures, args.efficiency_rounds,
+            parse_runs(args.efficiency_runs), args.efficiency_quiet_s,
         )  # fmt: skip
         results["efficiency"] = e
         print_efficiency(e, args.efficiency_procedures)
