@@ -589,6 +589,66 @@ def efficiency(
             "summary_quiet": efficiency_summary(rows, cores, QUIET_CORES)}  # fmt: skip
 
 
+def _media_jobs(clip: Path, threads: int, jobs: int) -> None:
+    """In a forked child: ``jobs`` GIF jobs' media work (decode, select, encode) at ``threads``
+    threads per job, as a pool process runs them."""
+    from animgraph.workers.media import threads as job_threads
+    from animgraph.workers.media.decode import decode_segment
+    from animgraph.workers.media.gif import encode_gif
+    from animgraph.workers.media.select import select_frames
+
+    job_threads.configure(1, threads)
+    for k in range(jobs):
+        folder = Path(tempfile.mkdtemp(prefix="animgraph-media-cpu-"))
+        start = float(k % 4)
+        frames = decode_segment(
+            clip, folder / "f", start_s=start, end_s=start + 3, width=480, height=360, fps=10
+        )
+        selection = select_frames(frames.pts_s, start_s=start, end_s=start + 3, fps=10)
+        encode_gif(frames, selection, folder / "o.gif", quality=75)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def media_cpu(rounds: int, jobs: int = 3) -> dict[str, Any]:
+    """CPU-seconds per job of the media work alone, with P processes at once of T threads per
+    job ((1, 2): one process, as the rule; (2, 1): -c 2 by the rule; (2, 2): -c 2 before it),
+    the modes interleaved round by round so that another's load hits each alike."""
+    clip = clip_640x480()
+    _media_jobs(clip, 2, 1)  # imports and warms up here: the children inherit it
+    modes = [(1, 2), (2, 1), (2, 2)]
+    cpu: dict[tuple[int, int], list[float]] = {m: [] for m in modes}
+    for _ in range(rounds):
+        for processes, threads in modes:
+            before = os.times()
+            children = []
+            for _ in range(processes):
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child
+                    try:
+                        _media_jobs(clip, threads, jobs)
+                    finally:
+                        os._exit(0)
+                children.append(pid)
+            for pid in children:
+                os.waitpid(pid, 0)
+            after = os.times()
+            used = (after.children_user - before.children_user) + (
+                after.children_system - before.children_system
+            )
+            cpu[(processes, threads)].append(used / (processes * jobs))
+    rows = [
+        {"processes": p, "threads": t, "cpu_s_per_job": statistics.median(cpu[(p, t)]),
+         "all": [round(x, 3) for x in cpu[(p, t)]]}
+        for p, t in modes
+    ]  # fmt: skip
+    return {
+        "jobs_per_process": jobs,
+        "rounds": rounds,
+        "modes": rows,
+        "loadavg_1m": os.getloadavg()[0],
+    }
+
+
 def print_efficiency(e: dict[str, Any], procedures: int) -> None:
     print(
         f"\n(c) scaling efficiency: {procedures} GIF procedures of 3 s of {e['clip']} (640x480), "
@@ -632,6 +692,9 @@ def main() -> None:
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-efficiency", action="store_true")
     parser.add_argument("--only-efficiency", action="store_true", help="(c) alone")
+    parser.add_argument(
+        "--media-cpu-rounds", type=int, default=5, help="(c) media work CPU per job; 0: skip"
+    )
     parser.add_argument("--efficiency-procedures", type=int, default=12)
     parser.add_argument("--efficiency-rounds", type=int, default=3)
     parser.add_argument(
@@ -720,6 +783,18 @@ def main() -> None:
         )  # fmt: skip
         results["efficiency"] = e
         print_efficiency(e, args.efficiency_procedures)
+        if args.media_cpu_rounds:
+            m = media_cpu(args.media_cpu_rounds)
+            results["efficiency"]["media_cpu"] = m
+            print(
+                f"\nmedia work alone (decode, select, GIF encode in forked processes, "
+                f"{m['jobs_per_process']} jobs each, median of {m['rounds']} interleaved rounds, "
+                f"load average {m['loadavg_1m']:.1f}):"
+            )
+            print("| processes at once | threads per job | CPU s/job |")
+            print("|---|---|---|")
+            for row in m["modes"]:
+                print(f"| {row['processes']} | {row['threads']} | {row['cpu_s_per_job']:.3f} |")
 
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
