@@ -13,6 +13,15 @@ orchestration overhead of one procedure against a bare Celery chord of the same 
     with its own worker (concurrency 1). The media work of the procedure (the decode, select and
     encode cores run in this process, warm) is measured too, so the table separates
     orchestration from media (target <= 1.5x).
+(c) Scaling efficiency (issue 22, item 5): ``--efficiency-procedures`` (12) GIF procedures (3 s
+    segments, 10 fps, 480 px) of a 640x480 clip (vtest.avi scaled to 640x480, H.264, made once
+    with ffmpeg and cached in bench/.cache/), file storage, through one worker process, then
+    N = 2 as one worker of ``--concurrency 2`` and as 2 workers of concurrency 1
+    (``--efficiency-runs``); with the threads per job of the rule (``workers/media/threads.py``)
+    and, as before it, fixed at 2 (``ANIMGRAPH_WORKER_THREADS=2``). From the workers' CPU time:
+    the cores one process keeps busy on average (u1 = CPU / wall), the ideal speed-up
+    min(cores, N * u1) / u1, the efficiency (T1 / TN) / ideal (target >= 0.95) and
+    CPU-seconds per procedure.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -363,6 +373,309 @@ def overhead(samples: int, clip: Path) -> dict[str, Any]:
     }
 
 
+# --- (c) scaling efficiency --------------------------------------------------------------------
+
+CACHE = ROOT / "bench" / ".cache"
+EFFICIENCY_CLIP = CACHE / "vtest-640x480.mp4"
+EFFICIENCY_TARGET = 0.95
+# The worker setting the "before" rows use: the thread counts the tree had before the rule (two
+# GIF coder threads, two WebP runs, FFmpeg's own decode thread count) on every pool process.
+BEFORE_THREADS = "2"
+# Rounds in which other processes used at most this many cores count as quiet (summarised apart:
+# on a shared machine another's load is taken from the workers' wall time).
+QUIET_CORES = 0.25
+# Each round: one process and one worker of -c 2 by the rule and as before (threads fixed at
+# 2), two workers of -c 1 on one host (each takes every core by the rule: they do not know of
+# each other) and the same with ANIMGRAPH_WORKER_THREADS=1, as the README advises.
+EFFICIENCY_RUNS = "rule:1x1,rule:1x2,2:1x1,2:1x2,rule:2x1,1:2x1"
+
+
+def clip_640x480() -> Path:
+    """vtest.avi (768x576, 10 fps, 6 s) scaled to 640x480, H.264 (made once, cached)."""
+    if EFFICIENCY_CLIP.is_file():
+        return EFFICIENCY_CLIP
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = EFFICIENCY_CLIP.with_suffix(".tmp.mp4")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(DATA / "vtest.avi"),
+         "-vf", "scale=640:480:flags=lanczos", "-c:v", "libx264", "-preset", "fast", "-crf", "18",
+         "-pix_fmt", "yuv420p", "-an", str(tmp)],
+        check=True,
+    )  # fmt: skip
+    tmp.replace(EFFICIENCY_CLIP)
+    return EFFICIENCY_CLIP
+
+
+@dataclass(frozen=True)
+class Layout:
+    """``workers`` ``animgraph worker`` processes of ``concurrency`` pool processes each."""
+
+    workers: int
+    concurrency: int
+
+    @property
+    def processes(self) -> int:
+        return self.workers * self.concurrency
+
+    @property
+    def label(self) -> str:
+        return f"{self.workers} worker{'s' if self.workers > 1 else ''} x -c {self.concurrency}"
+
+
+def wait_for_n_workers(redis_url: str, settings: Settings, n: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while wait_for_workers(redis_url, settings, timeout_s=timeout_s) < n:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"fewer than {n} workers answered in {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def reported_threads(log: Path) -> int | None:
+    """The threads per job a worker's startup line reports (``threads per job: N (...)``)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.findall(r"threads per job: (\d+)", text)
+    return int(found[-1]) if found else None
+
+
+def efficiency_round(
+    layout: Layout, threads: str | None, procedures: int, clip: Path, quiet_s: float
+) -> dict[str, Any]:
+    """One timed batch of ``procedures`` GIF procedures through ``layout``, warm workers, a
+    fresh Redis; ``threads``: ANIMGRAPH_WORKER_THREADS for the workers (None: the rule)."""
+    env = {} if threads is None else {"ANIMGRAPH_WORKER_THREADS": threads}
+    with cluster() as c:
+        client = c.client
+        assert client is not None
+        workers = [
+            WorkerProcess(
+                c.redis.url, c.tmp, name=f"eff{k}-c{layout.concurrency}",
+                concurrency=layout.concurrency, env=env,
+            ).start()
+            for k in range(layout.workers)
+        ]  # fmt: skip
+        try:
+            wait_for_n_workers(c.redis.url, c.settings, layout.workers)
+            file_id = client.register_media(clip).file_id
+            definition = client.create_animated_graphics_template(
+                {"Format": "gif", "Fps": 10, "Width": 480}
+            ).definition
+
+            def request(n: int) -> dict[str, Any]:
+                start = float(n % 4)  # 0..3 s of the 6 s clip
+                task = {"Definition": definition, "StartTimeOffset": start,
+                        "EndTimeOffset": start + 3}  # fmt: skip
+                return {"FileId": file_id, "MediaProcessTask": {"AnimatedGraphicTaskSet": [task]}}
+
+            warm = [client.process_media(request(n)) for n in range(2 * layout.processes)]
+            wait_finished(client, warm, 0.05, 300)
+            idle_load = wait_quiet(max_wait_s=quiet_s)
+            redis_pid = c.redis._proc.pid if c.redis._proc else 0  # no public pid
+            cpu0 = sum(cpu_seconds(w.pid) for w in workers)
+            own0, machine0 = own_cpu(redis_pid), machine_busy()
+            load0 = os.getloadavg()[0]
+            started = time.monotonic()
+            ids = [client.process_media(request(n)) for n in range(procedures)]
+            wait_finished(client, ids, 0.01, 600)
+            elapsed = time.monotonic() - started
+            cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu0
+            machine = busy_cores(machine0)
+            own = (own_cpu(redis_pid) - own0) / elapsed
+            check_success(client, ids)
+            reported = {reported_threads(w.log_path) for w in workers}
+        finally:
+            for w in workers:
+                w.stop()
+    return {
+        "threads_setting": threads,
+        "threads_per_job": reported.pop() if len(reported) == 1 else None,
+        "workers": layout.workers,
+        "concurrency": layout.concurrency,
+        "processes": layout.processes,
+        "procedures": procedures,
+        "seconds": elapsed,
+        "worker_cpu_s": cpu,
+        "worker_cores": cpu / elapsed,
+        "cpu_s_per_procedure": cpu / procedures,
+        "bench_redis_cores": own,
+        "other_cores": max(0.0, machine - cpu / elapsed - own),
+        "load_before": idle_load,
+        "loadavg_1m": [load0, os.getloadavg()[0]],
+    }
+
+
+def efficiency_summary(
+    rows: list[dict[str, Any]], cores: int, quiet: float | None = None
+) -> list[dict[str, Any]]:
+    """Per threads setting and layout, the median round, against one process of the rule (a
+    job with every core; the 1-process rows of any setting that gave the same threads per job
+    count too): u1 = CPU / wall of one process, ideal = min(cores, N u1) / u1, efficiency =
+    (T1 / TN) / ideal; CPU per procedure against one process's (oversubscription costs CPU).
+    ``quiet``: only the rounds in which other processes used at most that many cores."""
+    if quiet is not None:
+        rows = [r for r in rows if r["other_cores"] <= quiet]
+    single = [r for r in rows if r["processes"] == 1]
+    rule = [r for r in single if r["threads_setting"] is None] or single
+    if not rule:
+        return []
+    base = [r for r in single if r["threads_per_job"] == rule[0]["threads_per_job"]]
+    t1 = statistics.median(r["seconds"] for r in base)
+    cpu1 = statistics.median(r["worker_cpu_s"] for r in base)
+    u1 = cpu1 / t1
+    out: list[dict[str, Any]] = []
+    keys = sorted({(r["threads_setting"] or "", r["workers"], r["concurrency"]) for r in rows})
+    for setting, workers, conc in keys:
+        same = [r for r in rows if ((r["threads_setting"] or ""), r["workers"], r["concurrency"])
+                == (setting, workers, conc)]  # fmt: skip
+        n = workers * conc
+        tn = statistics.median(r["seconds"] for r in same)
+        cpun = statistics.median(r["worker_cpu_s"] for r in same)
+        ideal = min(cores, n * u1) / u1
+        out.append({
+            "threads_setting": setting or "rule",
+            "threads_per_job": same[0]["threads_per_job"],
+            "layout": Layout(workers, conc).label,
+            "processes": n,
+            "rounds": len(same),
+            "seconds": tn,
+            "seconds_all": [round(r["seconds"], 2) for r in same],
+            "cores_used": cpun / tn,
+            "cpu_s_per_procedure": cpun / same[0]["procedures"],
+            "cpu_vs_one_process": cpun / cpu1,
+            "speedup": t1 / tn,
+            "ideal": ideal,
+            "efficiency": (t1 / tn) / ideal,
+            "other_cores": statistics.median(r["other_cores"] for r in same),
+            "loadavg_1m": [r["loadavg_1m"][0] for r in same],
+        })  # fmt: skip
+    return out
+
+
+def parse_runs(text: str) -> list[tuple[str | None, Layout]]:
+    """``rule:1x1,2:1x2,1:2x1``: ANIMGRAPH_WORKER_THREADS (``rule``: unset), workers x
+    concurrency."""
+    runs: list[tuple[str | None, Layout]] = []
+    for item in text.split(","):
+        setting, _, layout = item.strip().partition(":")
+        workers, _, conc = layout.partition("x")
+        runs.append((None if setting == "rule" else setting, Layout(int(workers), int(conc))))
+    return runs
+
+
+def efficiency(
+    procedures: int, rounds: int, runs: list[tuple[str | None, Layout]], quiet_s: float
+) -> dict[str, Any]:
+    clip = clip_640x480()
+    rows = []
+    for round_ in range(rounds):
+        for threads, layout in runs:
+            row = efficiency_round(layout, threads, procedures, clip, quiet_s)
+            row["round"] = round_
+            rows.append(row)
+            print(
+                f"  round {round_}, threads {threads or 'rule'}, {layout.label}: "
+                f"{row['seconds']:.2f} s, {row['worker_cores']:.2f} cores, "
+                f"{row['cpu_s_per_procedure']:.3f} CPU s/procedure, threads per job "
+                f"{row['threads_per_job']}, other {row['other_cores']:.2f} cores, load "
+                f"{row['loadavg_1m'][0]:.2f}",
+                flush=True,
+            )
+    cores = len(os.sched_getaffinity(0))
+    return {"cores": cores, "clip": EFFICIENCY_CLIP.name, "rows": rows,
+            "summary": efficiency_summary(rows, cores),
+            "quiet_cores": QUIET_CORES,
+            "summary_quiet": efficiency_summary(rows, cores, QUIET_CORES)}  # fmt: skip
+
+
+def _media_jobs(clip: Path, threads: int, jobs: int) -> None:
+    """In a forked child: ``jobs`` GIF jobs' media work (decode, select, encode) at ``threads``
+    threads per job, as a pool process runs them."""
+    from animgraph.workers.media import threads as job_threads
+    from animgraph.workers.media.decode import decode_segment
+    from animgraph.workers.media.gif import encode_gif
+    from animgraph.workers.media.select import select_frames
+
+    job_threads.configure(1, threads)
+    for k in range(jobs):
+        folder = Path(tempfile.mkdtemp(prefix="animgraph-media-cpu-"))
+        start = float(k % 4)
+        frames = decode_segment(
+            clip, folder / "f", start_s=start, end_s=start + 3, width=480, height=360, fps=10
+        )
+        selection = select_frames(frames.pts_s, start_s=start, end_s=start + 3, fps=10)
+        encode_gif(frames, selection, folder / "o.gif", quality=75)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def media_cpu(rounds: int, jobs: int = 3) -> dict[str, Any]:
+    """CPU-seconds per job of the media work alone, with P processes at once of T threads per
+    job ((1, 2): one process, as the rule; (2, 1): -c 2 by the rule; (2, 2): -c 2 before it),
+    the modes interleaved round by round so that another's load hits each alike."""
+    clip = clip_640x480()
+    _media_jobs(clip, 2, 1)  # imports and warms up here: the children inherit it
+    modes = [(1, 2), (2, 1), (2, 2)]
+    cpu: dict[tuple[int, int], list[float]] = {m: [] for m in modes}
+    for _ in range(rounds):
+        for processes, threads in modes:
+            before = os.times()
+            children = []
+            for _ in range(processes):
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child
+                    try:
+                        _media_jobs(clip, threads, jobs)
+                    finally:
+                        os._exit(0)
+                children.append(pid)
+            for pid in children:
+                os.waitpid(pid, 0)
+            after = os.times()
+            used = (after.children_user - before.children_user) + (
+                after.children_system - before.children_system
+            )
+            cpu[(processes, threads)].append(used / (processes * jobs))
+    rows = [
+        {"processes": p, "threads": t, "cpu_s_per_job": statistics.median(cpu[(p, t)]),
+         "all": [round(x, 3) for x in cpu[(p, t)]]}
+        for p, t in modes
+    ]  # fmt: skip
+    return {
+        "jobs_per_process": jobs,
+        "rounds": rounds,
+        "modes": rows,
+        "loadavg_1m": os.getloadavg()[0],
+    }
+
+
+def print_efficiency(e: dict[str, Any], procedures: int) -> None:
+    print(
+        f"\n(c) scaling efficiency: {procedures} GIF procedures of 3 s of {e['clip']} (640x480), "
+        f"10 fps, 480 px, file storage, {e['cores']} cores; median of rounds"
+    )
+    _efficiency_table(e["summary"])
+    print(f"\nthe same, rounds with other load <= {e['quiet_cores']} cores only:")
+    _efficiency_table(e["summary_quiet"])
+
+
+def _efficiency_table(summary: list[dict[str, Any]]) -> None:
+    print(
+        "| threads setting | threads per job | layout | T s | cores used | CPU s/procedure "
+        "| CPU vs 1 process | speed-up | ideal | efficiency | other load (cores) | load avg 1 min |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for s in summary:
+        ok = "" if s["processes"] == 1 else f" ({verdict(s['efficiency'] >= EFFICIENCY_TARGET)})"
+        loads = "/".join(f"{x:.1f}" for x in s["loadavg_1m"])
+        print(
+            f"| {s['threads_setting']} | {s['threads_per_job']} | {s['layout']} "
+            f"| {s['seconds']:.2f} | {s['cores_used']:.2f} | {s['cpu_s_per_procedure']:.3f} "
+            f"| {s['cpu_vs_one_process']:.2f} | {s['speedup']:.2f} | {s['ideal']:.2f} "
+            f"| {s['efficiency']:.3f}{ok} | {s['other_cores']:.2f} | {loads} |"
+        )
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -377,9 +690,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="throughput rounds (1, 2, 1, 2)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-efficiency", action="store_true")
+    parser.add_argument("--only-efficiency", action="store_true", help="(c) alone")
+    parser.add_argument(
+        "--media-cpu-rounds", type=int, default=5, help="(c) media work CPU per job; 0: skip"
+    )
+    parser.add_argument("--efficiency-procedures", type=int, default=12)
+    parser.add_argument("--efficiency-rounds", type=int, default=3)
+    parser.add_argument(
+        "--efficiency-runs",
+        default=EFFICIENCY_RUNS,
+        help="per round, setting:WORKERSxCONCURRENCY (setting: ANIMGRAPH_WORKER_THREADS, "
+        "'rule' for unset; 2 is the count before the rule)",
+    )
+    parser.add_argument(
+        "--efficiency-quiet-s", type=float, default=20.0, help="longest wait for an idle machine"
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     results: dict[str, Any] = {"cores": os.cpu_count()}
+    if args.only_efficiency:
+        args.skip_throughput = args.skip_overhead = True
+        args.skip_efficiency = False
 
     if not args.skip_throughput:
         clip = DATA / "city.mpg"
@@ -443,6 +775,26 @@ def main() -> None:
         for label, value in ratios.items():
             print(f"| {label} | {value:.2f}x | {verdict(value <= 1.5)} |")
         results["overhead"]["ratios"] = ratios
+
+    if not args.skip_efficiency:
+        e = efficiency(
+            args.efficiency_procedures, args.efficiency_rounds,
+            parse_runs(args.efficiency_runs), args.efficiency_quiet_s,
+        )  # fmt: skip
+        results["efficiency"] = e
+        print_efficiency(e, args.efficiency_procedures)
+        if args.media_cpu_rounds:
+            m = media_cpu(args.media_cpu_rounds)
+            results["efficiency"]["media_cpu"] = m
+            print(
+                f"\nmedia work alone (decode, select, GIF encode in forked processes, "
+                f"{m['jobs_per_process']} jobs each, median of {m['rounds']} interleaved rounds, "
+                f"load average {m['loadavg_1m']:.1f}):"
+            )
+            print("| processes at once | threads per job | CPU s/job |")
+            print("|---|---|---|")
+            for row in m["modes"]:
+                print(f"| {row['processes']} | {row['threads']} | {row['cpu_s_per_job']:.3f} |")
 
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -10,9 +10,10 @@ from celery import bootsteps
 from animgraph.shared.celeryconf import create_celery
 from animgraph.shared.settings import Settings
 from animgraph.workers import alive
+from animgraph.workers.media import threads
 from animgraph.workers.transport import transport_for
 
-__all__ = ["AliveFile", "app", "settings"]
+__all__ = ["AliveFile", "ThreadsPerJob", "app", "settings"]
 
 # The settings this process started with (``runtime()`` reads them again, with Redis, per process).
 settings = Settings()
@@ -49,4 +50,26 @@ class AliveFile(bootsteps.StartStopStep):  # type: ignore[misc]
         self.path.unlink(missing_ok=True)
 
 
+class ThreadsPerJob(bootsteps.Step):  # type: ignore[misc]
+    """Decide the threads each job may use (``media/threads.py``): the worker's cores shared by
+    the jobs its pool runs at once, or ``ANIMGRAPH_WORKER_THREADS``. In the main process once
+    the pool's size is known (after ``--concurrency auto`` is resolved, after the Pool step
+    reads ``--autoscale``) and before the pool forks: every pool process inherits it."""
+
+    requires = ("celery.worker.components:Pool",)
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        threads.configure(jobs_at_once(worker), settings.worker.threads)
+
+
+def jobs_at_once(worker: Any) -> int:
+    """How many jobs a worker runs at once: its pool's processes (or threads), at most
+    ``--autoscale``'s maximum; one for the solo pool."""
+    if str(getattr(worker.pool_cls, "__module__", "")).endswith(".solo"):
+        return 1
+    return int(getattr(worker, "max_concurrency", None) or worker.concurrency or 1)
+
+
 app.steps["worker"].add(AliveFile)
+app.steps["worker"].add(ThreadsPerJob)

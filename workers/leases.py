@@ -19,6 +19,7 @@ import redis
 
 from animgraph.shared.state.leases import LeaseRepo
 from animgraph.shared.tasknames import QUEUES
+from animgraph.workers.media import threads
 from animgraph.workers.runtime import runtime
 
 __all__ = [
@@ -197,12 +198,14 @@ def holder(nodename: str, info: str = "{}") -> Holder:
 
 def describe(consumer: Any) -> str:
     """What a worker's heartbeat says it is (``animgraph status``, ``/metrics``): its host,
-    main process, pool processes and queues, from its consumer (``worker_ready``'s sender)."""
+    main process, pool processes, queues and threads per job, from its consumer
+    (``worker_ready``'s sender)."""
     info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     try:
         controller = consumer.controller
         info["processes"] = int(getattr(controller, "concurrency", 0) or 0)
         info["queues"] = sorted(consumer.app.amqp.queues.consume_from or QUEUES)
+        info["threads_per_job"] = threads.current().threads
     except Exception:  # monitoring must not keep the heartbeat from starting
         log.warning("could not describe worker %s", consumer.hostname, exc_info=True)
     info["started"] = round(time.time(), 3)

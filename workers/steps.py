@@ -44,6 +44,7 @@ from animgraph.workers.media.loop import Loop, arrange, cycle_s, forward_cap
 from animgraph.workers.media.seam import CROSSFADE_S, Fade, crossfade, fade_plan, find_seam
 from animgraph.workers.media.select import Selection, Shown, select_frames
 from animgraph.workers.media.shots import detect_cuts
+from animgraph.workers.media.threads import job_threads
 from animgraph.workers.media.thumbs import thumbnail
 from animgraph.workers.outcome import OK, Attempt, Step, Superseded, fail, store_output
 from animgraph.workers.runtime import Runtime, runtime
@@ -139,8 +140,11 @@ def _guarded(step: str, body: StepBody) -> StepTask:
             level, outcome = (
                 (logging.INFO, "done") if result["ok"] else (logging.WARNING, result["code"])
             )
-            elapsed = bound.elapsed_s
-            log.log(level, "%s of %s[%d] %s in %.2f s", step, task_id, index, outcome, elapsed)
+            elapsed, threads = bound.elapsed_s, job_threads()
+            log.log(
+                level, "%s of %s[%d] %s in %.2f s (%d thread%s)", step, task_id, index, outcome,
+                elapsed, threads, "s" if threads > 1 else "",
+            )  # fmt: skip
             return result
 
     return run

@@ -86,6 +86,7 @@ def _report(snapshot: Snapshot, progress: dict[tuple[str, int], int]) -> dict[st
             "host": worker.host,
             "pid": worker.pid,
             "processes": worker.processes,
+            "threads_per_job": worker.threads_per_job or None,
             "queues": list(worker.queues),
             "beat_s_ago": round(now - worker.beat_at, 1),
             "steps": [_describe(h, progress, now) for h in mine],
@@ -128,7 +129,8 @@ def _print(report: dict[str, Any], redis_url: str) -> None:
     for w in workers:
         lines.append(
             f"         {w['worker']}  host {w['host']}  pid {w['pid']}  "
-            f"{_processes(w['processes'])}  queues {','.join(w['queues'])}  "
+            f"{_processes(w['processes'])}{_threads(w['threads_per_job'])}  "
+            f"queues {','.join(w['queues'])}  "
             f"beat {w['beat_s_ago']:.1f} s ago"
         )
         lines += [f"           {_step_line(s)}" for s in w["steps"]]
@@ -149,6 +151,11 @@ def _print(report: dict[str, Any], redis_url: str) -> None:
 
 def _processes(n: int) -> str:
     return f"{n} process" if n == 1 else f"{n} processes"
+
+
+def _threads(n: int | None) -> str:
+    """`` x 1 thread`` (per job), empty when the heartbeat does not say."""
+    return "" if not n else f" x {n} thread{'s' if n > 1 else ''}"
 
 
 def _step_line(step: dict[str, Any]) -> str:

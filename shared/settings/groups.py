@@ -170,6 +170,13 @@ class WorkerSettings(_Group):
         validation_alias="ANIMGRAPH_WORKER_CONCURRENCY",
         description="Processes per `animgraph worker` (`-c` overrides); unset: one per core",
     )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias="ANIMGRAPH_WORKER_THREADS",
+        description="Threads one job may use (decode, GIF coding, WebP runs, video encoders); "
+        "unset: the worker's cores (affinity, cgroup CPU quota) / its processes, at least 1",
+    )
     max_memory_per_child_kib: int = Field(
         default=1_500_000,
         ge=100_000,

@@ -127,6 +127,7 @@ class WorkerView:
     processes: int = 0
     queues: tuple[str, ...] = ()
     started: float = 0.0
+    threads_per_job: int = 0  # 0: not said (a heartbeat of a version before it did)
 
     @property
     def nodename(self) -> str:
@@ -325,6 +326,7 @@ def _worker_view(holder: str, beat_at: float, raw: str) -> WorkerView:
         processes=int(info.get("processes", 0)),
         queues=tuple(info.get("queues", ())),
         started=float(info.get("started", 0.0)),
+        threads_per_job=int(info.get("threads_per_job", 0)),
     )
 
 

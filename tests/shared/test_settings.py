@@ -81,6 +81,8 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     # New: operations (issue 21): JSON logs, the shutdown grace.
     ("ANIMGRAPH_LOG_FORMAT", "log_format", "json", "json"),
     ("ANIMGRAPH_WORKER_SHUTDOWN_GRACE_S", "worker.shutdown_grace_s", "30", 30),
+    # New: threads per job (issue 22).
+    ("ANIMGRAPH_WORKER_THREADS", "worker.threads", "1", 1),
 ]
 # fmt: on
 

@@ -46,6 +46,7 @@ from animgraph.workers.media.probe import (
     probe,
     stream_origin_s,
 )
+from animgraph.workers.media.threads import decoder_threads
 from animgraph.workers.media.thumbs import Thumb, thumbnail, thumbnail_size
 
 __all__ = ["MAX_FULL_S", "RUN_S", "analyse_source"]
@@ -85,6 +86,7 @@ def analyse_source(
     with open_source(path) as container:
         stream = first_video_stream(container)
         stream.codec_context.thread_type = "AUTO"
+        stream.codec_context.thread_count = decoder_threads()
         origin = stream_origin_s(stream, container)
         reformatter = VideoReformatter()
         for seek_s, length_s in plan:

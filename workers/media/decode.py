@@ -31,6 +31,7 @@ from animgraph.workers.media.probe import (
 )
 from animgraph.workers.media.progress import Progress
 from animgraph.workers.media.select import shown_during, slot_middles
+from animgraph.workers.media.threads import decoder_threads
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -116,6 +117,7 @@ def decode_segment(
         _refuse_oversized(stream.codec_context.width, stream.codec_context.height, max_pixels)
         _carry_encoder_hints(container, stream)
         stream.codec_context.thread_type = "AUTO"
+        stream.codec_context.thread_count = decoder_threads()
         writer = FrameWriter(dest_dir, width, height)
         try:
             _decode_into(writer, container, stream, window, progress)

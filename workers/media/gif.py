@@ -8,7 +8,6 @@ measurements behind the settings below.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -40,6 +39,7 @@ from animgraph.workers.media.quality import (
 )
 from animgraph.workers.media.select import Selection
 from animgraph.workers.media.temporal import NoiseMeter, TemporalHold, texture
+from animgraph.workers.media.threads import job_threads
 from animgraph.workers.media.timing import GIF_MIN_DELAY_CS, Delay, display_delays
 
 __all__ = ["GIF_SEARCH", "GIF_THREADS", "PALETTE_ITERATIONS", "PALETTE_STEP", "encode_gif"]
@@ -63,8 +63,8 @@ PALETTE_MASK_MID = np.uint8(0x01)
 # gifsicle's lossy mode searches.
 GIF_SEARCH = 64
 # Frames the GIF coder works on at once (``gifwriter``: the later one a row behind the earlier,
-# the same bytes either way): two where there are two cores or more.
-GIF_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
+# the same bytes either way): at most two, as many as the job's threads (``threads``).
+GIF_THREADS = 2
 
 # The filter graph's clock: GIF delays are centiseconds.
 _CS = Fraction(1, 100)
@@ -194,7 +194,7 @@ def _write_gif(
             lossy,
             carry=carry,
             search=GIF_SEARCH,
-            threads=GIF_THREADS,
+            threads=job_threads(GIF_THREADS),
             loop_count=loop_count,
             exact=flat,
         )

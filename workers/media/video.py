@@ -34,7 +34,6 @@ shifted by the display time of the parts before it. Nothing is decoded or re-enc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -57,6 +56,7 @@ from animgraph.workers.media.framestore import FrameSet, RgbArray
 from animgraph.workers.media.progress import Progress, ignore_progress
 from animgraph.workers.media.quality import vp9_crf, x264_crf
 from animgraph.workers.media.select import Selection
+from animgraph.workers.media.threads import job_threads
 from animgraph.workers.media.timing import Delay, display_delays
 
 __all__ = [
@@ -74,8 +74,9 @@ __all__ = [
 ]
 
 VIDEO_TIME_BASE = Fraction(1, 1000)  # display_delays' unit: timestamps are milliseconds
-# Encoder threads: both cores where there are two (libx264 frame threads, libvpx row-mt).
-VIDEO_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
+# Encoder threads (libx264 frame threads, libvpx row-mt): at most two, as many as the job's
+# threads (``threads``).
+VIDEO_THREADS = 2
 X264_PRESET = "medium"
 VP9_CPU_USED = 3
 # RGB -> 4:2:0 with accurate rounding and the chroma filtered from every RGB pixel.
@@ -208,7 +209,7 @@ def _video_stream(out: Any, codec: VideoCodec, quality: float, width: int, heigh
     stream.time_base = VIDEO_TIME_BASE
     context = stream.codec_context
     context.time_base = VIDEO_TIME_BASE
-    context.thread_count = VIDEO_THREADS
+    context.thread_count = job_threads(VIDEO_THREADS)
     context.colorspace = Colorspace.ITU709
     context.color_range = ColorRange.MPEG
     context.color_primaries = ColorPrimaries.BT709

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -29,13 +28,15 @@ from animgraph.workers.media.quality import webp_hold, webp_quality, webp_still_
 from animgraph.workers.media.select import Selection
 from animgraph.workers.media.stills import is_still_scene
 from animgraph.workers.media.temporal import BlockHold
+from animgraph.workers.media.threads import job_threads
 from animgraph.workers.media.timing import WEBP_MIN_DELAY_MS, Delay, display_delays
 
 __all__ = ["WEBP_ANIM_OPTIONS", "WEBP_METHOD", "WEBP_THREADS", "encode_webp", "webp_runs"]
 
 # Runs encoded at once (``webp_runs``), each by its own libwebp animation encoder on its own
-# thread (Pillow lets go of the GIL in WebPAnimEncoderAdd), joined chunk by chunk.
-WEBP_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
+# thread (Pillow lets go of the GIL in WebPAnimEncoderAdd), joined chunk by chunk: at most two
+# (each run starts with a key frame), as many as the job's threads (``threads``).
+WEBP_THREADS = 2
 # Frames a run has at least: a run starts with a key frame, which costs a few frames' bytes.
 WEBP_MIN_RUN = 12
 # libwebp effort 0..6: every sub-frame candidate of ``minimize_size`` is encoded at it.
@@ -52,7 +53,7 @@ def encode_webp(
     *,
     quality: float,
     progress: Progress | None = None,
-    threads: int = WEBP_THREADS,
+    threads: int | None = None,
     loop_count: int = 0,
 ) -> None:
     """Write ``selection`` of ``frames`` to ``dest`` as a lossy WebP that plays ``loop_count``
@@ -61,8 +62,9 @@ def encode_webp(
     ``quality`` is the template Quality, mapped to libwebp's by ``webp_quality``. A still scene
     (``stills``: a fixed camera) has its unchanged blocks held (``webp_hold``) and the rest
     coded at a higher libwebp quality (``webp_still_quality``).
-    With ``threads`` > 1 and frames enough (``webp_runs``), runs of consecutive frames are
-    encoded at once, each by its own encoder on its own thread, and joined chunk by chunk.
+    With ``threads`` > 1 (None: the job's threads, at most ``WEBP_THREADS``) and frames enough
+    (``webp_runs``), runs of consecutive frames are encoded at once, each by its own encoder on
+    its own thread, and joined chunk by chunk.
     Frames are read lazily one at a time; libwebp itself keeps only the encoded frames and two
     canvases, so memory is flat in the frame count apart from the compressed output. A selection
     of one frame (a still segment) gives a still WebP: libwebp writes no animation for it.
@@ -77,7 +79,7 @@ def encode_webp(
     if still:
         libwebp_quality = webp_still_quality(libwebp_quality)
     report(0.1)
-    runs = webp_runs(len(delays), threads)
+    runs = webp_runs(len(delays), job_threads(WEBP_THREADS) if threads is None else threads)
     holds = [BlockHold(shift, peak) if still else None for _ in runs]  # one per run
     with atomic_path(dest) as tmp:
         if len(runs) == 1:
