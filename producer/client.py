@@ -112,8 +112,11 @@ class Client:
     # --- media -------------------------------------------------------------------------------
 
     def register_media(self, path: Path, *, name: str | None = None) -> MediaInfo:
-        """Copy a local video into storage, probe it and return its ``FileId`` and ``MetaData``
-        (a file that does not probe is registered with the probe's error kept)."""
+        """Store a local video (a hard link on file storage on the same file system, else a
+        copy), probe it and return its ``FileId`` and ``MetaData`` (a file that does not probe
+        is registered with the probe's error kept). A linked file may be deleted or replaced
+        afterwards; written into in place, later procedures on it fail (see
+        ``MediaService.register_media``)."""
         return self.media.register_media(path, name=name)
 
     def register_stored(
@@ -223,11 +226,18 @@ class Client:
         task_id: str,
         *,
         timeout_s: float = 600.0,
-        poll_s: float = 0.2,
+        poll_s: float | None = None,
         on_update: Callable[[TaskDetail], None] | None = None,
+        fallback_s: float = 5.0,
     ) -> ProcedureTask:
-        """Poll until the task is FINISH and return its ``ProcedureTask``."""
-        return self.tasks.wait(task_id, timeout_s=timeout_s, poll_s=poll_s, on_update=on_update)
+        """Wait until the task is FINISH and return its ``ProcedureTask``.
+
+        The workers announce each change of the task on a Redis pub/sub channel: the task is
+        read again when one comes (its progress only for ``on_update``), else every
+        ``fallback_s``; ``poll_s`` reads it on that timer instead (the old polling)."""
+        return self.tasks.wait(
+            task_id, timeout_s=timeout_s, poll_s=poll_s, on_update=on_update, fallback_s=fallback_s
+        )
 
     def task_event(self, task_id: str) -> EventContent | None:
         """The last ProcedureStateChanged event emitted for a task (None before it finishes)."""
