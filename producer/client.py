@@ -51,7 +51,7 @@ from animgraph.shared.settings import Settings
 from animgraph.shared.state import State
 from animgraph.shared.storage import Storage
 
-from .sender import LazyCelerySender, Sender
+from .sender import LazyCelerySender, RedisSender, Sender
 from .services.events import EventService
 from .services.flows import FlowService
 from .services.media import MediaService, ProbeFn, default_probe
@@ -67,6 +67,9 @@ class Client:
     Each action of the API is a method taking the request model (or a mapping with wire or
     Python names) and returning the response model; a refused request raises ``ApiError``.
     ``probe`` reads a video's metadata (default: the workers' PyAV probe, loaded on first use).
+    ``direct_send``: on a Redis broker, send procedures by writing their message to it directly
+    (``RedisSender``: Celery is never imported), for a process that sends one or two; otherwise
+    through a Celery app built on the first send.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class Client:
         sender: Sender | None = None,
         storage: Storage | None = None,
         probe: ProbeFn = default_probe,
+        direct_send: bool = False,
     ) -> None:
         self.settings = settings or Settings()
         url = redis_url or self.settings.redis_url
@@ -92,6 +96,11 @@ class Client:
         )
         self.storage = storage or self.settings.open_storage()
         self._celery: LazyCelerySender | None = None
+        self._direct: RedisSender | None = None
+        if sender is None and direct_send and not self.settings.broker_url:
+            sentinel_master = self.settings.redis_sentinel_master
+            self._direct = RedisSender.from_url(url, sentinel_master=sentinel_master)
+            sender = self._direct
         if sender is None:
             self._celery = LazyCelerySender(self.settings, url, name="animgraph-producer")
             sender = self._celery
@@ -273,6 +282,8 @@ class Client:
         self.state.close()
         if self._celery is not None:
             self._celery.close()
+        if self._direct is not None:
+            self._direct.close()
 
     def __enter__(self) -> Client:
         return self

@@ -33,7 +33,7 @@ def connected(settings: Settings) -> Iterator[Client]:
     from ..client import Client
 
     if settings.redis_url:
-        with Client(settings) as client:
+        with Client(settings, direct_send=True) as client:
             count = _workers_online(client, timeout_s=5.0)
             if count:
                 err.print(f"[dim]{count} worker(s) on {settings.redis_url}[/]")
@@ -53,7 +53,7 @@ def connected(settings: Settings) -> Iterator[Client]:
             f"[dim]Embedded Redis on {cluster.redis_url}, worker log in "
             f"{cluster.data_dir / 'local.log'}[/]"
         )
-        with Client(settings, redis_url=cluster.redis_url) as client:
+        with Client(settings, redis_url=cluster.redis_url, direct_send=True) as client:
             yield client
     finally:
         cluster.stop()

@@ -221,5 +221,6 @@ def run(
     print_json(body)
     if event_file:
         event_file.write_text(body + "\n")
+    mark("end")
     if failed:
         raise typer.Exit(1)
