@@ -33,9 +33,11 @@ minutes.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,7 +56,7 @@ import redis
 
 from bench.corpus import clip_path
 from bench.run import JOBS, START_S, ffmpeg_in, scale
-from bench.scale import cpu_seconds
+from bench.scale import cpu_seconds, wait_quiet
 
 HERE = Path(__file__).resolve().parent
 JOB = next(job for job in JOBS if job.name == "gif-10fps-480px-3s")
@@ -82,6 +84,9 @@ class ClipResult:
     ffmpeg: list[Sample] = field(default_factory=list)
     cli: list[Sample] = field(default_factory=list)
     api: list[Sample] = field(default_factory=list)
+    # The media cores alone, in this process (bench/bare_tasks.py's steps): CPU seconds by
+    # step, median of the runs; what the worker spends beyond them is orchestration.
+    media_cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 def median(samples: list[Sample], attr: str) -> float:
@@ -184,6 +189,7 @@ class Bench:
         self.definition = self.client.create_template(
             Format="gif", Fps=JOB.fps, Width=JOB.width, Name="latency"
         ).definition
+        self.plans: dict[Path, dict[str, Any]] = {}  # the media job of each clip, as planned
         self.env = {
             **os.environ,
             "ANIMGRAPH_REDIS_URL": self.redis.url,
@@ -271,11 +277,45 @@ class Bench:
         times = self.task_times(task_id)
         phases = {"enqueue": enqueued - wall0}
         phases |= worker_phases(enqueued, wall0 + wall, times, self.step_seconds() - steps0)
+        record = self.client.state.tasks.record(task_id)
+        if record is not None and record.plans:
+            plan = record.plans[0]
+            self.plans[src] = {
+                "clip": str(src),
+                "start_s": plan.start_s,
+                "end_s": plan.end_s,
+                "width": plan.width_px,
+                "height": plan.height_px,
+                "fps": JOB.fps,
+                "quality": plan.template.quality if plan.template else 75,
+            }
         return Sample(wall, 0.0, worker, os.getloadavg()[0], phases)
 
     def ffmpeg(self, src: Path, start: float, out: Path) -> Sample:
         wall, cpu = run_child(ffmpeg_two_pass(src, start, out), log=self.tmp / "ffmpeg.log")
         return Sample(wall, cpu, 0.0, os.getloadavg()[0])
+
+
+def media_cpu(job: dict[str, Any], runs: int) -> dict[str, float]:
+    """CPU seconds of the media cores by step (decode, select, encode) run in this process on
+    the job the worker planned: ``getrusage(RUSAGE_SELF)``, every thread; median of ``runs``
+    after one warm run."""
+    bare = importlib.import_module("bench.bare_tasks")
+    steps = [("decode", bare.media_decode), ("select", bare.media_select)]
+    steps.append(("encode", bare.media_encode))
+    found: dict[str, list[float]] = {name: [] for name, _ in steps}
+    for run in range(runs + 1):
+        prev: dict[str, Any] | None = None
+        for name, task in steps:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            prev = task.run(prev, "latency", job)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            if run:
+                found[name].append(
+                    after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                )
+        shutil.rmtree(bare.work_dir("latency"), ignore_errors=True)
+    return {name: statistics.median(values) for name, values in found.items()}
 
 
 def worker_phases(
@@ -359,6 +399,13 @@ def table(results: list[ClipResult]) -> str:
             f"{s['api_worker_cpu_s']:>8.2f}{s['worker_cpu_x']:>6.2f} | {s['load']:>5.2f}"
         )
     for r in results:
+        if r.media_cpu_s:
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in r.media_cpu_s.items())
+            total = sum(r.media_cpu_s.values())
+            rows.append(
+                f"{r.clip} media cores' CPU in-process (s): {parts}; {total:.2f} of the "
+                f"worker's {summary(r)['api_worker_cpu_s']:.2f} per API job"
+            )
         phases = median_phases(r.cli)
         if phases:
             parts = ", ".join(f"{k} {v:.3f}" for k, v in phases.items())
@@ -377,7 +424,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [
         "## Command-line latency and CPU per output",
         "",
-        f"`bench/latency.py` ({runs} runs each, median; {data['date']}, {data['cpus']} cores, "
+        f"`bench/latency.py` ({runs} run{'s' if runs > 1 else ''} each, median; {data['date']}, {data['cpus']} cores, "
         f"load average {data['load_before']:.2f} before, {data['load_after']:.2f} after): "
         f"{JOB.name}, 3 s from the clip's bench start, against ffmpeg two-pass (the command of "
         "`bench/run.py`). `animgraph run` is a fresh process (the console script) with one warm "
@@ -397,6 +444,25 @@ def markdown(data: dict[str, Any]) -> str:
             f"{s['cli_worker_cpu_s']:.2f} | {s['worker_cpu_x']:.2f}x | {s['api_wall_s']:.2f} | "
             f"{s['api_wall_x']:.2f}x | {s['load']:.2f} |"
         )
+    if any(r.media_cpu_s for r in results):
+        lines += [
+            "",
+            "Where the worker's CPU goes: the media cores alone (`bench/bare_tasks.py`'s decode, "
+            "select and encode, run in the bench's process on the job the worker planned, CPU of "
+            "every thread), against the worker's CPU per API job; the rest is orchestration "
+            "(Celery, state, storage):",
+            "",
+            "| clip | decode CPU s | select CPU s | encode CPU s | media total | worker per job "
+            "| ffmpeg two-pass |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results:
+            m, s = r.media_cpu_s, summary(r)
+            lines.append(
+                f"| {r.clip} | {m.get('decode', 0):.2f} | {m.get('select', 0):.2f} | "
+                f"{m.get('encode', 0):.2f} | {sum(m.values()):.2f} | "
+                f"{s['api_worker_cpu_s']:.2f} | {s['ffmpeg_cpu_s']:.2f} |"
+            )
     names = [n for r in results for n in median_phases(r.cli)]
     names = list(dict.fromkeys(names))
     if names:
@@ -422,7 +488,12 @@ def _clip_result(raw: dict[str, Any]) -> ClipResult:
         return [Sample(**s) for s in raw[key]]
 
     return ClipResult(
-        raw["clip"], raw["start_s"], samples("ffmpeg"), samples("cli"), samples("api")
+        raw["clip"],
+        raw["start_s"],
+        samples("ffmpeg"),
+        samples("cli"),
+        samples("api"),
+        raw.get("media_cpu_s", {}),
     )
 
 
@@ -434,6 +505,13 @@ def main() -> None:
     parser.add_argument("--clips", default=",".join(DEFAULT_CLIPS), help="comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each way, per clip")
     parser.add_argument("--json", type=Path, help="write every sample here")
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=0.0,
+        metavar="CORES",
+        help="before each run, wait (up to 30 s) until the machine's other load is below CORES",
+    )
     parser.add_argument(
         "--markdown", type=Path, default=HERE / "LATENCY.md", help="the README section ('-': none)"
     )
@@ -450,12 +528,18 @@ def main() -> None:
             bench.api(sources[r.clip], r.start_s)
             bench.cli(sources[r.clip], r.start_s, tmp / "warm.gif")
         for run in range(args.runs):
+            if args.quiet:
+                wait_quiet(args.quiet, max_wait_s=30)
             for r in results:
                 src = sources[r.clip]
                 r.ffmpeg.append(bench.ffmpeg(src, r.start_s, tmp / "ffmpeg.gif"))
                 r.cli.append(bench.cli(src, r.start_s, tmp / "cli.gif"))
                 r.api.append(bench.api(src, r.start_s))
             print(f"run {run + 1}/{args.runs} done ({time.monotonic() - started:.0f} s)")
+        for r in results:
+            job = bench.plans.get(sources[r.clip])
+            if job:
+                r.media_cpu_s = media_cpu(job, args.runs)
     finally:
         bench.close()
         shutil.rmtree(tmp, ignore_errors=True)
