@@ -424,7 +424,8 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [
         "## Command-line latency and CPU per output",
         "",
-        f"`bench/latency.py` ({runs} run{'s' if runs > 1 else ''} each, median; {data['date']}, {data['cpus']} cores, "
+        f"`bench/latency.py` ({runs} run{'s' if runs > 1 else ''} each, median; "
+        f"{data['date']}, {data['cpus']} cores, "
         f"load average {data['load_before']:.2f} before, {data['load_after']:.2f} after): "
         f"{JOB.name}, 3 s from the clip's bench start, against ffmpeg two-pass (the command of "
         "`bench/run.py`). `animgraph run` is a fresh process (the console script) with one warm "
