@@ -26,8 +26,8 @@ procedure step's plans), steps (to FINISH; the media steps' own seconds from ``m
 the rest is the hops between them), wait return, reading the result, copy-out and exit.
 
 Writes ``--json`` (every sample) and ``--markdown`` (default ``bench/LATENCY.md``: the section
-for ``bench/README.md``, also ``markdown(results)``). A run with the defaults takes about two
-minutes.
+for ``bench/README.md``, also ``markdown(data)`` from the JSON). A run with the defaults takes
+about two minutes (2 cores at load 9: 2-4 minutes).
 """
 
 from __future__ import annotations
