@@ -51,7 +51,7 @@ from animgraph.shared.settings import Settings
 from animgraph.shared.state import State
 from animgraph.shared.storage import Storage
 
-from .sender import LazyCelerySender, Sender
+from .sender import LazyCelerySender, RedisSender, Sender
 from .services.events import EventService
 from .services.flows import FlowService
 from .services.media import MediaService, ProbeFn, default_probe
@@ -67,6 +67,9 @@ class Client:
     Each action of the API is a method taking the request model (or a mapping with wire or
     Python names) and returning the response model; a refused request raises ``ApiError``.
     ``probe`` reads a video's metadata (default: the workers' PyAV probe, loaded on first use).
+    ``direct_send``: on a Redis broker, send procedures by writing their message to it directly
+    (``RedisSender``: Celery is never imported), for a process that sends one or two; otherwise
+    through a Celery app built on the first send.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class Client:
         sender: Sender | None = None,
         storage: Storage | None = None,
         probe: ProbeFn = default_probe,
+        direct_send: bool = False,
     ) -> None:
         self.settings = settings or Settings()
         url = redis_url or self.settings.redis_url
@@ -92,6 +96,11 @@ class Client:
         )
         self.storage = storage or self.settings.open_storage()
         self._celery: LazyCelerySender | None = None
+        self._direct: RedisSender | None = None
+        if sender is None and direct_send and not self.settings.broker_url:
+            sentinel_master = self.settings.redis_sentinel_master
+            self._direct = RedisSender.from_url(url, sentinel_master=sentinel_master)
+            sender = self._direct
         if sender is None:
             self._celery = LazyCelerySender(self.settings, url, name="animgraph-producer")
             sender = self._celery
@@ -112,8 +121,11 @@ class Client:
     # --- media -------------------------------------------------------------------------------
 
     def register_media(self, path: Path, *, name: str | None = None) -> MediaInfo:
-        """Copy a local video into storage, probe it and return its ``FileId`` and ``MetaData``
-        (a file that does not probe is registered with the probe's error kept)."""
+        """Store a local video (a hard link on file storage on the same file system, else a
+        copy), probe it and return its ``FileId`` and ``MetaData`` (a file that does not probe
+        is registered with the probe's error kept). A linked file may be deleted or replaced
+        afterwards; written into in place, later procedures on it fail (see
+        ``MediaService.register_media``)."""
         return self.media.register_media(path, name=name)
 
     def register_stored(
@@ -223,11 +235,18 @@ class Client:
         task_id: str,
         *,
         timeout_s: float = 600.0,
-        poll_s: float = 0.2,
+        poll_s: float | None = None,
         on_update: Callable[[TaskDetail], None] | None = None,
+        fallback_s: float = 5.0,
     ) -> ProcedureTask:
-        """Poll until the task is FINISH and return its ``ProcedureTask``."""
-        return self.tasks.wait(task_id, timeout_s=timeout_s, poll_s=poll_s, on_update=on_update)
+        """Wait until the task is FINISH and return its ``ProcedureTask``.
+
+        The workers announce each change of the task on a Redis pub/sub channel: the task is
+        read again when one comes (its progress only for ``on_update``), else every
+        ``fallback_s``; ``poll_s`` reads it on that timer instead (the old polling)."""
+        return self.tasks.wait(
+            task_id, timeout_s=timeout_s, poll_s=poll_s, on_update=on_update, fallback_s=fallback_s
+        )
 
     def task_event(self, task_id: str) -> EventContent | None:
         """The last ProcedureStateChanged event emitted for a task (None before it finishes)."""
@@ -263,6 +282,8 @@ class Client:
         self.state.close()
         if self._celery is not None:
             self._celery.close()
+        if self._direct is not None:
+            self._direct.close()
 
     def __enter__(self) -> Client:
         return self

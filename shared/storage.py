@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -45,6 +46,11 @@ class Storage(Protocol):
 
     def put_file(self, key: str, src: Path, *, move: bool = False) -> None:
         """Store the local file ``src`` under ``key`` atomically (``move`` may consume it)."""
+
+    def put_link(self, key: str, src: Path) -> bool:
+        """Store ``src`` under ``key`` without copying its bytes where the backend can (a hard
+        link on file storage on the same file system): True then, and the stored object is
+        ``src``'s inode (see ``FileStorage.put_link``); False: its bytes were copied."""
 
     def local_path(self, key: str, scratch: Path) -> Path:
         """A local path holding the object's bytes (downloaded into ``scratch`` if needed)."""
@@ -102,6 +108,28 @@ class FileStorage:
         except OSError as exc:
             raise TransientError(f"storage write of {key} failed: {exc.strerror}") from exc
 
+    def put_link(self, key: str, src: Path) -> bool:
+        """A hard link to ``src`` (no bytes copied), or a copy where none can be made (another
+        file system, links refused, e.g. ``fs.protected_hardlinks`` on another user's file).
+
+        The link is the same inode as ``src``: deleting, renaming or replacing ``src`` (an
+        editor's save to a new file, ``mv``) leaves the stored object as it was, but writing
+        into ``src`` in place changes it too. The caller records the object's size and
+        modification time (``MediaRecord.linked_stat``) so that such a change is noticed."""
+        dest = self._path(key)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}")
+            try:
+                os.link(src, tmp)
+            except OSError:
+                self.put_file(key, src)
+                return False
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise TransientError(f"storage write of {key} failed: {exc.strerror}") from exc
+        return True
+
     def local_path(self, key: str, scratch: Path) -> Path:
         path = self._path(key)
         if not path.is_file():
@@ -142,6 +170,10 @@ class MemoryStorage:
         self._objects[name] = data  # one assignment: readers see old or new bytes, never half
         if move:
             src.unlink()
+
+    def put_link(self, key: str, src: Path) -> bool:
+        self.put_file(key, src)
+        return False
 
     def local_path(self, key: str, scratch: Path) -> Path:
         name = str(validate_key(key))
@@ -297,6 +329,10 @@ class S3Storage:
                 self._client().upload_file(str(src), self.bucket, name, ExtraArgs=extra)
         if move:
             src.unlink(missing_ok=True)
+
+    def put_link(self, key: str, src: Path) -> bool:
+        self.put_file(key, src)
+        return False
 
     def local_path(self, key: str, scratch: Path) -> Path:
         path = _cache_path(scratch, key)

@@ -393,6 +393,9 @@ def test_cli_run_through_the_shared_redis(
     assert sub["Status"] == "SUCCESS"
     count, durations, _, size = _frames(tmp_path / "o.webp")
     assert size == (320, 240) and abs(count - 10) <= 1 and abs(sum(durations) - 2000) <= 10
+    # The output is a hard link to the stored one (same file system here), not a copy.
+    stored = Path(unquote(urlparse(sub["Output"]["Url"]).path))
+    assert (tmp_path / "o.webp").stat().st_ino == stored.stat().st_ino
 
 
 def test_cli_run_on_embedded_defaults(corpus_dir: Path, tmp_path: Path) -> None:

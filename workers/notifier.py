@@ -70,6 +70,7 @@ def finish(rt: Runtime, task_id: str, reason: str, record: TaskRecord | None = N
     )
     events = rt.state.events
     published = events.publish_once(task_id, event, rt.state.tasks.final_event_claim(task_id))
+    rt.state.tasks.announce(task_id)  # a waiting client returns now (``Client.wait``)
     _inject_fault(rt, task_id, "kill-after-claim")
     if published.seq and (published.first or events.push_pending(task_id, published.seq)):
         _replicated(rt, task_id)

@@ -23,6 +23,7 @@ from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import (
     InternalSubtaskError,
     InvalidInputError,
+    SourceFileError,
     SubtaskError,
     TransientError,
 )
@@ -261,6 +262,7 @@ def _decode(rt: Runtime, at: Attempt, record: TaskRecord | None) -> Step:
     scratch = rt.scratch(task_id, str(index), str(part), "decode")
     try:
         source = rt.storage.local_path(media.source_key, scratch)
+        _check_linked(media.linked_stat, source)
         if plan.highlight_s and part is None:
             start_s, end_s = _highlight_window(rt, task_id, plan, index, source, scratch)
         frames = decode_segment(
@@ -281,6 +283,20 @@ def _decode(rt: Runtime, at: Attempt, record: TaskRecord | None) -> Step:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return OK
+
+
+def _check_linked(expected: str, source: Path) -> None:
+    """A source stored as a hard link to the user's file must still be the bytes registered:
+    written into in place since (same inode, other size or time), it is refused."""
+    if not expected:
+        return
+    stat = source.stat()
+    if f"{stat.st_size}:{stat.st_mtime_ns}" != expected:
+        raise SourceFileError(
+            "the source file was changed in place after it was registered (it is stored as a "
+            "hard link to the file): register it again",
+            "SourceFileError.DownloadNotAccessible",
+        )
 
 
 def _highlight_window(

@@ -7,6 +7,13 @@ the client helpers and printing.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
+import os
+import sys
+from typing import NoReturn
+
 import typer
 
 from .events import events_app
@@ -34,4 +41,32 @@ app.command("worker-alive")(worker_alive)
 
 
 def main() -> None:
-    app()
+    """The console script: the command, then a quick exit.
+
+    Once the command has returned (its own ``finally`` blocks done), the exit handlers run,
+    the output is flushed and the process ends without the interpreter's teardown, which
+    frees every module one by one: about 0.2 s after ``animgraph run`` has loaded the client,
+    Celery and PyAV, a tenth of a short job. An exception other than an exit (a bug's
+    traceback) takes the ordinary way out.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        _quick_exit(exc.code)
+    _quick_exit(0)
+
+
+def _quick_exit(code: object) -> NoReturn:
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): printed, status 1, as the interpreter does
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(status)

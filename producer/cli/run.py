@@ -4,23 +4,27 @@ printed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote, urlparse
 
-import httpx
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from animgraph.shared.errors import ApiError
-from animgraph.shared.models import ProcedureTask, TaskDetail
 from animgraph.shared.settings import Settings
 
-from ..client import Client
 from .common import connected, err, print_json
 from .loop_options import HighlightOpt, LoopCountOpt, LoopModeOpt, SeamWindowOpt, loop_fields
 from .output_options import FormatOpt, MaxSizeOpt, fitted_summary, output_fields
+from .timing import mark, timed_probe
+
+if TYPE_CHECKING:
+    from animgraph.shared.models import ProcedureTask, TaskDetail
+
+    from ..client import Client
 
 __all__ = ["run"]
 
@@ -84,12 +88,22 @@ def _budgets(client: Client, task: ProcedureTask) -> dict[int, int]:
 
 
 def _copy_output(url: str, dest: Path) -> None:
-    """Copy an output to ``dest`` from its file:// or http(s):// URL."""
+    """Put an output at ``dest`` from its file:// or http(s):// URL: a file:// output is hard
+    linked (no bytes copied; the link is a file of its own name, deleting either name leaves
+    the other), or copied where a link cannot be made (another file system)."""
     parsed = urlparse(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if parsed.scheme == "file":
-        shutil.copyfile(unquote(parsed.path), dest)
+        src = Path(unquote(parsed.path))
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            os.link(src, tmp)
+        except OSError:  # across file systems, or links not allowed: the bytes, copied
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)  # over an earlier output of the same name, atomically
         return
+    import httpx
+
     with httpx.stream("GET", url, timeout=60) as answer, open(dest, "wb") as out:
         answer.raise_for_status()
         for chunk in answer.iter_bytes():
@@ -132,6 +146,7 @@ def run(
     The template options (--format, --fps, --max-size, --loop-mode...) make an ad-hoc
     template, run beside any --definition given.
     """
+    mark("started")
     settings = Settings()
     definitions = list(definition or [])
     extra = output_fields(fmt, max_size)
@@ -143,9 +158,13 @@ def run(
         raise typer.BadParameter("--output names one file: use --output-dir for several images")
     try:
         with connected(settings) as client:
+            mark("connected")
             if not procedure and (adhoc or not definitions):
                 definitions.append(_template_definition(client, fps, width, height, quality, extra))
+            mark("template")
+            client.media.probe = timed_probe(client.media.probe)
             media = client.register_media(video)
+            mark("registered")
             err.print(
                 f"Registered [bold]{video.name}[/] as FileId {media.file_id}: "
                 f"{media.meta_data.width}x{media.meta_data.height}, "
@@ -166,10 +185,13 @@ def run(
                 task_id = client.process_media(
                     {**options, "MediaProcessTask": {"AnimatedGraphicTaskSet": items}}
                 )
+            mark("enqueued")
             err.print(f"TaskId {task_id}")
             task = _show_progress(task_id, client)
+            mark("waited")
             event = client.task_event(task_id)
             budgets = _budgets(client, task)
+            mark("read")
     except ApiError as exc:
         err.print(f"[red]{exc.code}[/]: {exc.message}")
         raise typer.Exit(2) from None
@@ -186,6 +208,7 @@ def run(
             f"{video.stem}.f{sub.output.definition}.{sub.output.container}"
         )
         _copy_output(sub.output.url, dest)
+        mark("copied")
         seam = "" if sub.output.seam_score is None else f", seam {sub.output.seam_score:.2f}"
         fitted = fitted_summary(sub.output, budgets.get(sub.output.definition, 0))
         err.print(
@@ -198,5 +221,6 @@ def run(
     print_json(body)
     if event_file:
         event_file.write_text(body + "\n")
+    mark("end")
     if failed:
         raise typer.Exit(1)

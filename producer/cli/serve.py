@@ -10,16 +10,17 @@ import secrets
 import signal
 import subprocess
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from animgraph.shared.logs import json_logging
-from animgraph.shared.redis_server import RedisServer
 from animgraph.shared.settings import Settings
-from animgraph.workers.local import WorkerProcess, wait_for_workers
 
 from .common import err
+
+if TYPE_CHECKING:  # imported where used: the other commands do not load Celery
+    from animgraph.workers.local import WorkerProcess
 
 __all__ = ["api", "up"]
 
@@ -102,6 +103,9 @@ def up(
     flower_auth = settings.flower.basic_auth.get_secret_value() or (
         f"admin:{secrets.token_urlsafe(12)}"
     )
+    from animgraph.shared.redis_server import RedisServer
+    from animgraph.workers.local import WorkerProcess, wait_for_workers
+
     data_dir = settings.data_dir.resolve()
     redis_server = None
     processes: list[WorkerProcess | subprocess.Popen[bytes]] = []

@@ -6,20 +6,19 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import redis
 import typer
 
-from animgraph.shared.models import MediaProcessTaskAnimatedGraphicResult
 from animgraph.shared.settings import Settings
-from animgraph.shared.state.monitor import Held, QueueView, WorkerView
 from animgraph.shared.tasknames import DECODE, ENCODE, SELECT
-from animgraph.workers import alive
 
-from ..metrics import Snapshot, open_monitor
-from ..workload import WorkEstimator
 from .common import err
+
+if TYPE_CHECKING:  # imported where used: the other commands do not load them
+    from animgraph.shared.state.monitor import Held, QueueView, WorkerView
+
+    from ..metrics import Snapshot
 
 __all__ = ["status", "worker_alive"]
 
@@ -183,6 +182,13 @@ def status(
     if not settings.redis_url:
         err.print("[red]Set ANIMGRAPH_REDIS_URL[/] to the Redis the workers use.")
         raise typer.Exit(EXIT_NO_REDIS)
+    import redis
+
+    from animgraph.shared.models import MediaProcessTaskAnimatedGraphicResult
+
+    from ..metrics import Snapshot, open_monitor
+    from ..workload import WorkEstimator
+
     monitor = open_monitor(settings, timeout_s=5.0)
     try:
         snapshot = Snapshot(
@@ -220,6 +226,8 @@ def worker_alive(
     """Exit 0 if this host's worker touched its liveness file within --max-age seconds (a
     probe; `python -m animgraph.workers.alive` does the same without the CLI's imports)."""
     settings = Settings()
+    from animgraph.workers import alive
+
     path = file or Path(settings.worker.alive_file or settings.data_dir / alive.DEFAULT_NAME)
     ok, why = alive.check(path, max_age)
     (typer.echo if ok else err.print)(why)

@@ -10,7 +10,6 @@ import typer
 
 from animgraph.shared.settings import Settings
 from animgraph.shared.tasknames import QUEUES
-from animgraph.workers import supervisor
 
 from .common import err
 
@@ -38,6 +37,8 @@ def worker(
     if concurrency or settings.worker.concurrency:
         command += ["-c", str(concurrency or settings.worker.concurrency)]
     if supervise:
+        from animgraph.workers import supervisor
+
         raise typer.Exit(supervisor.supervise(command, json_logs=settings.log_format == "json"))
     # In this process's place (same PID), without the CLI's imports: pool processes fork from it.
     sys.stdout.flush()

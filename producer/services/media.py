@@ -1,4 +1,5 @@
-"""Media files: copy a video into storage, probe it, keep its record; describe and delete it.
+"""Media files: store a video (a hard link on file storage, else a copy), probe it, keep its
+record; describe and delete it.
 
 The probe (PyAV) is a parameter, imported only when a file is first probed, so that a producer
 that never registers media never loads PyAV or NumPy.
@@ -29,7 +30,14 @@ from animgraph.shared.storage import Storage
 
 from .validation import parse
 
-__all__ = ["MediaService", "ProbeFn", "Probed", "default_probe", "safe_file_name"]
+__all__ = [
+    "MediaService",
+    "ProbeFn",
+    "Probed",
+    "default_probe",
+    "linked_stat",
+    "safe_file_name",
+]
 
 
 class Probed(Protocol):
@@ -53,6 +61,12 @@ def default_probe(path: Path, *, max_pixels: int, max_duration_s: float) -> Prob
     from animgraph.workers.media.probe import probe
 
     return probe(path, max_pixels=max_pixels, max_duration_s=max_duration_s)
+
+
+def linked_stat(path: Path) -> str:
+    """What ``MediaRecord.linked_stat`` keeps of a file: its size and modification time."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -80,7 +94,13 @@ class MediaService:
         self.probe = probe
 
     def register_media(self, path: Path, *, name: str | None = None) -> MediaInfo:
-        """Copy a local video into storage, probe it and return its ``FileId`` and ``MetaData``.
+        """Store a local video, probe it and return its ``FileId`` and ``MetaData``.
+
+        On file storage on the same file system the video is stored as a hard link (no bytes
+        copied): deleting or replacing the file afterwards leaves the stored source intact;
+        writing into it in place makes the procedures that read it later fail with
+        ``SourceFileError.DownloadNotAccessible`` (its size and time are checked) rather than
+        read other bytes than were probed. Elsewhere its bytes are copied.
 
         A file that does not probe as a video is still registered, with the probe's error kept:
         procedures on it then report that error (e.g. ``SourceFileError.NoVideoMedia``) per
@@ -91,11 +111,19 @@ class MediaService:
             raise ApiError(f"{path} is not a readable file", "InvalidParameterValue.MediaFile")
         file_id = secrets.token_hex(8)
         key = f"sources/{file_id}/{safe_file_name(path.name)}"
-        self.storage.put_file(key, path)
-        return self.register_stored(file_id, key, path, name=name or path.stem)
+        linked = self.storage.put_link(key, path)
+        stat = linked_stat(path) if linked else ""
+        return self.register_stored(file_id, key, path, name=name or path.stem, linked_stat=stat)
 
     def register_stored(
-        self, file_id: str, key: str, local_path: Path, *, name: str, source_context: str = ""
+        self,
+        file_id: str,
+        key: str,
+        local_path: Path,
+        *,
+        name: str,
+        source_context: str = "",
+        linked_stat: str = "",
     ) -> MediaInfo:
         """Register bytes already stored under ``key`` (``local_path`` is a copy to probe)."""
         error: SourceFileError | None = None
@@ -125,6 +153,7 @@ class MediaService:
                 source_context=source_context,
                 probe_error_code=error.code if error else "",
                 probe_error_message=error.message if error else "",
+                linked_stat=linked_stat,
             )
         )
         return info

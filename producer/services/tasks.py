@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import redis
+
 from animgraph.shared.clock import now_iso
 from animgraph.shared.errors import ApiError
 from animgraph.shared.models import (
@@ -22,6 +24,7 @@ from animgraph.shared.models import (
     TimeRange,
 )
 from animgraph.shared.state import State, TaskRecord
+from animgraph.shared.state.tasks import CHANGED_EVENT, CHANGED_FINISH, TaskWatch
 from animgraph.shared.tasknames import CONTROL_QUEUE, PROCEDURE, message_priority
 
 from ..sender import Sender
@@ -196,24 +199,73 @@ class TaskService:
         task_id: str,
         *,
         timeout_s: float = 600.0,
-        poll_s: float = 0.2,
+        poll_s: float | None = None,
         on_update: Callable[[TaskDetail], None] | None = None,
+        fallback_s: float = 5.0,
     ) -> ProcedureTask:
-        """Poll until the task is FINISH, with its final event out (the notifier marks the task
-        FINISH a moment before it writes the event), and return its ``ProcedureTask``."""
+        """Wait until the task is FINISH, with its final event out (the notifier marks the task
+        FINISH a moment before it writes the event), and return its ``ProcedureTask``.
+
+        The task is read again when the workers announce a change on its channel (``TaskWatch``:
+        Redis pub/sub), not on a timer: a subtask's progress (only with ``on_update``), FINISH
+        and the final event. Without any announcement it is read again every ``fallback_s``
+        (a message lost to a reconnection is not waited for longer). ``poll_s``: read every
+        ``poll_s`` seconds instead, as before announcements existed.
+        """
         deadline = time.monotonic() + timeout_s
-        while True:
-            detail = self.describe_task_detail(task_id)
-            if on_update:
-                on_update(detail)
-            if detail.status == "FINISH" and (
-                detail.procedure_task.tasks_notify_mode == "None"
-                or self.state.tasks.event(task_id) is not None
-            ):
-                return detail.procedure_task
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"task {task_id} still {detail.status} after {timeout_s:.0f} s")
-            time.sleep(poll_s)
+        watch = None
+        if poll_s is None:
+            try:
+                watch = self.state.tasks.watch(task_id)
+            except redis.RedisError as exc:
+                log.warning("no announcements for %s (%s): reading every %.1f s", task_id, exc,
+                            fallback_s)  # fmt: skip
+        try:
+            while True:
+                detail = self.describe_task_detail(task_id)
+                if on_update:
+                    on_update(detail)
+                if detail.status == "FINISH" and (
+                    detail.procedure_task.tasks_notify_mode == "None"
+                    or self.state.tasks.event(task_id) is not None
+                ):
+                    return detail.procedure_task
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"task {task_id} still {detail.status} after {timeout_s:.0f} s"
+                    )
+                if watch is None:
+                    time.sleep(min(left, poll_s if poll_s is not None else fallback_s))
+                    continue
+                watch = self._next_change(watch, task_id, min(left, fallback_s), on_update)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _next_change(
+        self,
+        watch: TaskWatch,
+        task_id: str,
+        timeout_s: float,
+        on_update: Callable[[TaskDetail], None] | None,
+    ) -> TaskWatch | None:
+        """Wait for a change worth reading the task again for (any, with ``on_update``; else
+        FINISH or the event), at most ``timeout_s``; the watch, or None if it broke (the caller
+        then reads on a timer)."""
+        wanted = None if on_update else {CHANGED_FINISH, CHANGED_EVENT}
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                changed = watch.wait(deadline - time.monotonic())
+                if not changed or wanted is None or changed & wanted:
+                    return watch
+                if time.monotonic() >= deadline:
+                    return watch
+        except redis.RedisError as exc:
+            log.warning("announcements of %s lost (%s): reading on a timer", task_id, exc)
+            watch.close()
+            return None
 
     def task_event(self, task_id: str) -> EventContent | None:
         """The last ProcedureStateChanged event emitted for a task (None before it finishes)."""

@@ -86,6 +86,10 @@ key (below ``animgraph:``)                 type    TTL          written by
 ``push:<key>:<seq>:parked``                string  events       deliver: seq waits for seq - 1
 =========================================  ======  ===========  =================================
 
+One pub/sub channel, not a key (nothing is stored): ``task:<TaskId>:changes``, on which every
+write to ``task:<TaskId>`` is announced (the part that changed: ``plans``, ``subtask``,
+``finish``, ``event``), for ``Client.wait`` to follow a task without polling.
+
 "lease" is ``ANIMGRAPH_WORKER_LEASE_S``, "upload" ``ANIMGRAPH_UPLOAD_TTL_S``, "grant" the
 grant's own expiry, "console" ``ANIMGRAPH_CONSOLE_SESSION_TTL_S``, "window" until the
 signature's timestamp leaves the 5-minute clock window (at most 10 minutes). ``media`` was
@@ -149,6 +153,7 @@ __all__ = [
     "push_seq",
     "session",
     "task",
+    "task_changes",
     "task_dispatched",
     "task_fault",
     "task_finished",
@@ -228,6 +233,11 @@ def task_dispatched(task_id: str) -> str:
 
 def task_parts(task_id: str, index: int) -> str:
     return f"{PREFIX}task:{task_id}:parts:{index}"
+
+
+def task_changes(task_id: str) -> str:
+    """The pub/sub channel (not a key) on which every write to ``task:<TaskId>`` is announced."""
+    return f"{PREFIX}task:{task_id}:changes"
 
 
 def file_tasks(file_id: str) -> str:

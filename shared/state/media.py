@@ -37,7 +37,10 @@ class MediaRepo:
     def put(self, record: MediaRecord) -> None:
         file_id = record.info.file_id
         pipe = self._redis.pipeline()
-        pipe.set(keys.media(file_id), record.model_dump_json())
+        # ``linked_stat`` only when set: a record without it reads in a worker of an earlier
+        # version (its model refuses unknown fields), as every record did before links.
+        unset = {"linked_stat"} if not record.linked_stat else None
+        pipe.set(keys.media(file_id), record.model_dump_json(exclude=unset))
         pipe.zadd(keys.MEDIA_INDEX, {file_id: time.time()}, nx=True)  # a re-put keeps its place
         pipe.execute()
 

@@ -25,6 +25,10 @@ class MediaRecord(WireModel):
     source_context: str = ""
     probe_error_code: str = ""
     probe_error_message: str = ""
+    # A source stored as a hard link to the user's file (``Storage.put_link``): its size and
+    # modification time then, ``"<bytes>:<mtime_ns>"``; the decode step refuses a source
+    # changed in place since. Empty: a copy of its own.
+    linked_stat: str = ""
 
 
 class SubtaskPlan(WireModel):

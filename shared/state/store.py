@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -65,6 +65,15 @@ class State:
             return bool(self._redis.ping())
         except redis.RedisError:
             return False
+
+    def workers_online(self) -> int:
+        """How many workers have a live heartbeat (``worker:<holder>``, written by every worker
+        from ``worker_ready`` on; one that stopped or lost its lease is not counted)."""
+        holders = cast(list[str], self._redis.zrange(keys.WORKERS, 0, -1))
+        if not holders:
+            return 0
+        beats = self._redis.mget([keys.worker(h) for h in holders])
+        return sum(beat is not None for beat in cast(list[str | None], beats))
 
     def replicate(self, replicas: int, timeout_ms: int) -> int:
         """Wait (Redis ``WAIT``) until ``replicas`` replicas have every write made so far on this

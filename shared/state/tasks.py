@@ -27,16 +27,26 @@ from .media import MediaRepo
 from .metrics import MetricsRepo
 from .records import SubtaskPlan, TaskRecord
 
-__all__ = ["Attempt", "TaskRepo"]
+__all__ = ["CHANGED_FINISH", "Attempt", "TaskRepo", "TaskWatch"]
 
 DEFAULT_TTL_S = 7 * 24 * 3600
+# What a message on a task's channel (``keys.task_changes``) says changed: the plans (status
+# PROCESSING), a subtask (progress, status, output), FINISH, or the final event written.
+CHANGED_PLANS, CHANGED_SUBTASK, CHANGED_FINISH, CHANGED_EVENT = (
+    "plans",
+    "subtask",
+    "finish",
+    "event",
+)
 
-# FINISH, and the time of the first finish; the first one is counted (``metrics:tasks``).
+# FINISH, and the time of the first finish; the first one is counted (``metrics:tasks``) and
+# announced on the task's channel (ARGV[3]).
 _FINISH = """
 redis.call('HSET', KEYS[1], 'status', 'FINISH')
 local first = redis.call('HSETNX', KEYS[1], 'finish', ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 if first == 1 then redis.call('HINCRBY', KEYS[3], 'FINISH', 1) end
+redis.call('PUBLISH', ARGV[3], 'finish')
 return first
 """
 # A subtask's end recorded once: its index in the finished set and, the first time only, its
@@ -139,6 +149,7 @@ class TaskRepo:
         pipe.hsetnx(key, "begin", now_iso())
         pipe.hsetnx(key, "begin_ts", repr(time.time()))
         MetricsRepo.count_task(pipe, "PROCESSING")
+        pipe.publish(keys.task_changes(task_id), CHANGED_PLANS)
         pipe.execute()
         return record
 
@@ -155,7 +166,18 @@ class TaskRepo:
         """Mark the task FINISH; True the first time (a second finish keeps the first's time
         and is not counted again)."""
         keys_ = [keys.task(task_id), keys.OPEN_TASKS, keys.METRICS_TASKS]
-        return bool(self._finish(keys=keys_, args=[now_iso(), task_id]))
+        args = [now_iso(), task_id, keys.task_changes(task_id)]
+        return bool(self._finish(keys=keys_, args=args))
+
+    def announce(self, task_id: str, what: str = CHANGED_EVENT) -> None:
+        """Tell the task's watchers that ``what`` changed (the notifier, once the final event
+        is written; the other writes of this repository announce themselves)."""
+        self._redis.publish(keys.task_changes(task_id), what)
+
+    def watch(self, task_id: str) -> TaskWatch:
+        """A subscription to the task's changes, open once this returns: a change written
+        after it is never missed (``TaskWatch.wait``)."""
+        return TaskWatch(self._redis, task_id)
 
     # --- subtasks ----------------------------------------------------------------------------
 
@@ -179,10 +201,13 @@ class TaskRepo:
         if not changes:
             return current
         updated = MediaProcessTaskAnimatedGraphicResult.model_validate({**old, **changes})
-        self._redis.hset(
+        pipe = self._redis.pipeline(transaction=False)  # one round trip
+        pipe.hset(
             keys.task(task_id),
             mapping={f"sub:{index}": updated.model_dump_json(), "touched": repr(time.time())},
         )
+        pipe.publish(keys.task_changes(task_id), CHANGED_SUBTASK)
+        pipe.execute()
         return updated
 
     # --- what the steps leave behind ---------------------------------------------------------
@@ -237,6 +262,7 @@ class TaskRepo:
             pipe.multi()
             pipe.hset(key, f"sub:{attempt.index}", updated.model_dump_json())
             pipe.hset(key, "touched", repr(time.time()))
+            pipe.publish(keys.task_changes(attempt.task_id), CHANGED_SUBTASK)
 
         self._redis.transaction(write, attempt.key)
         return written[0]
@@ -350,3 +376,41 @@ class TaskRepo:
 def _record_fields(record: TaskRecord, status: str) -> dict[FieldT, EncodableT]:
     """The hash fields written with a task's record: it, its status, and when it was touched."""
     return {"record": record.model_dump_json(), "status": status, "touched": repr(time.time())}
+
+
+class TaskWatch:
+    """A task's change channel, subscribed (and the subscription confirmed by Redis) on
+    creation, so that a write made after the caller's next read of the task is announced here.
+    Pub/sub keeps nothing for a subscriber that is not listening, and a reconnection may drop a
+    message: a caller re-reads the task when ``wait`` times out, whatever it answers."""
+
+    def __init__(self, client: redis.Redis, task_id: str, *, confirm_s: float = 2.0) -> None:
+        self._pubsub = client.pubsub()
+        self.channel = keys.task_changes(task_id)
+        self._pubsub.subscribe(self.channel)
+        deadline = time.monotonic() + confirm_s
+        while time.monotonic() < deadline:  # the confirmation: subscribed on the server now
+            message = self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message and message.get("type") == "subscribe":
+                break
+
+    def wait(self, timeout_s: float) -> set[str]:
+        """What changed (``CHANGED_*``) before ``timeout_s`` passed; empty on a time-out. Every
+        message already waiting is taken, so that a burst of progress wakes the caller once."""
+        changed: set[str] = set()
+        message = self._pubsub.get_message(timeout=max(0.0, timeout_s))
+        while message is not None:
+            if message.get("type") == "message":
+                data = message.get("data")
+                changed.add(data.decode() if isinstance(data, bytes) else str(data))
+            message = self._pubsub.get_message(timeout=0.0)
+        return changed
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+    def __enter__(self) -> TaskWatch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

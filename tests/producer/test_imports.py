@@ -31,10 +31,28 @@ def _loaded_after(code: str) -> list[str]:
         "import animgraph.producer",
         "from animgraph.producer import Client",
         "from animgraph.producer.http_client import ApiClient",
+        "import animgraph.producer.cli",
+        "from animgraph.producer.cli import app, main",
     ],
 )
 def test_import_loads_no_heavy_package(statement: str) -> None:
     assert _loaded_after(statement) == []
+
+
+def test_the_cli_entry_loads_only_what_a_command_needs() -> None:
+    """``animgraph --help`` (the console script's whole command tree) loads no PyAV, NumPy,
+    FastAPI, Celery, nor the Redis client: each command imports those when it runs."""
+    code = (
+        "import sys\nsys.argv = ['animgraph', '--help']\n"
+        "from animgraph.producer.cli import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "import json\nprint(json.dumps(sorted(n for n in ('av', 'numpy', 'fastapi', 'celery', "
+        "'redis') if n in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
 def test_client_with_injected_probe_stays_light(redis_server: RedisServer, tmp_path: Path) -> None:

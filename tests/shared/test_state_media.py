@@ -31,8 +31,15 @@ def test_a_record_is_stored_as_its_json_under_media_file_id(
 ) -> None:
     record = make_media("f1")
     state.media.put(record)
-    assert raw.get("animgraph:media:f1") == record.model_dump_json()
+    # ``linked_stat`` (a hard-linked source's size and time) only when set: the JSON of a copied
+    # source is what workers of earlier versions read.
+    assert raw.get("animgraph:media:f1") == record.model_dump_json(exclude={"linked_stat"})
     assert state.media.get("f1") == record
+    linked = record.model_copy(update={"linked_stat": "1234:5678"})
+    state.media.put(linked)
+    assert raw.get("animgraph:media:f1") == linked.model_dump_json()
+    assert state.media.get("f1") == linked
+    state.media.put(record)
     assert state.media.get("nope") is None
     assert state.media.get_many(["f1", "nope"]) == [record, None]
     assert state.media.get_many([]) == []
