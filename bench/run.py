@@ -308,7 +308,7 @@ class Animgraph:
                 },
             }
         )
-        task = self.client.wait(task_id, timeout_s=300, poll_s=0.02)
+        task = self.client.wait(task_id, timeout_s=300)
         sub = task.media_process_result_set[0].animated_graphic_task
         if sub.output is None:
             raise RuntimeError(f"animgraph failed: {sub.err_code_ext} {sub.message}")
