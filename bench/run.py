@@ -374,6 +374,7 @@ def run_job(
     runs: int,
     sweep: tuple[int, ...] | None,
     search: bool = True,
+    refs_from: dict[str, Any] | None = None,
 ) -> list[Result]:
     """Every contestant on one clip; ``sweep`` None is the job's default sweep (on the first
     three clips; the default Quality only on the others)."""
@@ -417,7 +418,16 @@ def run_job(
     main = add(f"animgraph q{DEFAULT_QUALITY}", c, times, rss, DEFAULT_QUALITY)
     main.idle_rss_mb = ag.idle_mb
     main.checks["cli_s"] = ag.cli(ctx("animgraph cli"), DEFAULT_QUALITY)
-    for name, runner in (GIF_TOOLS if job.fmt == "gif" else WEBP_TOOLS).items():
+    stored = [
+        r
+        for r in (refs_from or {}).get("results", [])
+        if (r["job"], r["clip"]) == (job.name, clip) and not r["contestant"].startswith("animgraph")
+    ]
+    for r in stored:  # the reference tools' rows of an earlier run (``--refs-from``)
+        results.append(Result(**{k: v for k, v in r.items() if k != "time_s"}))
+        print(f"  {r['contestant']:28s} (from --refs-from)", flush=True)
+    tools = {} if stored else GIF_TOOLS if job.fmt == "gif" else WEBP_TOOLS
+    for name, runner in tools.items():
         c = ctx(name)
         times, rss = timed(lambda c=c, runner=runner: runner(c), runs)  # type: ignore[misc]
         base = add(name, c, times, rss)
@@ -577,6 +587,13 @@ def main() -> None:
         action="store_true",
         help="the default Quality only: no sweep, no search for the Quality beating each tool",
     )
+    parser.add_argument(
+        "--refs-from",
+        type=Path,
+        default=None,
+        help="take the reference tools' rows from this earlier results.json (same jobs and "
+        "clips) instead of running them: animgraph alone is measured",
+    )
     parser.add_argument("--recheck", action="store_true", help="re-check outputs and colours")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -603,6 +620,7 @@ def main() -> None:
     if args.defaults:
         sweep = ()
     jobs = [j for j in JOBS if not args.jobs or j.name in args.jobs.split(",")]
+    refs_from = json.loads(args.refs_from.read_text()) if args.refs_from else None
     t0 = time.perf_counter()
     ag = Animgraph(WORK / "animgraph")
     results: list[Result] = []
@@ -630,7 +648,9 @@ def main() -> None:
             for clip in job.clips:
                 if args.clips and clip not in args.clips.split(","):
                     continue
-                results += run_job(job, clip, ag, runs, sweep, search=not args.defaults)
+                results += run_job(
+                    job, clip, ag, runs, sweep, search=not args.defaults, refs_from=refs_from
+                )
                 save()
         checked = colour_checks(ag)
     finally:
