@@ -612,6 +612,9 @@ def render(data: R) -> None:
     for name, where, measured, ok in targets(data):
         lines.append(f"| {name} | {where} | {measured} | {'yes' if ok else '**no**'} |")
     lines += clip_lines(data, load_before())
+    for section in (LATENCY, EFFICIENCY):  # bench/latency.py, bench/scale.py --only-efficiency
+        if section.is_file():
+            lines += ["", section.read_text().rstrip("\n")]
     lines += ["", NOTES.read_text(), "## Ratios"]
     lines += summary(data)
     lines += ["", "## Size and quality", ""]
@@ -626,7 +629,9 @@ def render(data: R) -> None:
 
 # --- every clip at the default Quality (issue 22) -----------------------------------------------
 
-BEFORE = HERE / "defaults_before.json"  # the same jobs on the code before issue 22
+BEFORE = HERE / "defaults_before.json"
+LATENCY = HERE / "LATENCY.md"
+EFFICIENCY = HERE / "EFFICIENCY.md"  # the same jobs on the code before issue 22
 
 
 def _default_rows(data: R, job: str) -> dict[str, dict[str, R]]:

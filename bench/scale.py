@@ -27,7 +27,9 @@ orchestration overhead of one procedure against a bare Celery chord of the same 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import os
 import re
@@ -707,6 +709,9 @@ def main() -> None:
         "--efficiency-quiet-s", type=float, default=20.0, help="longest wait for an idle machine"
     )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument(
+        "--markdown", type=Path, help="(c): write its tables here (bench/EFFICIENCY.md)"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {"cores": os.cpu_count()}
     if args.only_efficiency:
@@ -783,6 +788,12 @@ def main() -> None:
         )  # fmt: skip
         results["efficiency"] = e
         print_efficiency(e, args.efficiency_procedures)
+        if args.markdown:
+            text = io.StringIO()
+            with contextlib.redirect_stdout(text):
+                print("## Scaling efficiency (`bench/scale.py --only-efficiency`)")
+                print_efficiency(e, args.efficiency_procedures)
+            args.markdown.write_text(text.getvalue())
         if args.media_cpu_rounds:
             m = media_cpu(args.media_cpu_rounds)
             results["efficiency"]["media_cpu"] = m
