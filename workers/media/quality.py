@@ -60,7 +60,7 @@ WEBP_STILL_CLOSER = 0.45  # a still scene's libwebp quality goes this part of th
 # how it is coded (``webp_plan``): from WEBP_STILL_SCENE up (a fixed camera, a screen) the hold
 # and ``webp_still_quality``; from WEBP_PARTLY_STILL up (a still background with a large moving
 # part) no hold but WEBP_PARTLY_CLOSER of the way to 100; both at WEBP_STILL_METHOD.
-WEBP_STILL_SCENE = 0.9
+WEBP_STILL_SCENE = 0.87
 WEBP_PARTLY_STILL = 0.6
 WEBP_PARTLY_CLOSER = 0.125  # libwebp 60 -> 65 at the default
 WEBP_METHOD = 2  # libwebp's effort 0..6 for moving footage ...
