@@ -63,7 +63,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
@@ -72,8 +72,10 @@ from animgraph.workers.media.encode import ENCODERS
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
 from animgraph.workers.media.gif import encode_gif
 from animgraph.workers.media.progress import Progress, ignore_progress
-from animgraph.workers.media.quality import gif_max_colors
+from animgraph.workers.media.quality import gif_max_colors, webp_hold
 from animgraph.workers.media.select import Selection, Shown, slot_starts
+from animgraph.workers.media.stills import scene_stillness
+from animgraph.workers.media.timing import WEBP_MIN_DELAY_MS, display_delays
 
 __all__ = [
     "COLORS_FLOOR",
@@ -575,6 +577,14 @@ class _Sizes:
         self.selection = selection
         self.plain = plain
         self.loop_count = loop_count
+        # What a WebP's plan is made of, measured once on the plain frames: a probe's few
+        # frames, a lower rate or a smaller width measure another still fraction, and a probe
+        # coded to another plan than the full encode mispredicts it (webp.encode_webp).
+        self.hints: dict[str, Any] = (
+            {"stillness": scene_stillness(frames, [d.index for d in _webp_delays(selection)])}
+            if fmt == "webp" and webp_hold(plain.quality)[0] > 0
+            else {}
+        )
         self.full: dict[Choice, int] = {}
         self.files: dict[Choice, Path] = {}
         self.encodes = 0
@@ -646,7 +656,7 @@ class _Sizes:
         dest = self._out / f"{len(self.full)}.{self.fmt}"
         cost = len(selection) * self._area(choice) / len(self.selection)
         with self._meter.part(cost) as report:
-            _encode(self.fmt, frames, selection, dest, choice, self.loop_count, report)
+            _encode(self.fmt, frames, selection, dest, choice, self.loop_count, report, self.hints)
         size = dest.stat().st_size
         self.full[choice] = size
         self.files[choice] = dest
@@ -696,9 +706,12 @@ class _Sizes:
         dest = self._scratch / f"probe.{self.fmt}"
         cost = (len(sample) + 1) * self._area(choice) / len(self.selection)
         with self._meter.part(cost) as report:
-            _encode(self.fmt, frames, sample[:1], dest, choice, self.loop_count, ignore_progress)
+            _encode(
+                self.fmt, frames, sample[:1], dest, choice, self.loop_count, ignore_progress,
+                self.hints,
+            )  # fmt: skip
             first = dest.stat().st_size
-            _encode(self.fmt, frames, sample, dest, choice, self.loop_count, report)
+            _encode(self.fmt, frames, sample, dest, choice, self.loop_count, report, self.hints)
         self.probes += 1
         self.probe_frames += len(sample) + 1
         data = dest.read_bytes()
@@ -734,6 +747,11 @@ class _Sizes:
         return choice.width * choice.height / (self.plain.width * self.plain.height)
 
 
+def _webp_delays(selection: Selection) -> list[Any]:
+    """The frames a WebP of ``selection`` shows (as ``webp.encode_webp`` lays them out)."""
+    return list(display_delays(selection, 1000, WEBP_MIN_DELAY_MS))
+
+
 def _encode(
     fmt: str,
     frames: FrameSet,
@@ -742,8 +760,10 @@ def _encode(
     choice: Choice,
     loop_count: int,
     progress: Progress,
+    hints: dict[str, Any] | None = None,
 ) -> None:
-    """Encode with ``fmt``'s encoder at ``choice``'s Quality (and palette size, when set)."""
+    """Encode with ``fmt``'s encoder at ``choice``'s Quality (and palette size, when set);
+    ``hints``: more keyword arguments of the encoder (a WebP's ``stillness``)."""
     if choice.colors is None:
         encoder = ENCODERS[fmt]
         encoder(
@@ -753,6 +773,7 @@ def _encode(
             quality=choice.quality,
             progress=progress,
             loop_count=loop_count,
+            **(hints or {}),
         )
     else:
         PALETTES[fmt].encode(

@@ -7,6 +7,7 @@ come from", has the measurements, one item per function and constant named as he
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -16,10 +17,15 @@ __all__ = [
     "AVIF_CRF_AT_DEFAULT",
     "GIF_LOSSY_AT_DEFAULT",
     "WEBP_DEFAULT_QUALITY",
+    "WEBP_METHOD",
+    "WEBP_PARTLY_STILL",
     "WEBP_QUALITY_AT_DEFAULT",
+    "WEBP_STILL_METHOD",
     "WEBP_STILL_PEAK",
+    "WEBP_STILL_SCENE",
     "WEBP_STILL_SHIFT",
     "X264_CRF_AT_DEFAULT",
+    "WebpPlan",
     "apng_max_colors",
     "avif_crf",
     "gif_hold_boost",
@@ -31,6 +37,7 @@ __all__ = [
     "lossy_scale",
     "vp9_crf",
     "webp_hold",
+    "webp_plan",
     "webp_quality",
     "webp_still_quality",
     "x264_crf",
@@ -54,7 +61,16 @@ WEBP_DEFAULT_QUALITY = 75  # the template Quality at which libwebp gets ...
 WEBP_QUALITY_AT_DEFAULT = 60  # ... this (``webp_quality``)
 WEBP_STILL_SHIFT = 2.0  # still-scene block hold at Quality 75: block mean change, levels
 WEBP_STILL_PEAK = 40.0  # and any one pixel's change, levels (``webp_hold``)
-WEBP_STILL_CLOSER = 0.5  # a still scene's libwebp quality goes this part of the way to 100
+WEBP_STILL_CLOSER = 0.45  # a still scene's libwebp quality goes this part of the way to 100
+# The footage's still fraction (``stills.still_fraction``: blocks the hold would keep) decides
+# how it is coded (``webp_plan``): from WEBP_STILL_SCENE up (a fixed camera, a screen) the hold
+# and ``webp_still_quality``; from WEBP_PARTLY_STILL up (a still background with a large moving
+# part) no hold but WEBP_PARTLY_CLOSER of the way to 100; both at WEBP_STILL_METHOD.
+WEBP_STILL_SCENE = 0.87
+WEBP_PARTLY_STILL = 0.6
+WEBP_PARTLY_CLOSER = 0.125  # libwebp 60 -> 65 at the default
+WEBP_METHOD = 2  # libwebp's effort 0..6 for moving footage ...
+WEBP_STILL_METHOD = 4  # ... and for footage still from WEBP_PARTLY_STILL up
 # The video and AVIF crf maps and the APNG palette (``video``, ``avif``, ``apng`` have the
 # measurements, on cockatoo.mp4 at 480 px).
 X264_CRF_AT_DEFAULT = 23  # libx264 crf at Quality 75 (``x264_crf``) ...
@@ -141,8 +157,44 @@ def webp_hold(quality: float) -> tuple[float, float]:
 
 
 def webp_still_quality(libwebp_quality: float) -> float:
-    """The libwebp quality of a still scene's held frames: WEBP_STILL_CLOSER of the way to 100."""
+    """The libwebp quality of a still scene's held frames: WEBP_STILL_CLOSER of the way to 100
+    (60 -> 78 at the default)."""
     return libwebp_quality + (100 - libwebp_quality) * WEBP_STILL_CLOSER
+
+
+@dataclass(frozen=True, slots=True)
+class WebpPlan:
+    """How a WebP is coded: libwebp's quality and effort (method), and the still-scene hold's
+    (mean shift, peak) thresholds, or None for no hold."""
+
+    libwebp_quality: float
+    method: int
+    hold: tuple[float, float] | None
+
+
+def webp_plan(quality: float, still: float | None) -> WebpPlan:
+    """The coding of footage whose still fraction (``stills.still_fraction``, 0..1) is ``still``
+    at template ``quality``; ``still`` None (not measured: at Quality 100, where nothing is
+    held) codes it as moving footage.
+
+    - moving footage (still < WEBP_PARTLY_STILL): libwebp ``webp_quality`` at WEBP_METHOD;
+    - a partly still scene (WEBP_PARTLY_STILL .. WEBP_STILL_SCENE: a fixed camera with a large
+      moving part, flat animation): no hold, WEBP_PARTLY_CLOSER of the way to 100, at
+      WEBP_STILL_METHOD;
+    - a still scene (from WEBP_STILL_SCENE: a fixed camera, a screen recording): the hold
+      (``webp_hold``) and ``webp_still_quality``, at WEBP_STILL_METHOD.
+
+    The fraction is a property of the footage, not of the Quality, so bytes still grow with the
+    Quality. bench/README.md ("Where the encoder's settings come from", ``webp_plan``) has the
+    measurements: libwebp's effort 4 takes 4-12 % of the bytes off effort 2 at the same FLIP
+    but costs about twice the CPU, which a scene that is mostly still repays (fewer blocks
+    change); holding blocks helps only a scene that is nearly all still."""
+    base = webp_quality(quality)
+    if still is None or still < WEBP_PARTLY_STILL:
+        return WebpPlan(base, WEBP_METHOD, None)
+    if still < WEBP_STILL_SCENE:
+        return WebpPlan(base + (100 - base) * WEBP_PARTLY_CLOSER, WEBP_STILL_METHOD, None)
+    return WebpPlan(webp_still_quality(base), WEBP_STILL_METHOD, webp_hold(quality))
 
 
 def _crf(quality: float, at_default: float, per_quality: float, top: int) -> int:

@@ -1,8 +1,9 @@
-"""Still-scene detection: whether footage comes from a fixed camera, told by the WebP block hold.
+"""Still-scene detection: how much of the footage stays still, told by the WebP block hold.
 
-A still scene is encoded differently (its unchanged blocks held, the rest at a higher libwebp
-quality); bench/README.md, "Where the encoder's settings come from", has the held fractions of
-the bench clips that WEBP_STILL_SCENE sits between.
+A still scene (from ``quality.WEBP_STILL_SCENE``) and a partly still one (from
+``quality.WEBP_PARTLY_STILL``) are encoded differently (``quality.webp_plan``); bench/README.md,
+"Where the encoder's settings come from", has the held fractions of the bench clips that the
+thresholds sit between.
 """
 
 from __future__ import annotations
@@ -10,19 +11,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from animgraph.workers.media.framestore import FrameReader, FrameSet
-from animgraph.workers.media.quality import WEBP_STILL_PEAK, WEBP_STILL_SHIFT
+from animgraph.workers.media.quality import (
+    WEBP_PARTLY_STILL,
+    WEBP_STILL_PEAK,
+    WEBP_STILL_SCENE,
+    WEBP_STILL_SHIFT,
+)
 from animgraph.workers.media.temporal import BlockHold
 
-__all__ = ["WEBP_STILL_SCENE", "is_still_scene", "still_fraction"]
-
-# The mean fraction of blocks held from which footage is a still scene.
-WEBP_STILL_SCENE = 0.6
+__all__ = ["WEBP_PARTLY_STILL", "WEBP_STILL_SCENE", "scene_stillness", "still_fraction"]
 
 
-def is_still_scene(frames: FrameSet, indexes: Sequence[int]) -> bool:
-    """Whether the frames ``indexes`` of ``frames`` are a still scene (a few ms a frame)."""
+def scene_stillness(frames: FrameSet, indexes: Sequence[int]) -> float:
+    """The still fraction of the frames ``indexes`` of ``frames`` (a few ms a frame): exact from
+    WEBP_PARTLY_STILL up, below it some value under WEBP_PARTLY_STILL (moving footage is told
+    after about half its frames)."""
     with frames.reader() as reader:
-        return still_fraction(reader, indexes, WEBP_STILL_SCENE) >= WEBP_STILL_SCENE
+        return still_fraction(reader, indexes, WEBP_PARTLY_STILL)
 
 
 def still_fraction(

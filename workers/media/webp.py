@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from PIL import Image
 
@@ -24,9 +24,9 @@ from animgraph.workers.media.framestore import FrameReader, FrameSet
 from animgraph.workers.media.join import join_webps
 from animgraph.workers.media.loopcount import webp_loop_count
 from animgraph.workers.media.progress import Progress, ignore_progress
-from animgraph.workers.media.quality import webp_hold, webp_quality, webp_still_quality
+from animgraph.workers.media.quality import WEBP_METHOD, webp_hold, webp_plan
 from animgraph.workers.media.select import Selection
-from animgraph.workers.media.stills import is_still_scene
+from animgraph.workers.media.stills import scene_stillness
 from animgraph.workers.media.temporal import BlockHold
 from animgraph.workers.media.threads import job_threads
 from animgraph.workers.media.timing import WEBP_MIN_DELAY_MS, Delay, display_delays
@@ -39,8 +39,6 @@ __all__ = ["WEBP_ANIM_OPTIONS", "WEBP_METHOD", "WEBP_THREADS", "encode_webp", "w
 WEBP_THREADS = 2
 # Frames a run has at least: a run starts with a key frame, which costs a few frames' bytes.
 WEBP_MIN_RUN = 12
-# libwebp effort 0..6: every sub-frame candidate of ``minimize_size`` is encoded at it.
-WEBP_METHOD = 2
 # WebPAnimEncoderOptions: no forced key frames (kmin = kmax = 0, libwebp's and ffmpeg's default,
 # not Pillow's), and the smallest of a key frame and each sub-frame candidate for every frame.
 WEBP_ANIM_OPTIONS: dict[str, Any] = {"kmin": 0, "kmax": 0, "minimize_size": True}
@@ -55,13 +53,15 @@ def encode_webp(
     progress: Progress | None = None,
     threads: int | None = None,
     loop_count: int = 0,
+    stillness: float | None = None,
 ) -> None:
     """Write ``selection`` of ``frames`` to ``dest`` as a lossy WebP that plays ``loop_count``
     times (0: forever; ``loopcount`` says how WebP stores it).
 
-    ``quality`` is the template Quality, mapped to libwebp's by ``webp_quality``. A still scene
-    (``stills``: a fixed camera) has its unchanged blocks held (``webp_hold``) and the rest
-    coded at a higher libwebp quality (``webp_still_quality``).
+    ``quality`` is the template Quality; how much of the footage stays still
+    (``stills.scene_stillness``, or ``stillness`` when the caller measured it) and the Quality
+    give libwebp's quality and effort and whether unchanged blocks of a still scene are held
+    (``quality.webp_plan``).
     With ``threads`` > 1 (None: the job's threads, at most ``WEBP_THREADS``) and frames enough
     (``webp_runs``), runs of consecutive frames are encoded at once, each by its own encoder on
     its own thread, and joined chunk by chunk.
@@ -72,23 +72,23 @@ def encode_webp(
     delays = display_delays(selection, 1000, WEBP_MIN_DELAY_MS)
     loop = webp_loop_count(loop_count)
     report = progress or ignore_progress
-    shift, peak = webp_hold(quality)
-    libwebp_quality = webp_quality(quality)
-    # Pass 1, when the Quality holds anything: is it a still scene?
-    still = shift > 0 and is_still_scene(frames, [d.index for d in delays])
-    if still:
-        libwebp_quality = webp_still_quality(libwebp_quality)
+    # Pass 1, when the Quality holds anything: how much of the footage is still?
+    held = webp_hold(quality)[0] > 0
+    if held and stillness is None:
+        stillness = scene_stillness(frames, [d.index for d in delays])
+    plan = webp_plan(quality, stillness if held else None)
     report(0.1)
     runs = webp_runs(len(delays), job_threads(WEBP_THREADS) if threads is None else threads)
-    holds = [BlockHold(shift, peak) if still else None for _ in runs]  # one per run
+    holds = [BlockHold(*plan.hold) if plan.hold else None for _ in runs]  # one per run
+    settings = _Settings(plan.libwebp_quality, plan.method)
     with atomic_path(dest) as tmp:
         if len(runs) == 1:
             _encode_webp_run(
-                frames, delays, tmp, libwebp_quality, holds[0], lambda f: report(0.1 + 0.9 * f),
+                frames, delays, tmp, settings, holds[0], lambda f: report(0.1 + 0.9 * f),
                 loop=loop,
             )  # fmt: skip
         else:
-            _encode_webp_runs(frames, delays, runs, tmp, libwebp_quality, holds, report, loop_count)
+            _encode_webp_runs(frames, delays, runs, tmp, settings, holds, report, loop_count)
     report(1.0)
 
 
@@ -108,7 +108,7 @@ def _encode_webp_runs(
     delays: Sequence[Delay],
     runs: Sequence[slice],
     dest: Path,
-    libwebp_quality: float,
+    settings: _Settings,
     holds: Sequence[BlockHold | None],
     report: Progress,
     loop_count: int,
@@ -126,7 +126,7 @@ def _encode_webp_runs(
         parts = [Path(scratch) / f"{k}.webp" for k in range(len(runs))]
         pending = {
             pool.submit(
-                _encode_webp_run, frames, delays[run], part, libwebp_quality, hold,
+                _encode_webp_run, frames, delays[run], part, settings, hold,
                 functools.partial(done.__setitem__, k), stop,
             )
             for k, (run, part, hold) in enumerate(zip(runs, parts, holds, strict=True))
@@ -147,7 +147,7 @@ def _encode_webp_run(
     frames: FrameSet,
     delays: Sequence[Delay],
     dest: Path,
-    libwebp_quality: float,
+    settings: _Settings,
     hold: BlockHold | None,
     progress: Progress,
     stop: threading.Event | None = None,
@@ -165,11 +165,19 @@ def _encode_webp_run(
             append_images=cast(list[Image.Image], [frames_in]),
             duration=[d.delay for d in delays],
             loop=loop,
-            quality=libwebp_quality,
-            method=WEBP_METHOD,
+            quality=settings.quality,
+            method=settings.method,
             lossless=False,
             **WEBP_ANIM_OPTIONS,
         )
+
+
+class _Settings(NamedTuple):
+    """libwebp's quality and effort (method 0..6: every sub-frame candidate of
+    ``minimize_size`` is encoded at it) for every frame of one WebP (``quality.webp_plan``)."""
+
+    quality: float
+    method: int
 
 
 class _Stopped(Exception):

@@ -8,14 +8,21 @@ import pytest
 
 from animgraph.workers.media import quality
 from animgraph.workers.media.quality import (
+    WEBP_METHOD,
+    WEBP_PARTLY_STILL,
+    WEBP_STILL_METHOD,
     WEBP_STILL_PEAK,
+    WEBP_STILL_SCENE,
     WEBP_STILL_SHIFT,
+    WebpPlan,
     gif_hold_boost,
     gif_hold_levels,
     gif_lossy_carry,
     gif_max_colors,
     webp_hold,
+    webp_plan,
     webp_quality,
+    webp_still_quality,
 )
 
 
@@ -57,3 +64,21 @@ def test_gif_hold_boost_only_for_still_scenes_that_wobble() -> None:
     assert gif_hold_boost(3.6, 0.02) == 1.0  # noisy: TemporalHold's noise rule instead
     assert 1.0 < gif_hold_boost(0.5, 0.175) < 3.0  # between still and moving
     assert 1.0 < gif_hold_boost(1.5, 0.02) < 3.0  # between wobble and noise
+
+
+def test_webp_plan_follows_the_still_fraction() -> None:
+    moving, partly, still = (webp_plan(75, f) for f in (0.3, 0.7, 0.95))
+    assert moving == WebpPlan(webp_quality(75), WEBP_METHOD, None)
+    assert webp_plan(75, None) == moving
+    assert partly.hold is None and partly.method == WEBP_STILL_METHOD
+    assert webp_quality(75) < partly.libwebp_quality < still.libwebp_quality < 100
+    assert still == WebpPlan(webp_still_quality(webp_quality(75)), WEBP_STILL_METHOD, webp_hold(75))
+    assert webp_plan(75, WEBP_PARTLY_STILL) == partly
+    assert webp_plan(75, WEBP_STILL_SCENE) == still
+    assert webp_plan(100, 1.0).libwebp_quality == 100
+
+
+def test_webp_plan_quality_rises_with_the_template_quality() -> None:
+    for still in (None, 0.0, 0.7, 1.0):
+        mapped = [webp_plan(q, still).libwebp_quality for q in range(1, 101)]
+        assert mapped == sorted(mapped) and mapped[-1] == 100

@@ -7,7 +7,7 @@ import pytest
 
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
 from animgraph.workers.media.select import select_frames
-from animgraph.workers.media.stills import WEBP_STILL_SCENE, still_fraction
+from animgraph.workers.media.stills import WEBP_PARTLY_STILL, scene_stillness, still_fraction
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,9 @@ def test_still_scene_is_told_from_a_moving_camera(
         with frames.reader() as reader:
             indexes = [s.index for s in selection]
             fraction = still_fraction(reader, indexes)
-            early = still_fraction(reader, indexes, WEBP_STILL_SCENE)
-        assert (fraction >= WEBP_STILL_SCENE) is still, fraction
-        assert (early >= WEBP_STILL_SCENE) is still, early
+            early = still_fraction(reader, indexes, WEBP_PARTLY_STILL)
+        assert (fraction >= WEBP_PARTLY_STILL) is still, fraction
+        assert (early >= WEBP_PARTLY_STILL) is still, early
+        assert scene_stillness(frames, indexes) == (fraction if still else early)
     with noisy_frames.reader() as reader:
         assert still_fraction(reader, [0]) == 0.0

@@ -12,9 +12,15 @@ from media_clips import grey_level
 from PIL import Image
 
 from animgraph.workers.media.framestore import FrameSet, FrameWriter
-from animgraph.workers.media.quality import webp_quality
+from animgraph.workers.media.quality import (
+    WEBP_STILL_METHOD,
+    webp_plan,
+    webp_quality,
+    webp_still_quality,
+)
 from animgraph.workers.media.select import Shown, select_frames
-from animgraph.workers.media.webp import WEBP_ANIM_OPTIONS, WEBP_METHOD, encode_webp, webp_runs
+from animgraph.workers.media.stills import WEBP_PARTLY_STILL, WEBP_STILL_SCENE, scene_stillness
+from animgraph.workers.media.webp import WEBP_ANIM_OPTIONS, encode_webp, webp_runs
 
 
 @pytest.mark.parametrize("fps", [10, 15, 24])
@@ -144,31 +150,57 @@ def test_webp_sends_a_still_background_once(noisy_frames: FrameSet, tmp_path: Pa
     assert all(y >= 38 and y + h <= 58 and w < noisy_frames.width for _, y, w, h in rects[1:])
 
 
+@pytest.fixture(scope="module")
+def fixed_camera_frames(tmp_path_factory: pytest.TempPathFactory) -> FrameSet:
+    """30 frames at 30 fps, 192x128: ``camera_frames``' fixed camera (sensor noise of +-5 levels
+    on a still background) with the same shaded square moving across a picture four times as
+    large, so that nearly all of it stays still (as a surveillance camera's)."""
+    rng = np.random.default_rng(13)
+    y, x = np.mgrid[0:128, 0:192]
+    background = np.stack([x * 1.25, y * 1.75, (x + y) * 0.75], axis=2) + 20
+    sy, sx = np.mgrid[0:16, 0:16]
+    square = np.stack([200 - sx * 4, 60 + sy * 8, 120 + sx * sy // 2], axis=2)
+    with FrameWriter(tmp_path_factory.mktemp("fixed"), 192, 128) as writer:
+        for i in range(30):
+            rgb = background + rng.integers(-5, 6, background.shape)
+            rgb[40:56, 2 * i : 2 * i + 16] = square + rng.integers(-5, 6, square.shape)
+            writer.append(np.clip(rgb, 0, 255).astype(np.uint8), i / 30)
+    return FrameSet.load(writer.directory)
+
+
+def _plain_webp(sources: list[np.ndarray], path: Path, libwebp_quality: float, method: int) -> Path:
+    """``sources`` coded by libwebp as they are (no hold) at ``libwebp_quality`` and ``method``."""
+    images = [Image.fromarray(rgb.astype(np.uint8), "RGB") for rgb in sources]
+    images[0].save(
+        path,
+        save_all=True,
+        append_images=images[1:],
+        duration=[67, 66, 67] * (len(images) // 3) + [67] * (len(images) % 3),
+        quality=libwebp_quality,
+        method=method,
+        **WEBP_ANIM_OPTIONS,
+    )
+    return path
+
+
 def test_webp_still_scene_keeps_the_background_still(
-    camera_frames: FrameSet, tmp_path: Path
+    fixed_camera_frames: FrameSet, tmp_path: Path
 ) -> None:
     """A fixed camera: the noisy background is sent once and stays as it was (no shimmer); the
     file is smaller than plain libwebp at the quality the still scene gets, and closer to the
     source than plain libwebp at the Quality's own."""
-    selection = select_frames(camera_frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
-    encode_webp(camera_frames, selection, tmp_path / "a.webp", quality=75)
-    with camera_frames.reader() as reader:
+    frames = fixed_camera_frames
+    selection = select_frames(frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
+    assert scene_stillness(frames, [s.index for s in selection]) >= WEBP_STILL_SCENE
+    encode_webp(frames, selection, tmp_path / "a.webp", quality=75)
+    with frames.reader() as reader:
         sources = [np.asarray(reader.frame(s.index), dtype=np.int16) for s in selection]
-    images = [Image.fromarray(rgb.astype(np.uint8), "RGB") for rgb in sources]
-    plain = {}
-    for libwebp_quality in (webp_quality(75), 80):
-        path = tmp_path / f"plain{libwebp_quality:g}.webp"
-        images[0].save(
-            path,
-            save_all=True,
-            append_images=images[1:],
-            quality=libwebp_quality,
-            method=WEBP_METHOD,
-            **WEBP_ANIM_OPTIONS,
-        )
-        plain[libwebp_quality] = path
+    plain = {
+        q: _plain_webp(sources, tmp_path / f"plain{q:g}.webp", q, WEBP_STILL_METHOD)
+        for q in (webp_quality(75), webp_still_quality(webp_quality(75)))
+    }
     shown = frames_rgb(tmp_path / "a.webp")
-    background = np.ones((64, 96), dtype=bool)
+    background = np.ones((128, 192), dtype=bool)
     background[32:64] = False  # the square's rows (40..55) and their 16-pixel blocks
     for frame in shown[1:]:
         assert np.array_equal(frame[background], shown[0][background])
@@ -177,5 +209,35 @@ def test_webp_still_scene_keeps_the_background_still(
         return float(np.mean([np.abs(f - s).mean() for f, s in zip(frames, sources, strict=True)]))
 
     size = (tmp_path / "a.webp").stat().st_size
-    assert size < plain[80].stat().st_size
+    assert size < plain[webp_still_quality(webp_quality(75))].stat().st_size
     assert error(shown) < error(frames_rgb(plain[webp_quality(75)]))
+
+
+def test_webp_partly_still_scene_is_coded_plainly_with_more_effort(
+    camera_frames: FrameSet, fixed_camera_frames: FrameSet, tmp_path: Path
+) -> None:
+    """The same camera with the square a large part of the picture (still fraction between
+    WEBP_PARTLY_STILL and WEBP_STILL_SCENE): nothing held, every frame as libwebp codes it at
+    the partly still plan's quality and method; the fixed camera's plan differs."""
+    selection = select_frames(camera_frames.pts_s, start_s=0.0, end_s=1.0, fps=15)
+    indexes = [s.index for s in selection]
+    still = scene_stillness(camera_frames, indexes)
+    assert WEBP_PARTLY_STILL <= still < WEBP_STILL_SCENE
+    plan = webp_plan(75, still)
+    assert plan.hold is None and plan.method == WEBP_STILL_METHOD
+    assert plan.libwebp_quality > webp_quality(75)
+    encode_webp(camera_frames, selection, tmp_path / "a.webp", quality=75, threads=1)
+    with camera_frames.reader() as reader:
+        sources = [np.asarray(reader.frame(i), dtype=np.int16) for i in indexes]
+    plain = _plain_webp(sources, tmp_path / "plain.webp", plan.libwebp_quality, plan.method)
+    shown = frames_rgb(tmp_path / "a.webp")
+    assert all(np.array_equal(a, b) for a, b in zip(shown, frames_rgb(plain), strict=True))
+    moving = webp_plan(75, 0.0)
+    assert not any(
+        np.array_equal(a, b)
+        for a, b in zip(
+            shown[1:],
+            frames_rgb(_plain_webp(sources, tmp_path / "m.webp", moving.libwebp_quality, 2))[1:],
+            strict=True,
+        )
+    )
