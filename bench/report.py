@@ -170,21 +170,23 @@ def targets(data: R) -> list[tuple[str, str, str, bool]]:
             )
         tr = _ratio(ag["time_s"], base["time_s"])
         rr = _ratio(ag["peak_rss_mb"], base["peak_rss_mb"])
-        out.append(
-            (
-                "3. Speed and memory (queue, warm worker)",
-                where,
-                f"time {tr:.2f}x ({ag['time_s']:.2f} s vs {base['time_s']:.2f} s), "
-                f"peak RSS {rr:.2f}x ({ag['peak_rss_mb']:.0f} vs {base['peak_rss_mb']:.0f} MB"
-                + (
-                    f"; {ag['idle_rss_mb']:.0f} MB of it the idle pool process"
-                    if ag.get("idle_rss_mb")
-                    else ""
+        if not base["checks"].get("stored"):  # --refs-from: the tools ran in another run
+            out.append(
+                (
+                    "3. Speed and memory (queue, warm worker)",
+                    where,
+                    f"time {tr:.2f}x ({ag['time_s']:.2f} s vs {base['time_s']:.2f} s), "
+                    f"peak RSS {rr:.2f}x ({ag['peak_rss_mb']:.0f} vs "
+                    f"{base['peak_rss_mb']:.0f} MB"
+                    + (
+                        f"; {ag['idle_rss_mb']:.0f} MB of it the idle pool process"
+                        if ag.get("idle_rss_mb")
+                        else ""
+                    )
+                    + ")",
+                    tr <= 1 and rr <= 1,
                 )
-                + ")",
-                tr <= 1 and rr <= 1,
             )
-        )
         bad = [f"{o['contestant']}: {'; '.join(o['failures'])}" for o in ours if o["failures"]]
         out.append(
             (

@@ -424,7 +424,9 @@ def run_job(
         if (r["job"], r["clip"]) == (job.name, clip) and not r["contestant"].startswith("animgraph")
     ]
     for r in stored:  # the reference tools' rows of an earlier run (``--refs-from``)
-        results.append(Result(**{k: v for k, v in r.items() if k != "time_s"}))
+        row = Result(**{k: v for k, v in r.items() if k != "time_s"})
+        row.checks = {**row.checks, "stored": True}  # its time is another run's
+        results.append(row)
         print(f"  {r['contestant']:28s} (from --refs-from)", flush=True)
     tools = {} if stored else GIF_TOOLS if job.fmt == "gif" else WEBP_TOOLS
     for name, runner in tools.items():
