@@ -64,6 +64,8 @@ clean:
 .PHONY: bench
 bench: install
 	bash bench/setup.sh
+	$(BIN)/python bench/latency.py --json bench/latency.json
+	$(BIN)/python bench/scale.py --only-efficiency --markdown bench/EFFICIENCY.md
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/formats.py
 

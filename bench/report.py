@@ -20,14 +20,19 @@ INTRO = """\
 # Benchmark: animgraph against the reference tools
 
 ```sh
-make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator), bench/run.py,
+make bench    # bench/setup.sh (Debian packages, gifski from npm, flip-evaluator, the ten clips),
+              # bench/latency.py (2 min), bench/scale.py --only-efficiency (4 min), bench/run.py,
               # bench/formats.py (the section "Formats and budgets" at the end, about 9 minutes)
 .venv/bin/python bench/run.py --full   # 3 timed runs, Quality sweep 10..100 in 9 steps everywhere
+.venv/bin/python bench/run.py --quick --defaults --refs-from bench/defaults_before.json
+              # the default Quality on every clip, the reference tools' rows from an earlier run
 .venv/bin/python bench/run.py --jobs gif-10fps-480px-3s --clips city.mpg --quick  # no README
 .venv/bin/python bench/run.py --report-only   # re-render this page from bench/results.json
 ```
 
-`make bench` (`bench/run.py` with its defaults) takes 17-27 minutes on 2 cores: one timed run
+`make bench` (`bench/run.py` with its defaults) takes 17-27 minutes on 2 cores for the first
+three clips' jobs and 8-10 more for the GIF and WebP 480 px jobs on the seven others (not timed
+as a whole on a quiet machine in this issue; each part was): one timed run
 per contestant, a Quality sweep of 10, 30, 40, 60, 85, 90, 100 (40, 90 on the 1280 px job,
 where each point is an encode and FLIP on 1280x720 frames) and the bisection for the Quality
 that beats each reference output the sweep did not (3-6 more points per GIF job). `--full` (3
@@ -604,6 +609,8 @@ def render(data: R) -> None:
     lines += [
         f"- timed runs per contestant: {data['runs']}; whole run {data['wall_s'] / 60:.1f} min"
     ]
+    if data.get("note"):
+        lines.append(f"- this run: {data['note']}")
     lines += [
         "",
         "## Targets (docs/design.md) on this run",
