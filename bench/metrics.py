@@ -346,10 +346,15 @@ class Checks:
     size: tuple[int, int]
     expected_width: int
     loops_forever: bool
+    whole_slots: bool = False  # every frame lasts a whole number of output slots (+-10 ms)
 
     @property
     def frames_ok(self) -> bool:
-        return min(abs(self.frames - n) for n in (self.expected_frames, self.capped_frames)) <= 1
+        """Within one of the expected count, or fewer with every frame lasting whole slots:
+        repeated pictures merged into one frame (a still scene, a screen recording's dropped
+        frames), which shows the same."""
+        near = min(abs(self.frames - n) for n in (self.expected_frames, self.capped_frames)) <= 1
+        return near or (self.frames < self.expected_frames and self.whole_slots)
 
     @property
     def duration_ok(self) -> bool:
@@ -384,8 +389,14 @@ def checks(
 ) -> Checks:
     """Frames within one of duration x fps (or of duration x the source's fps when that is
     lower: an output above the source rate may merge repeated frames instead of storing them
-    twice), total duration within 10 ms, width, loops forever."""
+    twice; or fewer, each lasting whole output slots: merged repeats), total duration within
+    10 ms, width, loops forever."""
     rate = min(fps, source_fps) if source_fps else fps
+    slot_ms = 1000 / fps
+    whole = all(
+        d >= slot_ms - 10 and abs(d - round(d / slot_ms) * slot_ms) <= 10
+        for d in anim.durations_ms[:-1]  # the last may be cut by the segment's end
+    )
     return Checks(
         frames=len(anim.frames),
         expected_frames=duration_s * fps,
@@ -395,6 +406,7 @@ def checks(
         size=(anim.width, anim.height),
         expected_width=width,
         loops_forever=anim.loop == 0,
+        whole_slots=whole,
     )
 
 

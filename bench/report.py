@@ -133,6 +133,8 @@ def targets(data: R) -> list[tuple[str, str, str, bool]]:
                 )
             )
             refs = [r for r in rows if not r["contestant"].startswith("animgraph")]
+            if len({o["quality_setting"] for o in ours}) < 2:
+                refs = []  # no Quality sweep in this run (--defaults): no curve to judge
             beaten, unbeaten = [], []
             for r in refs:
                 by_q = [
@@ -144,16 +146,17 @@ def targets(data: R) -> list[tuple[str, str, str, bool]]:
                     beaten.append(f"{r['contestant']} by q{max(by_q):g}")
                 else:
                     unbeaten.append(r["contestant"])
-            out.append(
-                (
-                    "1. GIF Quality curve dominates each tool",
-                    where,
-                    f"{len(beaten)}/{len(refs)} beaten"
-                    + (f" (not: {', '.join(unbeaten)})" if unbeaten else "")
-                    + f"; {'; '.join(beaten)}",
-                    not unbeaten,
+            if refs:
+                out.append(
+                    (
+                        "1. GIF Quality curve dominates each tool",
+                        where,
+                        f"{len(beaten)}/{len(refs)} beaten"
+                        + (f" (not: {', '.join(unbeaten)})" if unbeaten else "")
+                        + f"; {'; '.join(beaten)}",
+                        not unbeaten,
+                    )
                 )
-            )
         else:
             fr = _ratio(ag["flip"], base["flip"])
             br = _ratio(ag["bytes"], base["bytes"])

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import numpy as np
 import pytest
 
 from animgraph.producer.client import Client
@@ -83,3 +84,18 @@ def test_colours_of_bt709_and_full_range_sources(
     anim = run_job(client, video, fmt, colours.FPS, colours.SIZE[0], 0, 1, tmp_path / f"o.{fmt}")
     errors = colours.patch_errors(anim)
     assert max(errors) <= colours.TOLERANCE, errors
+
+
+def test_merged_repeats_pass_only_on_whole_slots() -> None:
+    """15 fps for 1 s: 15 frames of 66.7 ms, or fewer when repeats merged into frames of whole
+    slots (133, 200 ms...); a frame of a slot and a half is a timing error."""
+
+    def check(durations: list[int]) -> metrics.Checks:
+        frames = [np.zeros((2, 2, 3), dtype=np.uint8)] * len(durations)
+        return metrics.checks(metrics.Animation(2, 2, durations, 0, frames), 1.0, 15, 2)
+
+    assert check([67, 66, 67] * 5).ok
+    merged = check([133, 67, 200] + [67, 66, 67] * 3)
+    assert merged.frames == 12 and merged.ok
+    skewed = check([100, 100, 133] + [67, 66, 67] * 3 + [67])
+    assert skewed.duration_ok and not skewed.frames_ok
