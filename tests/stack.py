@@ -170,6 +170,23 @@ class Stack:
         """A producer on this stack's settings (a context manager)."""
         return Client(self.settings, sender=sender)
 
+    def gif_job(self, clip: Path) -> str:
+        """The first second of ``clip`` through the preset GIF template (20000), waited for
+        and checked SUCCESS; its TaskId."""
+        with self.client() as client:
+            file_id = client.register_media(clip).file_id
+            task_id = client.process_media(
+                {
+                    "FileId": file_id,
+                    "MediaProcessTask": {
+                        "AnimatedGraphicTaskSet": [{"Definition": 20000, "EndTimeOffset": 1}]
+                    },
+                }
+            )
+            task = client.wait(task_id, timeout_s=120)
+        assert task.media_process_result_set[0].animated_graphic_task.status == "SUCCESS"
+        return task_id
+
     def start_worker(
         self,
         name: str | None = None,

@@ -20,18 +20,7 @@ def test_a_json_worker_writes_one_json_object_a_line(
     s = stack_factory.start("logs", workers=0, env={"ANIMGRAPH_LOG_FORMAT": "json"})
     stderr = s.root / "worker.stderr"
     worker = s.start_worker("json", concurrency=1, stderr_path=stderr, supervise=True)
-    with s.client() as client:
-        file_id = client.register_media(corpus_dir / "vtest.avi").file_id
-        task_id = client.process_media(
-            {
-                "FileId": file_id,
-                "MediaProcessTask": {
-                    "AnimatedGraphicTaskSet": [{"Definition": 20000, "EndTimeOffset": 1}]
-                },
-            }
-        )
-        task = client.wait(task_id, timeout_s=120)
-    assert task.media_process_result_set[0].animated_graphic_task.status == "SUCCESS"
+    task_id = s.gif_job(corpus_dir / "vtest.avi")
     # The supervisor (``animgraph worker``) writes JSON too: it restarts a killed worker.
     s.kill_celery_main(worker)
     until(lambda: "starting it again" in stderr.read_text(), 30, "the supervisor's line")

@@ -21,22 +21,6 @@ from animgraph.workers.media.threads import available_cores, threads_per_job
 pytestmark = pytest.mark.e2e
 
 
-def _gif_job(stack: Stack, clip: Path) -> str:
-    with stack.client() as client:
-        file_id = client.register_media(clip).file_id
-        task_id = client.process_media(
-            {
-                "FileId": file_id,
-                "MediaProcessTask": {
-                    "AnimatedGraphicTaskSet": [{"Definition": 20000, "EndTimeOffset": 1}]
-                },
-            }
-        )
-        task = client.wait(task_id, timeout_s=120)
-    assert task.media_process_result_set[0].animated_graphic_task.status == "SUCCESS"
-    return task_id
-
-
 def _status(stack: Stack) -> dict[str, dict[str, object]]:
     out = subprocess.run(
         [sys.executable, "-m", "animgraph.producer", "status", "--json"],
@@ -62,7 +46,7 @@ def test_a_worker_gives_each_job_its_share_of_the_cores(
     worker = s.start_worker("share", concurrency=2)
     line = f"threads per job: {expected} ({cores:g} cores / 2 processes)"
     until(lambda: line in worker.log_path.read_text(), 30, "the startup line")
-    task_id = _gif_job(s, corpus_dir / "vtest.avi")
+    task_id = s.gif_job(corpus_dir / "vtest.avi")
     # Written by the pool processes (forked from the worker): the count the worker decided.
     until(lambda: len(_steps_done(worker, task_id)) == 3, 30, "the steps' last lines")
     assert {int(n) for _, n in _steps_done(worker, task_id)} == {expected}
